@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+// readiness-probe: a readiness framework for containers whose processes run under supervisord.
+// Toolchain only: this package has no package dependencies (see docs/architecture.md).
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "ReadinessProbe",
+    products: [
+        .executable(name: "readiness-probe", targets: ["readiness-probe"]),
+        .library(name: "ReadinessProbe", targets: ["ReadinessProbe"]),
+        .library(name: "SupervisorKit", targets: ["SupervisorKit"]),
+    ],
+    targets: [
+        // The only C in the package: _GNU_SOURCE wrappers Swift's Glibc module lacks.
+        .target(name: "CShim"),
+        // All libc contact (Platform), durations, deadlines, INI, JSON.
+        .target(name: "ProbeSupport", dependencies: ["CShim"], swiftSettings: strict),
+        // Process spawning: one poll loop, process groups, bounded capture.
+        .target(name: "ProbeSpawn", dependencies: ["ProbeSupport", "CShim"], swiftSettings: strict),
+        // HTTP/1.1: message parsing, a client (unix and TCP), a small server.
+        .target(name: "ProbeHTTP", dependencies: ["ProbeSupport", "CShim"], swiftSettings: strict),
+        // supervisord's protocols: XML-RPC, `supervisorctl status`, event listener framing.
+        .target(name: "SupervisorKit", dependencies: ["ProbeSupport", "ProbeHTTP"], swiftSettings: strict),
+        // Application pid/error state, compatible with the `liveness` Python module.
+        .target(name: "ProbeState", dependencies: ["ProbeSupport"], swiftSettings: strict),
+        // The runner, results, checks, config, rendering and commands.
+        .target(
+            name: "ReadinessProbe",
+            dependencies: ["ProbeSupport", "ProbeSpawn", "ProbeHTTP", "SupervisorKit", "ProbeState"],
+            swiftSettings: strict),
+        .executableTarget(name: "readiness-probe", dependencies: ["ReadinessProbe"], swiftSettings: strict),
+
+        .testTarget(name: "ProbeSupportTests", dependencies: ["ProbeSupport"]),
+        .testTarget(name: "ProbeSpawnTests", dependencies: ["ProbeSpawn", "ProbeSupport"]),
+        .testTarget(name: "ProbeHTTPTests", dependencies: ["ProbeHTTP", "ProbeSupport"]),
+        .testTarget(name: "SupervisorKitTests", dependencies: ["SupervisorKit", "ProbeHTTP", "ProbeSupport"]),
+        .testTarget(name: "ProbeStateTests", dependencies: ["ProbeState", "ProbeSupport"]),
+        .testTarget(name: "ReadinessProbeTests", dependencies: ["ReadinessProbe", "SupervisorKit", "ProbeSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,46 @@
+// The project's only C: thin wrappers over _GNU_SOURCE functions that Swift's
+// Glibc module does not import, and macros Swift cannot call.
+#ifndef READINESS_PROBE_CSHIM_H
+#define READINESS_PROBE_CSHIM_H
+
+#include <sys/types.h>
+#include <signal.h>
+#include <spawn.h>
+#include <poll.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// pipe2(fds, O_CLOEXEC [| O_NONBLOCK]). Returns 0 or -1 with errno.
+int cshim_pipe_cloexec(int fds[2], int nonblocking);
+/// pidfd_open(pid, 0) via syscall(2). Returns an fd or -1 with errno.
+int cshim_pidfd_open(pid_t pid);
+/// prctl(PR_SET_CHILD_SUBREAPER, 1). Returns 0 or -1.
+int cshim_set_child_subreaper(void);
+/// accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK).
+int cshim_accept_cloexec(int fd);
+/// socket(domain, type | SOCK_CLOEXEC, 0).
+int cshim_socket_cloexec(int domain, int type);
+/// Fills a posix_spawnattr_t: new process group 0, empty sigmask, default dispositions for all signals.
+int cshim_spawnattr_setup(posix_spawnattr_t *attr);
+/// posix_spawn_file_actions_addclosefrom_np(actions, from) where available; otherwise 0 (no-op).
+int cshim_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+/// Connects a unix-domain stream socket to path (non-blocking connect). Returns 0, -1 with errno (EINPROGRESS allowed).
+int cshim_connect_unix(int fd, const char *path);
+/// Binds a unix socket to a path.
+int cshim_bind_unix(int fd, const char *path);
+/// Wait-status decoding (the W* macros are not imported into Swift).
+int cshim_wifexited(int status);
+int cshim_wexitstatus(int status);
+int cshim_wifsignaled(int status);
+int cshim_wtermsig(int status);
+/// errno as a function (thread-local), for clarity at call sites.
+int cshim_errno(void);
+/// Ignore SIGPIPE in this process (sockets also use MSG_NOSIGNAL).
+void cshim_ignore_sigpipe(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

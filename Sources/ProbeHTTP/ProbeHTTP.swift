@@ -1,0 +1,1 @@
+// ProbeHTTP: see docs/architecture.md

@@ -1,0 +1,1 @@
+// ProbeSpawn: see docs/architecture.md

@@ -1,0 +1,61 @@
+// Process spawning as values: what to run (ProcessSpec), how it ended (ProcessOutcome).
+import ProbeSupport
+
+/// What to run. argv[0] is an absolute path or a name looked up in PATH.
+/// The child never runs through a shell.
+public struct ProcessSpec: Sendable, Equatable {
+    public var argv: [String]
+    /// nil inherits this process's environment.
+    public var environment: [String]?
+    public var workingDirectory: String?
+    /// The child's own time limit; the whole process group is SIGKILLed when it passes.
+    public var timeout: Duration
+    /// Bytes of stdout and of stderr kept (each); more is counted, not kept.
+    public var outputLimit: Int
+
+    public init(argv: [String], environment: [String]? = nil, workingDirectory: String? = nil,
+                timeout: Duration = .seconds(10), outputLimit: Int = 4096) {
+        self.argv = argv
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.timeout = timeout
+        self.outputLimit = outputLimit
+    }
+}
+
+/// How a child ended.
+public enum Termination: Sendable, Equatable {
+    /// exit(2) with this status.
+    case exited(Int32)
+    /// Killed by a signal it did not ask for (not our timeout kill).
+    case signaled(Int32)
+    /// Its own `timeout` passed; its process group was SIGKILLed and reaped.
+    case timedOut
+    /// The caller's overall deadline passed first; its process group was SIGKILLed and reaped.
+    case deadlineExceeded
+    /// posix_spawn (or the setup before it) failed: errno and a message naming the path.
+    case spawnFailed(errno: Int32, message: String)
+}
+
+public struct ProcessOutcome: Sendable, Equatable {
+    public var termination: Termination
+    /// The first `outputLimit` bytes of stdout.
+    public var stdout: [UInt8]
+    /// How many stdout bytes were read past the limit and dropped.
+    public var stdoutDropped: Int
+    public var stderr: [UInt8]
+    public var stderrDropped: Int
+    public var duration: Duration
+    public var pid: Int32
+
+    public init(termination: Termination, stdout: [UInt8] = [], stdoutDropped: Int = 0, stderr: [UInt8] = [],
+                stderrDropped: Int = 0, duration: Duration = .zero, pid: Int32 = 0) {
+        self.termination = termination
+        self.stdout = stdout
+        self.stdoutDropped = stdoutDropped
+        self.stderr = stderr
+        self.stderrDropped = stderrDropped
+        self.duration = duration
+        self.pid = pid
+    }
+}

@@ -1,0 +1,1 @@
+// ProbeState: see docs/architecture.md

@@ -1,0 +1,189 @@
+// A supervisord-style INI reader: `[section]`, `key = value` or `key: value`,
+// `;`/`#` comments (whole-line, or inline after whitespace), indented continuation lines,
+// and `[include] files = glob ...` relative to the including file. Every item keeps its
+// file and line so that errors can name them.
+
+public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public init(file: String, line: Int) { self.file = file; self.line = line }
+    public var description: String { "\(file):\(line)" }
+}
+
+/// An error in a configuration file, always with a location.
+public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var location: SourceLocation?
+    public var message: String
+    public init(_ message: String, at location: SourceLocation?) {
+        self.message = message
+        self.location = location
+    }
+    public var description: String {
+        if let location { return "\(location): \(message)" }
+        return message
+    }
+}
+
+public struct INIEntry: Sendable, Equatable {
+    public var key: String
+    public var value: String
+    public var location: SourceLocation
+}
+
+public struct INISection: Sendable, Equatable {
+    /// The full header text, e.g. `hook:syncd`.
+    public var name: String
+    public var location: SourceLocation
+    public var entries: [INIEntry]
+
+    /// The part before `:` (`hook` for `hook:syncd`).
+    public var kind: String {
+        if let c = name.firstIndex(of: ":") { return String(name[..<c]) }
+        return name
+    }
+    /// The part after `:` (`syncd` for `hook:syncd`), or nil.
+    public var instance: String? {
+        if let c = name.firstIndex(of: ":") { return String(name[name.index(after: c)...]) }
+        return nil
+    }
+    public subscript(key: String) -> String? { entries.last(where: { $0.key == key })?.value }
+    public func entry(_ key: String) -> INIEntry? { entries.last(where: { $0.key == key }) }
+}
+
+public struct INIDocument: Sendable, Equatable {
+    public var sections: [INISection] = []
+    /// Every file read, in order (the main file first).
+    public var files: [String] = []
+    public init() {}
+    public func section(_ name: String) -> INISection? { sections.first(where: { $0.name == name }) }
+    public func sections(kind: String) -> [INISection] { sections.filter { $0.kind == kind } }
+}
+
+public enum INI {
+    /// Parses text. `strictDuplicates` makes a repeated section or key an error.
+    public static func parse(_ text: String, file: String, strictDuplicates: Bool = true) throws(ConfigError) -> [INISection] {
+        var sections: [INISection] = []
+        var current: Int? = nil
+        var lastKeyLine: (section: Int, entry: Int)? = nil
+        var lineNo = 0
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNo += 1
+            var line = Substring(rawLine)
+            if line.hasSuffix("\r") { line.removeLast() }
+            let loc = SourceLocation(file: file, line: lineNo)
+            let trimmed = line.trimmingASCIIWhitespace()
+            if trimmed.isEmpty || trimmed.hasPrefix(";") || trimmed.hasPrefix("#") {
+                if trimmed.isEmpty { lastKeyLine = nil }
+                continue
+            }
+            if line.unicodeScalars.first.map({ $0 == " " || $0 == "\t" }) == true, let (s, e) = lastKeyLine {
+                // Continuation of the previous value.
+                let more = stripInlineComment(trimmed)
+                let old = sections[s].entries[e].value
+                sections[s].entries[e].value = old.isEmpty ? more : old + "\n" + more
+                continue
+            }
+            if trimmed.hasPrefix("[") {
+                guard let close = trimmed.firstIndex(of: "]") else {
+                    throw ConfigError("section header is missing its closing ]", at: loc)
+                }
+                let after = trimmed[trimmed.index(after: close)...].trimmingASCIIWhitespace()
+                if !after.isEmpty && !after.hasPrefix(";") && !after.hasPrefix("#") {
+                    throw ConfigError("unexpected text after section header: \(after)", at: loc)
+                }
+                let name = trimmed[trimmed.index(after: trimmed.startIndex)..<close].trimmingASCIIWhitespace()
+                if name.isEmpty { throw ConfigError("empty section name", at: loc) }
+                if strictDuplicates, let prev = sections.first(where: { $0.name == name }) {
+                    throw ConfigError("section [\(name)] is already defined at \(prev.location)", at: loc)
+                }
+                sections.append(INISection(name: name, location: loc, entries: []))
+                current = sections.count - 1
+                lastKeyLine = nil
+                continue
+            }
+            guard let sec = current else {
+                throw ConfigError("\"\(trimmed)\" is outside any [section]", at: loc)
+            }
+            let sepIndex = trimmed.firstIndex(where: { $0 == "=" || $0 == ":" })
+            guard let sep = sepIndex else {
+                throw ConfigError("expected \"key = value\", got \"\(trimmed)\"", at: loc)
+            }
+            let key = trimmed[..<sep].trimmingASCIIWhitespace().lowercased()
+            if key.isEmpty { throw ConfigError("a key is missing before \"=\"", at: loc) }
+            let value = stripInlineComment(trimmed[trimmed.index(after: sep)...].trimmingASCIIWhitespace())
+            if strictDuplicates, let prev = sections[sec].entries.first(where: { $0.key == key }) {
+                throw ConfigError("key \"\(key)\" is already set in [\(sections[sec].name)] at \(prev.location)", at: loc)
+            }
+            sections[sec].entries.append(INIEntry(key: key, value: value, location: loc))
+            lastKeyLine = (sec, sections[sec].entries.count - 1)
+        }
+        return sections
+    }
+
+    /// Removes a `;` or `#` comment that follows whitespace, as supervisord does.
+    static func stripInlineComment(_ s: String) -> String {
+        let scalars = Array(s.unicodeScalars)
+        if let first = scalars.first, first == ";" || first == "#" { return "" }
+        for idx in scalars.indices.dropFirst() where (scalars[idx] == ";" || scalars[idx] == "#") && scalars[idx - 1].isASCIIWhitespace {
+            var out = String.UnicodeScalarView()
+            out.append(contentsOf: scalars[..<idx])
+            return String(out).trimmingASCIIWhitespace()
+        }
+        return s
+    }
+
+    /// Reads `path` and, recursively, the files its `[include] files =` names (space-separated
+    /// globs, relative to the including file's folder). A file that includes itself, directly
+    /// or not, is an error; so is an unreadable file. `[include]` sections are consumed.
+    public static func load(path: String, strictDuplicates: Bool = true, maxFiles: Int = 256) throws(ConfigError) -> INIDocument {
+        var doc = INIDocument()
+        var stack: [String] = []
+        try load(path: path, from: nil, into: &doc, stack: &stack, strict: strictDuplicates, maxFiles: maxFiles)
+        return doc
+    }
+
+    private static func load(
+        path: String, from: SourceLocation?, into doc: inout INIDocument, stack: inout [String], strict: Bool, maxFiles: Int
+    ) throws(ConfigError) {
+        let real = Platform.realPath(path) ?? path
+        if stack.contains(real) {
+            throw ConfigError("include loop: \(path) includes itself (via \(stack.joined(separator: " -> ")))", at: from)
+        }
+        if doc.files.count >= maxFiles { throw ConfigError("more than \(maxFiles) included files", at: from) }
+        let text: String
+        do {
+            text = try Platform.readTextFile(path, limit: 1 << 20)
+        } catch {
+            throw ConfigError("cannot read \(path): \(error.message)", at: from)
+        }
+        doc.files.append(path)
+        stack.append(real)
+        defer { stack.removeLast() }
+        let sections = try parse(text, file: path, strictDuplicates: strict)
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        for section in sections {
+            if section.name == "include" {
+                for entry in section.entries {
+                    guard entry.key == "files" else {
+                        throw ConfigError("unknown key \"\(entry.key)\" in [include] (known: files)", at: entry.location)
+                    }
+                    for pattern in entry.value.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) {
+                        let full = pattern.hasPrefix("/") ? String(pattern) : dir + "/" + pattern
+                        let matches = Platform.glob(full)
+                        if matches.isEmpty && !full.contains("*") && !full.contains("?") && !full.contains("[") {
+                            throw ConfigError("included file \(full) does not exist", at: entry.location)
+                        }
+                        for m in matches {
+                            try load(path: m, from: entry.location, into: &doc, stack: &stack, strict: strict, maxFiles: maxFiles)
+                        }
+                    }
+                }
+                continue
+            }
+            if strict, let prev = doc.sections.first(where: { $0.name == section.name }) {
+                throw ConfigError("section [\(section.name)] is already defined at \(prev.location)", at: section.location)
+            }
+            doc.sections.append(section)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+// SupervisorKit: see docs/architecture.md

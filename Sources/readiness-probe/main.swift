@@ -1,0 +1,2 @@
+import ReadinessProbe
+ReadinessProbeMain.run()
