@@ -31,13 +31,15 @@ let package = Package(
             dependencies: ["ProbeSupport", "ProbeSpawn", "ProbeHTTP", "SupervisorKit", "ProbeState"],
             swiftSettings: strict),
         .executableTarget(name: "readiness-probe", dependencies: ["ReadinessProbe"], swiftSettings: strict),
+        // Test-only helpers (temporary folders, a real supervisord harness); never linked into the binary.
+        .target(name: "ProbeTestSupport", dependencies: ["ProbeSupport"], swiftSettings: strict),
 
-        .testTarget(name: "ProbeSupportTests", dependencies: ["ProbeSupport"]),
-        .testTarget(name: "ProbeSpawnTests", dependencies: ["ProbeSpawn", "ProbeSupport"]),
-        .testTarget(name: "ProbeHTTPTests", dependencies: ["ProbeHTTP", "ProbeSupport"]),
-        .testTarget(name: "SupervisorKitTests", dependencies: ["SupervisorKit", "ProbeHTTP", "ProbeSupport"]),
-        .testTarget(name: "ProbeStateTests", dependencies: ["ProbeState", "ProbeSupport"]),
-        .testTarget(name: "ReadinessProbeTests", dependencies: ["ReadinessProbe", "SupervisorKit", "ProbeSupport"]),
+        .testTarget(name: "ProbeSupportTests", dependencies: ["ProbeTestSupport", "ProbeSupport"]),
+        .testTarget(name: "ProbeSpawnTests", dependencies: ["ProbeTestSupport", "ProbeSpawn", "ProbeSupport"]),
+        .testTarget(name: "ProbeHTTPTests", dependencies: ["ProbeTestSupport", "ProbeHTTP", "ProbeSupport"]),
+        .testTarget(name: "SupervisorKitTests", dependencies: ["ProbeTestSupport", "SupervisorKit", "ProbeHTTP", "ProbeSupport"]),
+        .testTarget(name: "ProbeStateTests", dependencies: ["ProbeTestSupport", "ProbeState", "ProbeSupport"]),
+        .testTarget(name: "ReadinessProbeTests", dependencies: ["ProbeTestSupport", "ReadinessProbe", "SupervisorKit", "ProbeSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,58 @@
+# readiness-probe: see README.md. Everything here works from a fresh clone.
+SWIFT ?= swift
+PYTHON ?= python3
+SUPERVISOR_VERSION ?= 4.3.0
+VENV := .venv
+BIN := .build/release/readiness-probe
+
+# supervisord for tests and the demo: the one on PATH, else a pinned one in .venv.
+SUPERVISORD := $(shell command -v supervisord 2>/dev/null)
+ifeq ($(SUPERVISORD),)
+SUPERVISOR_DEP := $(VENV)/bin/supervisord
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+else
+SUPERVISOR_DEP :=
+endif
+
+.PHONY: all build debug test demo bench fuzz venv clean docs help
+
+all: build
+
+help:
+	@echo "make build   fully static release binary at $(BIN)"
+	@echo "make test    the whole test suite (installs supervisor $(SUPERVISOR_VERSION) into $(VENV) if needed)"
+	@echo "make demo    a real supervisord with the example container, probed as it starts, is ready and breaks"
+	@echo "make bench   benchmarks (hyperfine, wrk); results go to docs/benchmarks.md by hand"
+	@echo "make fuzz    libFuzzer over every hand-written parser (FUZZ_SECONDS=10 each)"
+	@echo "make docs    regenerate docs/codes.md from the code table"
+
+build:
+	$(SWIFT) build -c release --product readiness-probe -Xswiftc -static-executable
+
+debug:
+	$(SWIFT) build --product readiness-probe
+
+venv: $(SUPERVISOR_DEP)
+
+$(VENV)/bin/supervisord:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check supervisor==$(SUPERVISOR_VERSION)
+
+test: venv
+	$(SWIFT) build --product readiness-probe
+	$(SWIFT) test --parallel --num-workers 2
+
+docs: debug
+	.build/debug/readiness-probe codes > docs/codes.md
+
+demo: venv build
+	./examples/demo.sh $(BIN)
+
+bench: venv build
+	./Tests/Bench/bench.sh $(BIN)
+
+fuzz:
+	./Tests/Fuzz/fuzz.sh $(or $(FUZZ_SECONDS),10)
+
+clean:
+	rm -rf .build
