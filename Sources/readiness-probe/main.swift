@@ -1,2 +1,4 @@
+// readiness-probe: a thin shell over the ReadinessProbe library.
 import ReadinessProbe
-ReadinessProbeMain.run()
+
+CLI.main()

@@ -1,0 +1,147 @@
+// A small argument parser: `--name value`, `--name=value`, flags, `--` and positionals.
+// Errors carry exit code 8 and a one-line usage hint.
+
+/// An error that ends the program with a documented exit code.
+public struct ExitError: Error, CustomStringConvertible, Sendable {
+    public var code: Int32
+    public var message: String
+    public init(_ code: Int32, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+public struct OptionSpec: Sendable {
+    public var name: String        // "--format"
+    public var short: String?      // "-f"
+    public var valueName: String?  // nil: a flag
+    public var help: String
+    public var repeatable: Bool
+
+    public init(_ name: String, short: String? = nil, value: String? = nil, repeatable: Bool = false, help: String) {
+        self.name = name
+        self.short = short
+        self.valueName = value
+        self.help = help
+        self.repeatable = repeatable
+    }
+}
+
+public struct CommandSpec: Sendable {
+    public var path: String            // "readiness-probe run"
+    public var summary: String
+    public var usage: String           // "[--format F] [--only NAMES]"
+    public var options: [OptionSpec]
+    public var maxPositionals: Int
+    public var discussion: String
+
+    public init(path: String, summary: String, usage: String, options: [OptionSpec], maxPositionals: Int = 0,
+                discussion: String = "") {
+        self.path = path
+        self.summary = summary
+        self.usage = usage
+        self.options = options + [OptionSpec("--help", short: "-h", help: "Show this help."),
+                                  OptionSpec("--version", help: "Print the version.")]
+        self.maxPositionals = maxPositionals
+        self.discussion = discussion
+    }
+
+    public var help: String {
+        var out = "\(summary)\n\nUsage: \(path) \(usage)\n"
+        if !discussion.isEmpty { out += "\n" + discussion + "\n" }
+        out += "\nOptions:\n"
+        let labels = options.map { o -> String in
+            var l = o.short.map { "\($0), " } ?? "    "
+            l += o.name
+            if let v = o.valueName { l += " \(v)" }
+            return l
+        }
+        let width = min(34, (labels.map(\.count).max() ?? 0) + 2)
+        for (o, l) in zip(options, labels) {
+            out += "  " + l + String(repeating: " ", count: max(2, width - l.count)) + o.help + "\n"
+        }
+        return out
+    }
+
+    public func usageError(_ message: String) -> ExitError {
+        ExitError(Codes.invalidConfig, "\(path): \(message)\nUsage: \(path) \(usage)  (see \(path) --help)")
+    }
+}
+
+public struct ParsedArguments: Sendable {
+    public var values: [String: [String]] = [:]
+    public var flags: Set<String> = []
+    public var positionals: [String] = []
+    /// Everything after `--`.
+    public var rest: [String] = []
+
+    public func value(_ name: String) -> String? { values[name]?.last }
+    public func has(_ name: String) -> Bool { flags.contains(name) }
+    /// Comma-separated, repeatable values flattened: `--only a,b --only c` gives [a, b, c].
+    public func list(_ name: String) -> [String] {
+        (values[name] ?? []).flatMap { $0.split(separator: ",").map { $0.trimmingASCIIWhitespace() } }.filter { !$0.isEmpty }
+    }
+}
+
+public enum ArgumentParser {
+    public static func parse(_ args: [String], _ spec: CommandSpec) throws(ExitError) -> ParsedArguments {
+        var out = ParsedArguments()
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            i += 1
+            if a == "--" { out.rest = Array(args[i...]); break }
+            if a.hasPrefix("-") && a != "-" {
+                var name = a
+                var inline: String? = nil
+                if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") {
+                    name = String(a[..<eq])
+                    inline = String(a[a.index(after: eq)...])
+                }
+                guard let opt = spec.options.first(where: { $0.name == name || $0.short == name }) else {
+                    throw spec.usageError("unknown option \(name)")
+                }
+                if opt.valueName == nil {
+                    if inline != nil { throw spec.usageError("\(opt.name) takes no value") }
+                    out.flags.insert(opt.name)
+                    continue
+                }
+                let v: String
+                if let inline { v = inline } else {
+                    guard i < args.count else { throw spec.usageError("\(opt.name) needs a value (\(opt.valueName!))") }
+                    v = args[i]
+                    i += 1
+                }
+                if !opt.repeatable && out.values[opt.name] != nil {
+                    throw spec.usageError("\(opt.name) is given twice")
+                }
+                out.values[opt.name, default: []].append(v)
+                continue
+            }
+            out.positionals.append(a)
+        }
+        if out.has("--help") || out.has("--version") { return out }
+        if out.positionals.count > spec.maxPositionals {
+            throw spec.usageError("unexpected argument \"\(out.positionals[spec.maxPositionals])\"")
+        }
+        return out
+    }
+
+    public static func duration(_ args: ParsedArguments, _ name: String, _ spec: CommandSpec) throws(ExitError) -> Duration? {
+        guard let v = args.value(name) else { return nil }
+        let d: Duration
+        do { d = try DurationText.parse(v) } catch { throw spec.usageError("\(name): \(error)") }
+        if d <= .zero { throw spec.usageError("\(name) must be greater than 0") }
+        return d
+    }
+
+    public static func choice<T: RawRepresentable>(_ args: ParsedArguments, _ name: String, _ spec: CommandSpec,
+                                                   default def: T) throws(ExitError) -> T where T.RawValue == String, T: CaseIterable {
+        guard let v = args.value(name) else { return def }
+        guard let t = T(rawValue: v) else {
+            throw spec.usageError("\(name) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(v)\"")
+        }
+        return t
+    }
+}

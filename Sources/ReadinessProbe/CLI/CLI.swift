@@ -1,0 +1,101 @@
+// The command-line front end. The executable's main.swift only calls `CLI.main()`.
+@preconcurrency import Glibc
+
+public enum CLI {
+    public static let version = "0.1.0"
+
+    /// A command: its spec and what it does. Returns the exit status.
+    public struct Command: Sendable {
+        public var name: String
+        public var spec: CommandSpec
+        public var run: @Sendable (ParsedArguments, Invocation) throws(ExitError) -> Int32
+    }
+
+    /// What every command gets besides its arguments.
+    public struct Invocation: Sendable {
+        public var environment: [String: String]
+        public var registry: CheckRegistry
+        public init(environment: [String: String], registry: CheckRegistry = .standard) {
+            self.environment = environment
+            self.registry = registry
+        }
+    }
+
+    public static var commands: [Command] {
+        [RunCommand.command, CodesCommand.command, ChecksCommand.command, ValidateCommand.command]
+    }
+
+    static let topSpec = CommandSpec(
+        path: "readiness-probe", summary: "readiness-probe \(version): readiness checks for containers run by supervisord.",
+        usage: "[COMMAND] [OPTIONS]", options: [], maxPositionals: 0,
+        discussion: "Commands:\n" + [
+            ("run", "Run every enabled check once and exit with the aggregated code (default)."),
+            ("codes", "Print the code table."),
+            ("checks", "List the configured checks, where each was registered, and their codes."),
+            ("validate", "Validate the configuration: exit 0, or 8 with file:line messages."),
+        ].map { "  \($0.0.padding(10))\($0.1)" }.joined(separator: "\n")
+            + "\n\nWith no command, `run` is assumed: `readiness-probe --format json` runs the checks."
+            + "\nRun `readiness-probe COMMAND --help` for a command's options; docs/ has the manual.")
+
+    /// Entry point for the executable: never returns.
+    public static func main(_ arguments: [String] = CommandLine.arguments) -> Never {
+        Platform.ensureStandardDescriptors()
+        Platform.ignoreSIGPIPE()
+        let status = run(Array(arguments.dropFirst()), invocation: Invocation(environment: environmentDictionary()))
+        exit(status)
+    }
+
+    /// Runs a command line (without the program name) and returns the exit status.
+    public static func run(_ args: [String], invocation: Invocation) -> Int32 {
+        var rest = args
+        var command = RunCommand.command
+        if let first = args.first, !first.hasPrefix("-") {
+            guard let c = commands.first(where: { $0.name == first }) else {
+                Platform.writeStderr("readiness-probe: unknown command \"\(first)\"\nUsage: readiness-probe [COMMAND] [OPTIONS]  (see readiness-probe --help)\n")
+                return Codes.invalidConfig
+            }
+            command = c
+            rest.removeFirst()
+        } else if args == ["--help"] || args == ["-h"] {
+            Platform.writeStdout(topSpec.help)
+            return 0
+        }
+        do {
+            let parsed = try ArgumentParser.parse(rest, command.spec)
+            if parsed.has("--help") { Platform.writeStdout(command.spec.help); return 0 }
+            if parsed.has("--version") { Platform.writeStdout("readiness-probe \(version)\n"); return 0 }
+            return try command.run(parsed, invocation)
+        } catch {
+            Platform.writeStderr(error.message + "\n")
+            return error.code
+        }
+    }
+
+    public static func environmentDictionary() -> [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let kv = String(cString: entry)
+            if let eq = kv.firstIndex(of: "=") { env[String(kv[..<eq])] = String(kv[kv.index(after: eq)...]) }
+            p += 1
+        }
+        return env
+    }
+
+    /// Loads the configuration named by --config / READINESS_PROBE_CONFIG / the default path.
+    static func loadConfiguration(_ args: ParsedArguments, _ inv: Invocation) throws(ExitError) -> ProbeConfiguration {
+        do {
+            return try ProbeConfiguration.load(explicitPath: args.value("--config"), environment: inv.environment,
+                                               registry: inv.registry)
+        } catch {
+            throw ExitError(Codes.invalidConfig, "readiness-probe: invalid configuration: \(error)")
+        }
+    }
+
+    static let configOption = OptionSpec("--config", short: "-c", value: "PATH",
+                                         help: "Config file (default: $READINESS_PROBE_CONFIG, else \(ProbeSettings.defaultConfigPath)).")
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+}

@@ -1,1 +1,0 @@
-public enum ReadinessProbeMain { public static func run() {} }

@@ -1,0 +1,139 @@
+// Critical programs: each must be RUNNING. From `critical = a, group:g, *` and a SONiC
+// critical_processes file (`program:NAME` / `group:NAME` lines).
+import SupervisorKit
+
+public struct ProgramsCheck: Check {
+    public enum Selector: Sendable, Equatable, CustomStringConvertible {
+        case program(String)
+        case group(String)
+        case all
+
+        public var description: String {
+            switch self {
+            case .program(let n): n
+            case .group(let g): "group:\(g)"
+            case .all: "*"
+            }
+        }
+    }
+
+    public var selectors: [Selector]
+    /// The start program, which `*` never includes.
+    public var startProgram: String
+
+    public init(selectors: [Selector], startProgram: String = "start") {
+        self.selectors = selectors
+        self.startProgram = startProgram
+    }
+
+    public static let kind = CheckKind(
+        section: "programs", resultKind: "supervisor-programs", order: 20, instance: .forbidden,
+        keys: ["critical", "critical_file"],
+        codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable],
+        about: "every critical program must be RUNNING",
+        make: { (input) throws(ConfigError) -> [CheckEntry] in
+            guard let s = input.sections.first else { return [] }
+            var selectors: [Selector] = []
+            if let e = s.entry("critical") {
+                for item in e.value.split(whereSeparator: { $0 == "," || $0 == "\n" }) {
+                    let t = item.trimmingASCIIWhitespace()
+                    if t.isEmpty { continue }
+                    selectors.append(try parseSelector(t, at: e.location))
+                }
+            }
+            if let e = s.entry("critical_file"), !e.value.isEmpty {
+                selectors += try readCriticalFile(e.value, at: e.location)
+            }
+            if selectors.isEmpty { return [] }
+            let start = input.document.section("start")?["program"] ?? "start"
+            let common = try CommonCheckOptions(s)
+            return [CheckEntry(name: "programs", kind: "supervisor-programs", severity: common.severity,
+                               timeout: common.timeout, liveness: common.liveness, origin: s.location.description,
+                               check: ProgramsCheck(selectors: selectors, startProgram: start))]
+        })
+
+    static func parseSelector(_ t: String, at loc: SourceLocation) throws(ConfigError) -> Selector {
+        if t == "*" { return .all }
+        if t.hasPrefix("group:") {
+            let g = String(t.dropFirst(6))
+            if g.isEmpty { throw ConfigError("group: needs a name", at: loc) }
+            return .group(g)
+        }
+        if t.hasPrefix("program:") { return .program(String(t.dropFirst(8))) }
+        if t.contains(" ") { throw ConfigError("bad program name \"\(t)\"", at: loc) }
+        return .program(t)
+    }
+
+    /// Reads SONiC's critical_processes format: `program:NAME` or `group:NAME` per line;
+    /// blank lines and `#` comments are skipped; anything else is an error with file:line.
+    public static func readCriticalFile(_ path: String, at loc: SourceLocation?) throws(ConfigError) -> [Selector] {
+        let text: String
+        do { text = try Platform.readTextFile(path, limit: 1 << 20) } catch {
+            throw ConfigError("critical_file \(path): \(error.message)", at: loc)
+        }
+        var out: [Selector] = []
+        var n = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            n += 1
+            let line = raw.trimmingASCIIWhitespace()
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let here = SourceLocation(file: path, line: n)
+            guard let colon = line.firstIndex(of: ":") else {
+                throw ConfigError("expected program:NAME or group:NAME, got \"\(line)\"", at: here)
+            }
+            let key = line[..<colon].trimmingASCIIWhitespace()
+            let value = line[line.index(after: colon)...].trimmingASCIIWhitespace()
+            if value.isEmpty || value.contains(" ") { throw ConfigError("bad name in \"\(line)\"", at: here) }
+            switch key {
+            case "program": out.append(.program(value))
+            case "group": out.append(.group(value))
+            default: throw ConfigError("unknown key \"\(key)\" (expected program or group)", at: here)
+            }
+        }
+        return out
+    }
+
+    public func check(_ context: CheckContext) async -> CheckOutcome {
+        switch await SupervisorView.snapshot(context) {
+        case .failure(let f): return f.outcome
+        case .success(let snapshot): return evaluate(snapshot)
+        }
+    }
+
+    /// The verdict for a snapshot, kept pure for tests.
+    public func evaluate(_ snapshot: SupervisorSnapshot) -> CheckOutcome {
+        var critical: [SupervisorProcess] = []
+        var missing: [String] = []
+        func add(_ p: SupervisorProcess) { if !critical.contains(p) { critical.append(p) } }
+        for sel in selectors {
+            switch sel {
+            case .all:
+                for p in snapshot.processes where p.name != startProgram && p.namespec != startProgram
+                    && !snapshot.listenerGroups.contains(p.group) { add(p) }
+            case .group(let g):
+                let members = snapshot.processes.filter { $0.group == g }
+                if members.isEmpty { missing.append("group:\(g)") }
+                members.forEach(add)
+            case .program(let n):
+                let matches = snapshot.processes.filter { $0.namespec == n || $0.name == n }
+                if matches.isEmpty { missing.append(n) }
+                matches.forEach(add)
+            }
+        }
+        var problems: [(String, String)] = missing.map { ($0, "program \($0) is not known to supervisord") }
+        for p in critical where p.state != .running {
+            var d = "program \(p.namespec) is \(p.state.name)"
+            let why = p.state == .backoff || p.state == .fatal ? (p.spawnError.isEmpty ? p.description : p.spawnError) : p.description
+            if !why.isEmpty { d += " (\(why))" }
+            problems.append(("program \(p.namespec) is \(p.state.name)", d))
+        }
+        if problems.isEmpty {
+            return .pass("\(critical.count) critical program\(critical.count == 1 ? "" : "s") RUNNING")
+        }
+        var detail = problems[0].1
+        if problems.count > 1 {
+            detail += "; also " + problems.dropFirst().map(\.0).joined(separator: ", ")
+        }
+        return .fail(Codes.programNotRunning, detail, summary: problems[0].0 + (problems.count > 1 ? " (+\(problems.count - 1) more)" : ""))
+    }
+}

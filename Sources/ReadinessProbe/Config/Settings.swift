@@ -1,0 +1,166 @@
+// Framework settings: the [probe], [supervisor] and [listener] sections, and loading the file.
+
+/// How the supervisor checks learn program states.
+public enum SupervisorSourceKind: String, Sendable, CaseIterable {
+    /// The listener's ledger when fresh, else XML-RPC, else `supervisorctl status`.
+    case auto
+    case xmlrpc
+    case supervisorctl
+    /// The event listener's ledger only.
+    case events
+}
+
+public struct SupervisorSettings: Sendable {
+    /// nil: discovered as supervisorctl does.
+    public var serverURL: String? = nil
+    public var username: String? = nil
+    public var password: String? = nil
+    public var source: SupervisorSourceKind = .auto
+    public var supervisorctl: String = "supervisorctl"
+    /// supervisord.conf for discovery and for `supervisorctl -c`; nil: the standard search.
+    public var configFile: String? = nil
+    /// A ledger older than this is not trusted.
+    public var ledgerMaxAge: Duration = .seconds(15)
+    public init() {}
+}
+
+public struct ListenerSettings: Sendable {
+    public enum OnCriticalExit: String, Sendable { case record, terminate }
+    public var onCriticalExit: OnCriticalExit = .record
+    public var terminateGrace: Duration = .zero
+    /// Run the full check set on every TICK and write the cached result.
+    public var runChecks = true
+    public var tick: String = "TICK_5"
+    public init() {}
+}
+
+public struct ProbeSettings: Sendable {
+    public static let defaultConfigPath = "/etc/readiness-probe/readiness-probe.conf"
+    public static let defaultHooksDir = "/etc/readiness-probe/hooks.d"
+    public static let sonicHookPath = "/usr/bin/readiness_probe_hook"
+
+    /// The overall deadline of one run.
+    public var timeout: Duration = .seconds(5)
+    /// The default timeout of hooks without their own.
+    public var hookTimeout: Duration = .seconds(3)
+    public var hooksDir: String = ProbeSettings.defaultHooksDir
+    public var sonicHook: String = ProbeSettings.sonicHookPath
+    public var rundir: String = "/run"
+    public var supervisor = SupervisorSettings()
+    public var listener = ListenerSettings()
+    /// The config file that was read, or nil when the built-in defaults apply.
+    public var configFile: String? = nil
+    /// The process environment (for discovery and state defaults); injectable for tests.
+    public var environment: [String: String] = [:]
+
+    public init() {}
+
+    /// Sections that configure the framework rather than create checks, with their keys.
+    public static let frameworkSections: [String: [String]] = [
+        "probe": ["timeout", "hook_timeout", "hooks_dir", "sonic_hook", "rundir"],
+        "supervisor": ["serverurl", "username", "password", "source", "supervisorctl", "config", "ledger_max_age"],
+        "listener": ["on_critical_exit", "terminate_grace", "run_checks", "tick"],
+    ]
+
+    /// Reads the framework sections of `doc`.
+    public mutating func apply(_ doc: INIDocument) throws(ConfigError) {
+        if let s = doc.section("probe") {
+            if let e = s.entry("timeout") { timeout = try ConfigValue.duration(e) }
+            if let e = s.entry("hook_timeout") { hookTimeout = try ConfigValue.duration(e) }
+            if let e = s.entry("hooks_dir") { hooksDir = e.value }
+            if let e = s.entry("sonic_hook") { sonicHook = e.value }
+            if let e = s.entry("rundir") {
+                guard e.value.hasPrefix("/") else { throw ConfigError("rundir must be an absolute path", at: e.location) }
+                rundir = e.value
+            }
+        }
+        if let s = doc.section("supervisor") {
+            if let e = s.entry("serverurl"), !e.value.isEmpty {
+                guard e.value.hasPrefix("unix://") || e.value.hasPrefix("http://") else {
+                    throw ConfigError("serverurl must start with unix:// or http://, not \"\(e.value)\"", at: e.location)
+                }
+                supervisor.serverURL = e.value
+            }
+            if let e = s.entry("username"), !e.value.isEmpty { supervisor.username = e.value }
+            if let e = s.entry("password"), !e.value.isEmpty { supervisor.password = e.value }
+            if let e = s.entry("source") {
+                guard let k = SupervisorSourceKind(rawValue: e.value.lowercased()) else {
+                    throw ConfigError("source must be one of auto, xmlrpc, supervisorctl, events; not \"\(e.value)\"", at: e.location)
+                }
+                supervisor.source = k
+            }
+            if let e = s.entry("supervisorctl"), !e.value.isEmpty { supervisor.supervisorctl = e.value }
+            if let e = s.entry("config"), !e.value.isEmpty { supervisor.configFile = e.value }
+            if let e = s.entry("ledger_max_age") { supervisor.ledgerMaxAge = try ConfigValue.duration(e) }
+        }
+        if let s = doc.section("listener") {
+            if let e = s.entry("on_critical_exit") {
+                guard let v = ListenerSettings.OnCriticalExit(rawValue: e.value.lowercased()) else {
+                    throw ConfigError("on_critical_exit must be record or terminate, not \"\(e.value)\"", at: e.location)
+                }
+                listener.onCriticalExit = v
+            }
+            if let e = s.entry("terminate_grace") {
+                do { listener.terminateGrace = try DurationText.parse(e.value) } catch {
+                    throw ConfigError("terminate_grace: \(error)", at: e.location)
+                }
+            }
+            if let e = s.entry("run_checks") { listener.runChecks = try ConfigValue.bool(e) }
+            if let e = s.entry("tick") {
+                guard ["TICK_5", "TICK_60", "TICK_3600"].contains(e.value.uppercased()) else {
+                    throw ConfigError("tick must be TICK_5, TICK_60 or TICK_3600", at: e.location)
+                }
+                listener.tick = e.value.uppercased()
+            }
+        }
+    }
+}
+
+/// A loaded configuration: settings plus the checks in table order.
+public struct ProbeConfiguration: Sendable {
+    public var settings: ProbeSettings
+    public var entries: [CheckEntry]
+    public var document: INIDocument
+
+    /// Where the config comes from: `--config`, else READINESS_PROBE_CONFIG, else the default
+    /// path. A missing default file is not an error; a missing explicit one is.
+    public static func resolvePath(explicit: String?, environment: [String: String]) -> (path: String, explicit: Bool) {
+        if let explicit, !explicit.isEmpty { return (explicit, true) }
+        if let env = environment["READINESS_PROBE_CONFIG"], !env.isEmpty { return (env, true) }
+        return (ProbeSettings.defaultConfigPath, false)
+    }
+
+    public static func load(explicitPath: String?, environment: [String: String],
+                            registry: CheckRegistry = .standard) throws(ConfigError) -> ProbeConfiguration {
+        let (path, explicit) = resolvePath(explicit: explicitPath, environment: environment)
+        var doc = INIDocument()
+        if explicit || Platform.exists(path) {
+            if !Platform.exists(path) { throw ConfigError("config file \(path) does not exist", at: nil) }
+            doc = try INI.load(path: path)
+        }
+        return try build(document: doc, configFile: doc.files.first, environment: environment, registry: registry)
+    }
+
+    /// Builds from an already-parsed document (tests and embedding programs use this).
+    public static func build(document doc: INIDocument, configFile: String?, environment: [String: String],
+                             registry: CheckRegistry = .standard) throws(ConfigError) -> ProbeConfiguration {
+        for s in doc.sections {
+            if let keys = ProbeSettings.frameworkSections[s.name] {
+                for e in s.entries where !keys.contains(e.key) {
+                    throw ConfigError("unknown key \"\(e.key)\" in [\(s.name)] (known: \(keys.joined(separator: ", ")))", at: e.location)
+                }
+                continue
+            }
+            if registry.kind(forSection: s.kind) == nil {
+                let known = (ProbeSettings.frameworkSections.keys.sorted() + ["include"] + registry.kinds.map(\.section))
+                throw ConfigError("unknown section [\(s.name)] (known: \(known.joined(separator: ", ")))", at: s.location)
+            }
+        }
+        var settings = ProbeSettings()
+        settings.configFile = configFile
+        settings.environment = environment
+        try settings.apply(doc)
+        let entries = try registry.makeEntries(document: doc, settings: settings)
+        return ProbeConfiguration(settings: settings, entries: entries, document: doc)
+    }
+}

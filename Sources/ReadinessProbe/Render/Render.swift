@@ -1,0 +1,112 @@
+// Rendering a ProbeReport: summary (one stable line, then the table), table, json
+// (the contract's shape) and verbose (kube-apiserver style lines).
+
+public enum OutputFormat: String, Sendable, CaseIterable {
+    case summary, table, json, verbose
+}
+
+public enum Render {
+    public static func render(_ report: ProbeReport, as format: OutputFormat) -> String {
+        switch format {
+        case .summary: return firstLine(report) + "\n" + table(report)
+        case .table: return table(report)
+        case .json: return json(report) + "\n"
+        case .verbose: return verbose(report)
+        }
+    }
+
+    /// The stable first line: no timestamps, pids or durations, so Kubernetes folds repeats.
+    public static func firstLine(_ report: ProbeReport) -> String {
+        report.ready ? "ready: \(report.summary)" : "not ready (code \(report.code)): \(report.summary)"
+    }
+
+    public static func table(_ report: ProbeReport) -> String {
+        if report.results.isEmpty { return "(no checks)\n" }
+        let header = ["CHECK", "KIND", "STATUS", "CODE", "TIME", "DETAIL"]
+        let rows = report.results.map { r in
+            [r.name, r.kind, r.status.rawValue, String(r.code), formatMs(r.durationMs), r.detail]
+        }
+        var widths = header.map { $0.count }
+        for row in rows { for (i, cell) in row.enumerated() where i < 5 { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            var out = ""
+            for (i, cell) in cells.enumerated() {
+                if i == cells.count - 1 { out += cell } else {
+                    out += cell + String(repeating: " ", count: widths[i] - cell.count + 2)
+                }
+            }
+            return out.trimmingTrailingSpaces() + "\n"
+        }
+        return line(header) + rows.map(line).joined()
+    }
+
+    public static func formatMs(_ ms: Double) -> String {
+        if ms >= 1000 { return Decimal1.format(ms / 1000, digits: 2, fixed: true) + "s" }
+        return Decimal1.format(ms, digits: 1, fixed: true) + "ms"
+    }
+
+    public static func jsonValue(_ report: ProbeReport) -> JSONValue {
+        .object([
+            ("ready", .bool(report.ready)),
+            ("code", .number(Double(report.code))),
+            ("summary", .string(report.summary)),
+            ("duration_ms", .number(round3(report.durationMs))),
+            ("checks", .array(report.results.map { r in
+                .object([
+                    ("name", .string(r.name)), ("kind", .string(r.kind)), ("status", .string(r.status.rawValue)),
+                    ("code", .number(Double(r.code))), ("detail", .string(r.detail)),
+                    ("duration_ms", .number(round3(r.durationMs))),
+                ])
+            })),
+        ])
+    }
+
+    public static func json(_ report: ProbeReport) -> String { JSON.serialize(jsonValue(report)) }
+
+    static func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+
+    /// kube-apiserver style: `[+]name ok`, `[-]name failed: detail`, then the verdict line.
+    public static func verbose(_ report: ProbeReport, excluded: [String] = [], unknownExcludes: [String] = [],
+                               verdictPrefix: String = "readiness") -> String {
+        var out = ""
+        for r in report.results {
+            switch r.status {
+            case .pass: out += "[+]\(r.name) ok\n"
+            case .warn: out += "[+]\(r.name) warn: \(r.detail)\n"
+            case .skip: out += "[+]\(r.name) skipped: \(r.detail)\n"
+            case .fail: out += "[-]\(r.name) failed: \(r.detail) (code \(r.code))\n"
+            }
+        }
+        for name in excluded { out += "[+]\(name) excluded: ok\n" }
+        if !unknownExcludes.isEmpty {
+            out += "warn: some health checks cannot be excluded: no matches for "
+                + unknownExcludes.map { "\"\($0)\"" }.joined(separator: ",") + "\n"
+        }
+        out += report.ready ? "\(verdictPrefix) check passed\n" : "\(verdictPrefix) check failed\n"
+        return out
+    }
+
+    /// Parses a report back from its JSON (cached results).
+    public static func report(fromJSON v: JSONValue, finishedAt: Double) -> ProbeReport? {
+        guard let code = v["code"]?.intValue, let summary = v["summary"]?.stringValue,
+              let checks = v["checks"]?.arrayValue else { return nil }
+        var rows: [CheckResult] = []
+        for c in checks {
+            guard let name = c["name"]?.stringValue, let kind = c["kind"]?.stringValue,
+                  let st = c["status"]?.stringValue, let status = CheckStatus(rawValue: st),
+                  let cc = c["code"]?.intValue, let detail = c["detail"]?.stringValue else { return nil }
+            rows.append(CheckResult(name: name, kind: kind, status: status, code: Int32(clamping: cc), detail: detail,
+                                    durationMs: c["duration_ms"]?.doubleValue ?? 0))
+        }
+        return ProbeReport(code: Int32(clamping: code), summary: summary, durationMs: v["duration_ms"]?.doubleValue ?? 0,
+                           results: rows, finishedAt: finishedAt)
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var s = self
+        while s.hasSuffix(" ") { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,89 @@
+// The code table: the one source for exit statuses and per-check codes.
+// `readiness-probe codes` prints it and docs/codes.md must equal that output.
+
+/// A documented result code (or range of codes).
+public struct CodeInfo: Sendable {
+    public var range: ClosedRange<Int32>
+    public var name: String
+    public var meaning: String
+
+    public var label: String { range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)" }
+}
+
+public enum Codes {
+    public static let ready: Int32 = 0
+    public static let hookFailed: Int32 = 1
+    public static let startNotDone: Int32 = 2
+    public static let supervisorUnavailable: Int32 = 3
+    public static let programNotRunning: Int32 = 4
+    public static let appStateBad: Int32 = 5
+    public static let hookTimedOut: Int32 = 6
+    public static let hookNotStarted: Int32 = 7
+    public static let invalidConfig: Int32 = 8
+    public static let deadlineExceeded: Int32 = 9
+    public static let reportNotAccepted: Int32 = 10
+    public static let noFreshResult: Int32 = 11
+
+    public static let table: [CodeInfo] = [
+        CodeInfo(range: 0...0, name: "ready", meaning: "Every check passed (or only warned)."),
+        CodeInfo(range: 1...1, name: "hook-failed",
+                 meaning: "A hook failed without a code of its own: it exited 1 (also Python's crash status) or with a reserved code (2-15, 255). Also an unexpected internal error."),
+        CodeInfo(range: 2...2, name: "start-not-done",
+                 meaning: "The start program has not finished successfully: still starting or running; exited with a status outside its exitcodes; BACKOFF or FATAL; stopped before it finished. SONiC uses 2 for the same cause."),
+        CodeInfo(range: 3...3, name: "supervisor-unavailable",
+                 meaning: "supervisord cannot be asked: no socket; connection refused (stale socket); permission or authentication refused; shutting down (SHUTDOWN_STATE); reply malformed or too slow; supervisorctl failed."),
+        CodeInfo(range: 4...4, name: "program-not-running",
+                 meaning: "A program that must be running is not: STOPPED, STARTING, EXITED, BACKOFF, FATAL, missing, or an unexpected exit seen by the event listener."),
+        CodeInfo(range: 5...5, name: "app-state-bad",
+                 meaning: "The application's own health state is bad: pid file missing, not a number, or the process is gone; error file missing, or not exactly 0."),
+        CodeInfo(range: 6...6, name: "hook-timeout",
+                 meaning: "A hook ran past its timeout; its whole process group was killed and reaped."),
+        CodeInfo(range: 7...7, name: "hook-not-started",
+                 meaning: "A hook could not be started (missing, not executable, unsafe permissions or owner) or was killed by a signal."),
+        CodeInfo(range: 8...8, name: "invalid-config",
+                 meaning: "The configuration or command line is invalid. The message names the file and line."),
+        CodeInfo(range: 9...9, name: "deadline",
+                 meaning: "The overall deadline ran out before every check finished; unfinished checks show code 9."),
+        CodeInfo(range: 10...10, name: "report-not-accepted",
+                 meaning: "report kuberhealthy: the report could not be delivered or was refused (400, 410 Gone, retries exhausted before the deadline)."),
+        CodeInfo(range: 11...11, name: "no-fresh-result",
+                 meaning: "run --cached, serve: no result yet, or the cached result or the listener's ledger is older than its max age. Never read as ready."),
+        CodeInfo(range: 12...15, name: "reserved", meaning: "Reserved for the framework."),
+        CodeInfo(range: 16...254, name: "hook-code",
+                 meaning: "A failing hook's own exit status, passed through unchanged."),
+    ]
+
+    public static func info(_ code: Int32) -> CodeInfo? { table.first { $0.range.contains(code) } }
+
+    /// Maps a hook's exit status to a probe code: 0 stays 0, 16-254 pass through,
+    /// 1-15 and 255 become 1.
+    public static func forHookExit(_ status: Int32) -> Int32 {
+        if status == 0 { return 0 }
+        if (16...254).contains(status) { return status }
+        return hookFailed
+    }
+
+    /// The table as Markdown: the exact content of docs/codes.md.
+    public static func markdown() -> String {
+        var out = "# Result codes\n\n"
+        out += "The probe's exit status and every check's code. `readiness-probe codes` prints this page;\n"
+        out += "`make docs` regenerates it and a test fails if the two differ.\n\n"
+        out += "The probe exits with the code of the first failing check in table order (start program,\n"
+        out += "supervisor programs, application states, hooks). A check with `severity = warn` never fails the probe.\n\n"
+        out += "| code | name | meaning |\n|---|---|---|\n"
+        for row in table {
+            out += "| \(row.label) | \(row.name) | \(row.meaning) |\n"
+        }
+        return out
+    }
+
+    public static func json() -> String {
+        let rows: [JSONValue] = table.map {
+            .object([
+                ("code", .string($0.label)), ("from", .number(Double($0.range.lowerBound))),
+                ("to", .number(Double($0.range.upperBound))), ("name", .string($0.name)), ("meaning", .string($0.meaning)),
+            ])
+        }
+        return JSON.serialize(.array(rows)) + "\n"
+    }
+}

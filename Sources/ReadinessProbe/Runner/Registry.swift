@@ -1,0 +1,158 @@
+// The check registry: maps a config section kind (`hook`, `start`, `programs`, `state`)
+// to a factory. Built-in kinds register exactly as a library user registers their own.
+
+public enum InstanceRule: Sendable {
+    /// `[start]`: no `:NAME` part.
+    case forbidden
+    /// `[hook:NAME]`: a name is required.
+    case required
+}
+
+/// What a factory gets: the sections of its kind in file order, and the settings.
+public struct CheckKindInput: Sendable {
+    public var sections: [INISection]
+    public var settings: ProbeSettings
+    /// The whole configuration, for kinds that read another section (programs reads [start]).
+    public var document: INIDocument
+    public init(sections: [INISection], settings: ProbeSettings, document: INIDocument = INIDocument()) {
+        self.sections = sections
+        self.settings = settings
+        self.document = document
+    }
+}
+
+/// A kind of check that config sections can create.
+public struct CheckKind: Sendable {
+    /// The section kind, e.g. `hook` for `[hook:NAME]`.
+    public var section: String
+    /// The `kind` shown in results, e.g. `supervisor-start`.
+    public var resultKind: String
+    /// Table position: lower runs first in the table (start 10, programs 20, state 30, hook 40).
+    public var order: Int
+    public var instance: InstanceRule
+    /// Keys its sections accept, besides the common `severity`, `timeout` and `liveness`.
+    public var keys: [String]
+    /// Codes its checks can produce, for `readiness-probe checks`.
+    public var codes: [Int32]
+    public var about: String
+    /// Builds the checks. Called even when no section of this kind exists, so a kind can
+    /// supply defaults (the start check) or discover checks (hooks.d).
+    public var make: @Sendable (CheckKindInput) throws(ConfigError) -> [CheckEntry]
+
+    public init(section: String, resultKind: String, order: Int, instance: InstanceRule, keys: [String],
+                codes: [Int32], about: String,
+                make: @escaping @Sendable (CheckKindInput) throws(ConfigError) -> [CheckEntry]) {
+        self.section = section
+        self.resultKind = resultKind
+        self.order = order
+        self.instance = instance
+        self.keys = keys
+        self.codes = codes
+        self.about = about
+        self.make = make
+    }
+
+    public static let commonKeys = ["severity", "timeout", "liveness"]
+}
+
+public struct CheckRegistry: Sendable {
+    public private(set) var kinds: [CheckKind] = []
+
+    public init() {}
+
+    public mutating func register(_ kind: CheckKind) {
+        kinds.removeAll { $0.section == kind.section }
+        kinds.append(kind)
+    }
+
+    public func kind(forSection section: String) -> CheckKind? { kinds.first { $0.section == section } }
+
+    /// The built-in kinds. Adding a kind is one file plus one line here.
+    public static var standard: CheckRegistry {
+        var r = CheckRegistry()
+        r.register(StartCheck.kind)
+        r.register(ProgramsCheck.kind)
+        r.register(HookCheck.kind)
+        return r
+    }
+
+    /// Builds every check, in table order (kind order, then each kind's own order).
+    public func makeEntries(document: INIDocument, settings: ProbeSettings) throws(ConfigError) -> [CheckEntry] {
+        var all: [CheckEntry] = []
+        for kind in kinds.sorted(by: { $0.order < $1.order }) {
+            let sections = document.sections(kind: kind.section)
+            for s in sections {
+                switch kind.instance {
+                case .forbidden where s.instance != nil:
+                    throw ConfigError("[\(kind.section)] takes no name; write [\(kind.section)]", at: s.location)
+                case .required where (s.instance ?? "").trimmingASCIIWhitespace().isEmpty:
+                    throw ConfigError("[\(kind.section)] needs a name, like [\(kind.section):NAME]", at: s.location)
+                default: break
+                }
+                let allowed = Set(kind.keys + CheckKind.commonKeys)
+                for e in s.entries where !allowed.contains(e.key) {
+                    throw ConfigError(
+                        "unknown key \"\(e.key)\" in [\(s.name)] (known: \((kind.keys + CheckKind.commonKeys).joined(separator: ", ")))",
+                        at: e.location)
+                }
+            }
+            all += try kind.make(CheckKindInput(sections: sections, settings: settings, document: document))
+        }
+        var seen: [String: String] = [:]
+        for e in all {
+            if let prev = seen[e.name] {
+                throw ConfigError("two checks are named \"\(e.name)\" (\(prev) and \(e.origin)); rename one", at: nil)
+            }
+            seen[e.name] = e.origin
+        }
+        return all
+    }
+}
+
+/// The keys every check section accepts.
+public struct CommonCheckOptions: Sendable {
+    public var severity: Severity = .fail
+    public var timeout: Duration? = nil
+    public var liveness = false
+
+    public init(_ section: INISection?) throws(ConfigError) {
+        guard let section else { return }
+        if let e = section.entry("severity") {
+            guard let s = Severity(rawValue: e.value.lowercased()) else {
+                throw ConfigError("severity must be fail or warn, not \"\(e.value)\"", at: e.location)
+            }
+            severity = s
+        }
+        if let e = section.entry("timeout") { timeout = try ConfigValue.duration(e) }
+        if let e = section.entry("liveness") { liveness = try ConfigValue.bool(e) }
+    }
+}
+
+/// Typed reads of INI values, with file:line errors.
+public enum ConfigValue {
+    public static func duration(_ e: INIEntry) throws(ConfigError) -> Duration {
+        let d: Duration
+        do { d = try DurationText.parse(e.value) } catch { throw ConfigError("\(e.key): \(error)", at: e.location) }
+        if d <= .zero { throw ConfigError("\(e.key) must be greater than 0", at: e.location) }
+        return d
+    }
+
+    public static func bool(_ e: INIEntry) throws(ConfigError) -> Bool {
+        switch e.value.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw ConfigError("\(e.key) must be true or false, not \"\(e.value)\"", at: e.location)
+        }
+    }
+
+    public static func list(_ e: INIEntry) -> [String] {
+        e.value.split(whereSeparator: { $0 == "," || $0 == "\n" || $0 == " " || $0 == "\t" }).map(String.init)
+    }
+
+    public static func int(_ e: INIEntry, range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard let n = Int(e.value.trimmingASCIIWhitespace()), range.contains(n) else {
+            throw ConfigError("\(e.key) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \"\(e.value)\"", at: e.location)
+        }
+        return n
+    }
+}

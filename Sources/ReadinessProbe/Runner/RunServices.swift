@@ -1,0 +1,25 @@
+import Synchronization
+
+/// Work shared by the checks of one run. The first check that asks for a key starts the
+/// work; every other check awaits the same result. This is how the start and programs
+/// checks share one supervisord round trip.
+public final class RunServices: Sendable {
+    private let memo = Mutex<[String: Task<any Sendable, Never>]>([:])
+
+    public init() {}
+
+    public func shared<T: Sendable>(_ key: String, _ make: @escaping @Sendable () async -> T) async -> T {
+        let task = memo.withLock { table -> Task<any Sendable, Never> in
+            if let t = table[key] { return t }
+            let t = Task<any Sendable, Never> { await make() }
+            table[key] = t
+            return t
+        }
+        return await task.value as! T
+    }
+
+    /// Seeds a value (used when the caller already has it, e.g. tests or the listener).
+    public func seed<T: Sendable>(_ key: String, _ value: T) {
+        memo.withLock { $0[key] = Task<any Sendable, Never> { value } }
+    }
+}
