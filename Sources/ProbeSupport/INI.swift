@@ -3,7 +3,7 @@
 // and `[include] files = glob ...` relative to the including file. Every item keeps its
 // file and line so that errors can name them.
 
-public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+public struct FileLocation: Sendable, Equatable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public init(file: String, line: Int) { self.file = file; self.line = line }
@@ -12,9 +12,9 @@ public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
 
 /// An error in a configuration file, always with a location.
 public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var location: SourceLocation?
+    public var location: FileLocation?
     public var message: String
-    public init(_ message: String, at location: SourceLocation?) {
+    public init(_ message: String, at location: FileLocation?) {
         self.message = message
         self.location = location
     }
@@ -27,13 +27,13 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
 public struct INIEntry: Sendable, Equatable {
     public var key: String
     public var value: String
-    public var location: SourceLocation
+    public var location: FileLocation
 }
 
 public struct INISection: Sendable, Equatable {
     /// The full header text, e.g. `hook:syncd`.
     public var name: String
-    public var location: SourceLocation
+    public var location: FileLocation
     public var entries: [INIEntry]
 
     /// The part before `:` (`hook` for `hook:syncd`).
@@ -70,7 +70,7 @@ public enum INI {
             lineNo += 1
             var line = Substring(rawLine)
             if line.hasSuffix("\r") { line.removeLast() }
-            let loc = SourceLocation(file: file, line: lineNo)
+            let loc = FileLocation(file: file, line: lineNo)
             let trimmed = line.trimmingASCIIWhitespace()
             if trimmed.isEmpty || trimmed.hasPrefix(";") || trimmed.hasPrefix("#") {
                 if trimmed.isEmpty { lastKeyLine = nil }
@@ -143,7 +143,7 @@ public enum INI {
     }
 
     private static func load(
-        path: String, from: SourceLocation?, into doc: inout INIDocument, stack: inout [String], strict: Bool, maxFiles: Int
+        path: String, from: FileLocation?, into doc: inout INIDocument, stack: inout [String], strict: Bool, maxFiles: Int
     ) throws(ConfigError) {
         let real = Platform.realPath(path) ?? path
         if stack.contains(real) {

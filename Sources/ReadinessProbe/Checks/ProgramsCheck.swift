@@ -52,7 +52,7 @@ public struct ProgramsCheck: Check {
                                check: ProgramsCheck(selectors: selectors, startProgram: start))]
         })
 
-    static func parseSelector(_ t: String, at loc: SourceLocation) throws(ConfigError) -> Selector {
+    static func parseSelector(_ t: String, at loc: FileLocation) throws(ConfigError) -> Selector {
         if t == "*" { return .all }
         if t.hasPrefix("group:") {
             let g = String(t.dropFirst(6))
@@ -66,7 +66,7 @@ public struct ProgramsCheck: Check {
 
     /// Reads SONiC's critical_processes format: `program:NAME` or `group:NAME` per line;
     /// blank lines and `#` comments are skipped; anything else is an error with file:line.
-    public static func readCriticalFile(_ path: String, at loc: SourceLocation?) throws(ConfigError) -> [Selector] {
+    public static func readCriticalFile(_ path: String, at loc: FileLocation?) throws(ConfigError) -> [Selector] {
         let text: String
         do { text = try Platform.readTextFile(path, limit: 1 << 20) } catch {
             throw ConfigError("critical_file \(path): \(error.message)", at: loc)
@@ -77,7 +77,7 @@ public struct ProgramsCheck: Check {
             n += 1
             let line = raw.trimmingASCIIWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
-            let here = SourceLocation(file: path, line: n)
+            let here = FileLocation(file: path, line: n)
             guard let colon = line.firstIndex(of: ":") else {
                 throw ConfigError("expected program:NAME or group:NAME, got \"\(line)\"", at: here)
             }

@@ -1,0 +1,122 @@
+import Testing
+import ProbeSupport
+import ProbeTestSupport
+
+@Suite struct DurationTests {
+    @Test(arguments: [("250ms", 250), ("5s", 5000), ("1m", 60000), ("1m30s", 90000), ("1.5s", 1500), ("2h", 7_200_000), ("3", 3000), (" 10s ", 10000)])
+    func parses(_ text: String, _ ms: Int64) throws {
+        #expect(try DurationText.parse(text).milliseconds == ms)
+    }
+
+    @Test(arguments: ["", "5x", "-1s", "s", "1.2.3s", "25h", "5 s", "1s5", "abc"])
+    func rejects(_ text: String) {
+        #expect(throws: DurationParseError.self) { try DurationText.parse(text) }
+    }
+
+    @Test func formats() {
+        #expect(DurationText.format(.milliseconds(250)) == "250ms")
+        #expect(DurationText.format(.seconds(5)) == "5s")
+        #expect(DurationText.format(.milliseconds(1500)) == "1.5s")
+        #expect(DurationText.format(.seconds(90)) == "1m30s")
+    }
+}
+
+@Suite struct INITests {
+    @Test func parsesSupervisordStyle() throws {
+        let text = """
+        ; comment
+        # another
+        [probe]
+        timeout = 5s   ; inline comment
+        hooks_dir: /x#notacomment
+
+        [hook:a]
+        command = /bin/echo a
+          continued
+        """
+        let sections = try INI.parse(text, file: "t.conf")
+        #expect(sections.map(\.name) == ["probe", "hook:a"])
+        #expect(sections[0]["timeout"] == "5s")
+        #expect(sections[0]["hooks_dir"] == "/x#notacomment")
+        #expect(sections[1]["command"] == "/bin/echo a\ncontinued")
+        #expect(sections[1].kind == "hook" && sections[1].instance == "a")
+        #expect(sections[1].entry("command")?.location == FileLocation(file: "t.conf", line: 8))
+    }
+
+    @Test(arguments: [
+        ("key = v\n", 1, "outside any [section]"),
+        ("[a]\n[a]\n", 2, "already defined"),
+        ("[a]\nx = 1\nx = 2\n", 3, "already set"),
+        ("[a\n", 1, "closing ]"),
+        ("[a]\njunk\n", 2, "expected \"key = value\""),
+        ("[]\n", 1, "empty section name"),
+    ])
+    func errorsCarryLines(_ text: String, _ line: Int, _ fragment: String) {
+        do {
+            _ = try INI.parse(text, file: "f.conf")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.location?.line == line)
+            #expect(error.description.contains(fragment), "\(error)")
+        }
+    }
+
+    @Test func includesAndLoops() throws {
+        let dir = TempDir("ini")
+        try dir.write("main.conf", "[probe]\ntimeout = 1s\n[include]\nfiles = conf.d/*.conf\n")
+        try dir.write("conf.d/a.conf", "[hook:a]\ncommand = /bin/true\n")
+        try dir.write("conf.d/b.conf", "[hook:b]\ncommand = /bin/true\n")
+        let doc = try INI.load(path: dir.file("main.conf"))
+        #expect(doc.sections.map(\.name) == ["probe", "hook:a", "hook:b"])
+        #expect(doc.files.count == 3)
+
+        try dir.write("loop.conf", "[include]\nfiles = loop.conf\n")
+        #expect(throws: ConfigError.self) { try INI.load(path: dir.file("loop.conf")) }
+        do { _ = try INI.load(path: dir.file("loop.conf")) } catch {
+            #expect(error.description.contains("include loop"))
+            #expect(error.location?.line == 2)
+        }
+        try dir.write("missing.conf", "[include]\nfiles = nothere.conf\n")
+        do { _ = try INI.load(path: dir.file("missing.conf")); Issue.record("expected error") } catch {
+            #expect(error.description.contains("does not exist"))
+            #expect(error.location == FileLocation(file: dir.file("missing.conf"), line: 2))
+        }
+    }
+}
+
+@Suite struct JSONTests {
+    @Test func roundTrip() throws {
+        let v: JSONValue = .object([("a", .string("q\"\\\n\u{01}é🚀")), ("n", .number(2.5)), ("i", .number(3)),
+                                    ("l", .array([.bool(true), .null]))])
+        let text = JSON.serialize(v)
+        #expect(try JSON.parse(text) == v)
+        #expect(text.contains("\\u0001"))
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "01", "\"\\ud800\"", "[1] x", "nul", "\"a\nb\""])
+    func rejects(_ text: String) {
+        #expect(throws: JSON.ParseError.self) { try JSON.parse(text) }
+    }
+
+    @Test func depthIsBounded() {
+        let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        #expect(throws: JSON.ParseError.self) { try JSON.parse(deep) }
+    }
+}
+
+@Suite struct PlatformTests {
+    @Test func atomicWriteReplacesContent() throws {
+        let dir = TempDir("plat")
+        let p = dir.file("f")
+        try Platform.writeFileAtomically(p, Array("one".utf8))
+        try Platform.writeFileAtomically(p, Array("two".utf8))
+        #expect(try Platform.readTextFile(p) == "two")
+        #expect(try Platform.listDirectory(dir.path) == ["f"])
+    }
+
+    @Test func readLimitIsEnforced() throws {
+        let dir = TempDir("plat")
+        try dir.write("big", String(repeating: "x", count: 5000))
+        #expect(throws: SystemError.self) { try Platform.readFile(dir.file("big"), limit: 100) }
+    }
+}

@@ -1,0 +1,131 @@
+import Testing
+@testable import ReadinessProbe
+import ProbeTestSupport
+
+@Suite struct ConfigTests {
+    func load(_ text: String, extra: [String: String] = [:]) throws -> ProbeConfiguration {
+        let dir = TempDir("cfg")
+        for (name, body) in extra { try dir.write(name, body) }
+        let path = try dir.write("rp.conf", text)
+        return try ProbeConfiguration.load(explicitPath: path, environment: [:])
+    }
+
+    func expectError(_ text: String, line: Int?, _ fragment: String, extra: [String: String] = [:],
+                     sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+        do {
+            _ = try load(text, extra: extra)
+            Issue.record("expected a config error", sourceLocation: sourceLocation)
+        } catch let e as ConfigError {
+            #expect(e.location?.line == line, "\(e)", sourceLocation: sourceLocation)
+            #expect(e.description.contains(fragment), "\(e)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func defaultsWithNoFile() throws {
+        let c = try ProbeConfiguration.load(explicitPath: nil, environment: ["READINESS_PROBE_CONFIG": ""])
+        #expect(c.entries.first?.name == "start")
+        #expect(c.settings.timeout == .seconds(5))
+    }
+
+    @Test func missingExplicitFileIsAnError() {
+        #expect(throws: ConfigError.self) { try ProbeConfiguration.load(explicitPath: "/nonexistent/rp.conf", environment: [:]) }
+        #expect(throws: ConfigError.self) {
+            try ProbeConfiguration.load(explicitPath: nil, environment: ["READINESS_PROBE_CONFIG": "/nonexistent/x.conf"])
+        }
+    }
+
+    @Test func fullExample() throws {
+        let c = try load("""
+        [probe]
+        timeout = 4s
+        hooks_dir = /nonexistent
+        sonic_hook =
+        [start]
+        program = init
+        exitcodes = 0, 2
+        [programs]
+        critical = syncd, group:swss
+        [hook:b]
+        command = /bin/true
+        timeout = 250ms
+        severity = warn
+        [hook:a]
+        command = /bin/echo 'a b'
+        """)
+        #expect(c.settings.timeout == .seconds(4))
+        #expect(c.entries.map(\.name) == ["start", "programs", "b", "a"])
+        #expect(c.entries[2].severity == .warn && c.entries[2].timeout == .milliseconds(250))
+        #expect((c.entries[3].check as? HookCheck)?.argv == ["/bin/echo", "a b"])
+        #expect((c.entries[0].check as? StartCheck)?.exitCodes == [0, 2])
+        #expect((c.entries[1].check as? ProgramsCheck)?.selectors == [.program("syncd"), .group("swss")])
+    }
+
+    @Test func errorsNameFileAndLine() {
+        expectError("[probe]\ntimeout = 5x\n", line: 2, "invalid duration")
+        expectError("[probe]\nbogus = 1\n", line: 2, "unknown key \"bogus\" in [probe]")
+        expectError("[nosuch]\n", line: 1, "unknown section [nosuch]")
+        expectError("[hook:a]\ncommand = /bin/true\nwhat = 1\n", line: 3, "unknown key \"what\"")
+        expectError("[hook:a]\ntimeout = 1s\n", line: 1, "needs command")
+        expectError("[hook]\ncommand = /bin/true\n", line: 1, "needs a name")
+        expectError("[hook:a]\ncommand = '/bin/true\n", line: 2, "unterminated single quote")
+        expectError("[hook:a]\ncommand = /bin/true\nseverity = loud\n", line: 3, "severity must be fail or warn")
+        expectError("[hook:a]\ncommand = /bin/true\noptional = maybe\n", line: 3, "must be true or false")
+        expectError("[start]\nexitcodes = 0, x\n", line: 2, "exitcodes")
+        expectError("[start:x]\n", line: 1, "takes no name")
+        expectError("[supervisor]\nsource = magic\n", line: 2, "source must be one of")
+        expectError("[supervisor]\nserverurl = ftp://x\n", line: 2, "serverurl must start with")
+        expectError("[probe]\ntimeout = 0s\n", line: 2, "greater than 0")
+        expectError("[include]\nfiles = nothere.conf\n", line: 2, "does not exist")
+    }
+
+    @Test func criticalFileErrorsNameItsOwnLine() throws {
+        let dir = TempDir("cfg")
+        let crit = try dir.write("critical_processes", "program:syncd\n\ngroup:swss\nbogus line\n")
+        let path = try dir.write("rp.conf", "[programs]\ncritical_file = \(crit)\n")
+        do {
+            _ = try ProbeConfiguration.load(explicitPath: path, environment: [:])
+            Issue.record("expected error")
+        } catch {
+            #expect(error.location == FileLocation(file: crit, line: 4))
+        }
+        try dir.write("critical_processes", "program:syncd\n# comment\ngroup:swss\n")
+        let c = try ProbeConfiguration.load(explicitPath: path, environment: [:])
+        #expect((c.entries.first { $0.name == "programs" }?.check as? ProgramsCheck)?.selectors == [.program("syncd"), .group("swss")])
+    }
+
+    @Test func validateCommandExits8WithFileLine() throws {
+        let dir = TempDir("cfg")
+        let path = try dir.write("rp.conf", "[probe]\ntimeout = soon\n")
+        let r = Command.run([TestPaths.binary, "validate", "--config", path])
+        #expect(r.status == 8)
+        #expect(r.stderr.contains("\(path):2:"))
+        let ok = try dir.write("ok.conf", "[probe]\ntimeout = 2s\n")
+        let r2 = Command.run([TestPaths.binary, "validate", "--config", ok])
+        #expect(r2.status == 0, "\(r2.stderr)")
+        let r3 = Command.run([TestPaths.binary, "validate"], environment: ["READINESS_PROBE_CONFIG": path])
+        #expect(r3.status == 8)
+    }
+}
+
+@Suite struct CLITests {
+    @Test func helpEverywhere() {
+        for cmd in [[], ["run"], ["codes"], ["checks"], ["validate"]] {
+            let r = Command.run([TestPaths.binary] + cmd + ["--help"])
+            #expect(r.status == 0, "\(cmd)")
+            #expect(r.stdout.contains("Usage: readiness-probe"), "\(cmd)")
+        }
+        let v = Command.run([TestPaths.binary, "--version"])
+        #expect(v.status == 0 && v.stdout.hasPrefix("readiness-probe "))
+    }
+
+    @Test func argumentErrorsAreCode8WithUsage() {
+        for args in [["run", "--bogus"], ["run", "--format", "xml"], ["run", "--timeout", "soon"], ["nosuch"],
+                     ["run", "--timeout"], ["codes", "extra"]] {
+            let r = Command.run([TestPaths.binary] + args)
+            #expect(r.status == 8, "\(args)")
+            #expect(r.stderr.contains("Usage:") || r.stderr.contains("usage"), "\(args): \(r.stderr)")
+        }
+    }
+}
