@@ -249,8 +249,10 @@ final class SpawnLoop {
     /// Takes what the pipes still hold (everything in the group is dead, so nothing more can come
     /// unless a process outside the group holds them: those are not waited for), closes all.
     private func finish(_ c: WatchedChild, fullyReaped: Bool, now: ContinuousClock.Instant) {
-        c.out.drain(buffer, maxReads: Int.max)
-        c.err.drain(buffer, maxReads: Int.max)
+        // Bounded: with every writer dead a pipe holds at most its buffer (64 KiB by default); a
+        // writer outside the group must not keep this loop reading for ever.
+        c.out.drain(buffer, maxReads: 32)
+        c.err.drain(buffer, maxReads: 32)
         c.out.closeFD()
         c.err.closeFD()
         if c.pidfd >= 0 { close(c.pidfd); c.pidfd = -1 }
