@@ -57,6 +57,8 @@ enum Reaper {
     /// Reaps lingering groups, and zombie children of this process that belong to no group a loop
     /// watches and not to this process's own group (children other code started and will wait for).
     static func sweep() {
+        // Cheap check first: scanning /proc costs milliseconds, peeking at the children does not.
+        if state.withLock({ $0.lingering.isEmpty }) && !hasWaitableChild() { return }
         let myPid = getpid()
         let myGroup = getpgrp()
         var candidates: [pid_t] = []
@@ -81,6 +83,12 @@ enum Reaper {
                 _ = waitpid(pid, &status, WNOHANG)
             }
         }
+    }
+
+    /// Whether any child of this process has exited and is not yet reaped (peeks: reaps nothing).
+    static func hasWaitableChild() -> Bool {
+        var info = siginfo_t()
+        return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_signo == SIGCHLD
     }
 
     struct ProcStat {
