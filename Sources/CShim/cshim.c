@@ -51,6 +51,15 @@ int cshim_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
 #endif
 }
 
+int cshim_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+#if defined(__GLIBC__) && ((__GLIBC__ > 2) || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+#else
+    (void)actions; (void)path;
+    return ENOSYS;
+#endif
+}
+
 static int fill_sun(struct sockaddr_un *sun, const char *path) {
     size_t len = strlen(path);
     if (len >= sizeof(sun->sun_path)) { errno = ENAMETOOLONG; return -1; }

@@ -1,8 +1,9 @@
 // Process spawning as values: what to run (ProcessSpec), how it ended (ProcessOutcome).
 import ProbeSupport
 
-/// What to run. argv[0] is an absolute path or a name looked up in PATH.
-/// The child never runs through a shell.
+/// What to run. argv[0] is a path (anything containing `/`) or a bare name looked up in this
+/// process's PATH (not in `environment`), as posix_spawnp does. The child never runs through a
+/// shell, not even for a file without a `#!` line (that fails with ENOEXEC).
 public struct ProcessSpec: Sendable, Equatable {
     public var argv: [String]
     /// nil inherits this process's environment.

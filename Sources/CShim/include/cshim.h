@@ -26,6 +26,8 @@ int cshim_socket_cloexec(int domain, int type);
 int cshim_spawnattr_setup(posix_spawnattr_t *attr);
 /// posix_spawn_file_actions_addclosefrom_np(actions, from) where available; otherwise 0 (no-op).
 int cshim_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+/// posix_spawn_file_actions_addchdir_np(actions, path) (glibc >= 2.29); otherwise ENOSYS.
+int cshim_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 /// Connects a unix-domain stream socket to path (non-blocking connect). Returns 0, -1 with errno (EINPROGRESS allowed).
 int cshim_connect_unix(int fd, const char *path);
 /// Binds a unix socket to a path.

@@ -1,0 +1,112 @@
+// Reaping: which process groups belong to a running loop, groups whose members outlived their
+// reap grace, and orphans re-parented to this process (it is a child subreaper).
+@preconcurrency import Glibc
+import CShim
+import ProbeSupport
+import Synchronization
+
+enum Reaper {
+    struct State {
+        /// Process groups (= leader pids) that a loop is watching; the loop reaps them itself.
+        var active: Set<pid_t> = []
+        /// Groups that were SIGKILLed but not fully reaped within the grace; swept later.
+        var lingering: Set<pid_t> = []
+    }
+
+    static let state = Mutex(State())
+
+    /// Whether `prctl(PR_SET_CHILD_SUBREAPER)` succeeded. Evaluated once, on first use.
+    static let isSubreaper: Bool = cshim_set_child_subreaper() == 0
+
+    /// Runs `spawn` under the lock and registers the pid it returns, so that `sweep` never
+    /// mistakes a just-started child for an orphan.
+    static func registering(_ spawn: () -> (Int32, pid_t?)) -> Int32 {
+        state.withLock { s in
+            let (rc, pid) = spawn()
+            if let pid { s.active.insert(pid) }
+            return rc
+        }
+    }
+
+    /// A loop is done with `pgid`: forget it, or keep sweeping it if members were left unreaped.
+    static func release(_ pgid: pid_t, fullyReaped: Bool) {
+        state.withLock { s in
+            s.active.remove(pgid)
+            if !fullyReaped { s.lingering.insert(pgid) }
+        }
+    }
+
+    enum GroupReap { case allReaped, membersLeft }
+
+    /// Reaps every waitable member of `pgid` without blocking. `leader` receives the leader's status.
+    static func reapGroup(_ pgid: pid_t, leaderStatus: inout Int32?) -> GroupReap {
+        while true {
+            var status: Int32 = 0
+            let r = waitpid(-pgid, &status, WNOHANG)
+            if r > 0 {
+                if r == pgid { leaderStatus = status }
+                continue
+            }
+            if r == 0 { return .membersLeft }
+            let e = Platform.errno
+            if e == EINTR { continue }
+            return .allReaped // ECHILD: nothing of this group is our child any more
+        }
+    }
+
+    /// Reaps lingering groups, and zombie children of this process that belong to no group a loop
+    /// watches and not to this process's own group (children other code started and will wait for).
+    static func sweep() {
+        // Cheap check first: scanning /proc costs milliseconds, peeking at the children does not.
+        if state.withLock({ $0.lingering.isEmpty }) && !hasWaitableChild() { return }
+        let myPid = getpid()
+        let myGroup = getpgrp()
+        var candidates: [pid_t] = []
+        if let names = try? Platform.listDirectory("/proc") {
+            for name in names {
+                guard let pid = Int32(name), pid != myPid,
+                      let stat = procStat(pid), stat.state == "Z", stat.ppid == myPid, stat.pgrp != myGroup
+                else { continue }
+                candidates.append(pid)
+            }
+        }
+        state.withLock { s in
+            for pgid in s.lingering {
+                var ignored: Int32?
+                if reapGroup(pgid, leaderStatus: &ignored) == .allReaped { s.lingering.remove(pgid) }
+            }
+            for pid in candidates {
+                // A zombie cannot change group or be reused until reaped: re-reading is enough.
+                guard let stat = procStat(pid), !s.active.contains(stat.pgrp), !s.lingering.contains(stat.pgrp)
+                else { continue }
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, WNOHANG)
+            }
+        }
+    }
+
+    /// Whether any child of this process has exited and is not yet reaped (peeks: reaps nothing).
+    static func hasWaitableChild() -> Bool {
+        var info = siginfo_t()
+        return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_signo == SIGCHLD
+    }
+
+    struct ProcStat {
+        var state: Character
+        var ppid: pid_t
+        var pgrp: pid_t
+    }
+
+    /// Fields 3-5 of /proc/PID/stat (after the parenthesised command name, which may hold spaces).
+    static func procStat(_ pid: pid_t) -> ProcStat? {
+        guard let bytes = try? Platform.readFile("/proc/\(pid)/stat", limit: 4096),
+              let close = bytes.lastIndex(of: UInt8(ascii: ")"))
+        else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 3, let state = fields[0].first,
+              let ppid = Int32(String(decoding: fields[1], as: UTF8.self)),
+              let pgrp = Int32(String(decoding: fields[2], as: UTF8.self))
+        else { return nil }
+        return ProcStat(state: Character(Unicode.Scalar(state)), ppid: ppid, pgrp: pgrp)
+    }
+}
