@@ -1,0 +1,160 @@
+import Testing
+@testable import ReadinessProbe
+import ProbeTestSupport
+import Glibc
+
+/// Hooks end to end: config -> registry -> runner -> real processes.
+@Suite struct HookTests {
+    func settings() -> ProbeSettings {
+        var s = ProbeSettings()
+        s.hooksDir = ""
+        s.sonicHook = ""
+        return s
+    }
+
+    func hook(_ name: String, _ argv: [String], timeout: Duration = .seconds(3), optional: Bool = false) -> CheckEntry {
+        CheckEntry(name: name, kind: "hook", timeout: timeout, origin: "test",
+                   check: HookCheck(argv: argv, timeout: timeout, optional: optional))
+    }
+
+    @Test(arguments: [(0, 0, CheckStatus.pass), (1, 1, .fail), (3, 1, .fail), (42, 42, .fail), (255, 1, .fail), (16, 16, .fail)])
+    func exitStatusMapping(_ exit: Int32, _ code: Int32, _ status: CheckStatus) async throws {
+        let dir = TempDir("hook")
+        let path = try dir.script("h", "echo 'first line'\necho second\nexit \(exit)\n")
+        let r = await ProbeRunner.run([hook("h", [path])], settings: settings())
+        #expect(r.results[0].code == code)
+        #expect(r.results[0].status == status)
+        #expect(r.results[0].detail.contains("first line"))
+        #expect(r.code == code)
+    }
+
+    @Test func killedBySignalIs7() async throws {
+        let dir = TempDir("hook")
+        let path = try dir.script("h", "kill -SEGV $$\n")
+        let r = await ProbeRunner.run([hook("h", [path])], settings: settings())
+        #expect(r.results[0].code == 7)
+        #expect(r.results[0].detail.contains("SIGSEGV"))
+    }
+
+    @Test func notExecutableMissingAndUnsafe() async throws {
+        let dir = TempDir("hook")
+        let noexec = try dir.write("noexec", "#!/bin/sh\nexit 0\n", mode: 0o644)
+        let writable = try dir.script("writable", "exit 0\n")
+        chmod(writable, 0o775)
+        let otherWritable = try dir.script("ow", "exit 0\n")
+        chmod(otherWritable, 0o757)
+        let r = await ProbeRunner.run([
+            hook("noexec", [noexec]),
+            hook("missing", [dir.file("nothere")]),
+            hook("missing-optional", [dir.file("nothere")], optional: true),
+            hook("group-writable", [writable]),
+            hook("other-writable", [otherWritable]),
+        ], settings: settings())
+        let byName = Dictionary(uniqueKeysWithValues: r.results.map { ($0.name, $0) })
+        #expect(byName["noexec"]?.code == 7)
+        #expect(byName["noexec"]?.detail.contains("not executable") == true)
+        #expect(byName["missing"]?.code == 7)
+        #expect(byName["missing"]?.detail.contains("does not exist") == true)
+        #expect(byName["missing-optional"]?.status == .skip)
+        #expect(byName["group-writable"]?.code == 7)
+        #expect(byName["group-writable"]?.detail.contains("writable by its group") == true)
+        #expect(byName["other-writable"]?.detail.contains("writable by others") == true)
+        #expect(r.code == 7)
+    }
+
+    @Test func timeoutKillsTheWholeGroup() async throws {
+        let dir = TempDir("hook")
+        let pidFile = dir.file("pids")
+        let path = try dir.script("h", "sleep 30 &\necho $! > \(pidFile)\nsleep 30\n")
+        let start = ContinuousClock.now
+        let r = await ProbeRunner.run([hook("h", [path], timeout: .milliseconds(200))], settings: settings())
+        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(r.results[0].code == 6)
+        #expect(r.code == 6)
+        let bg = Int32((try Platform.readTextFile(pidFile)).trimmingASCIIWhitespace())!
+        // The background sleep was in the hook's group: it must be gone and reaped.
+        #expect(Wait.until(timeout: .seconds(2)) { !Platform.processExists(bg) })
+    }
+
+    @Test func hugeOutputIsBoundedAndCounted() async throws {
+        let dir = TempDir("hook")
+        let path = try dir.script("h", "head -c 52428800 /dev/zero | tr '\\0' x\nhead -c 52428800 /dev/zero >&2\n")
+        let r = await ProbeRunner.run([hook("h", [path], timeout: .seconds(20))], settings: settings(), timeout: .seconds(25))
+        #expect(r.results[0].status == .pass)
+        #expect(r.results[0].detail.count <= 200)
+    }
+
+    @Test func twentyHooksRunConcurrently() async throws {
+        let dir = TempDir("hook")
+        let quick = try dir.script("quick", "sleep 0.1\n")
+        let hang = try dir.script("hang", "sleep 30\n")
+        var entries: [CheckEntry] = []
+        for i in 0..<16 { entries.append(hook("q\(i)", [quick], timeout: .milliseconds(200))) }
+        for i in 0..<4 { entries.append(hook("h\(i)", [hang], timeout: .milliseconds(200))) }
+        let start = ContinuousClock.now
+        let r = await ProbeRunner.run(entries, settings: settings())
+        let took = ContinuousClock.now - start
+        // Sequential would take 16 x 0.1 s + 4 x 0.2 s = 2.4 s; concurrent about 0.2 s.
+        #expect(took < .milliseconds(1500), "took \(took)")
+        #expect(r.results.filter { $0.code == 6 }.count == 4)
+        #expect(r.results.filter { $0.status == .pass }.count == 16)
+    }
+
+    @Test func overallDeadlineShorterThanHookTimeoutIs9() async throws {
+        let dir = TempDir("hook")
+        let hang = try dir.script("hang", "sleep 30\n")
+        let r = await ProbeRunner.run([hook("h", [hang], timeout: .seconds(10))], settings: settings(), timeout: .milliseconds(300))
+        #expect(r.code == 9)
+        #expect(r.results[0].code == 9)
+    }
+
+    @Test func hooksFromSectionsDirAndSonicPathInOrder() throws {
+        let dir = TempDir("hook")
+        try dir.script("hooks.d/20-b", "exit 0\n")
+        try dir.script("hooks.d/10-a", "exit 0\n")
+        try dir.write("hooks.d/30-noexec", "exit 0\n")
+        try dir.script("hooks.d/.hidden", "exit 0\n")
+        let sonic = try dir.script("sonic_hook", "exit 0\n")
+        let conf = try dir.write("rp.conf", """
+        [probe]
+        hooks_dir = \(dir.file("hooks.d"))
+        sonic_hook = \(sonic)
+        [hook:z-first]
+        command = /bin/true
+        [hook:a-second]
+        command = /bin/true
+        """)
+        let c = try ProbeConfiguration.load(explicitPath: conf, environment: [:])
+        #expect(c.entries.map(\.name) == ["start", "z-first", "a-second", "10-a", "20-b", "sonic_hook"])
+    }
+
+    @Test func binaryRunsHooksAndPrintsJSON() throws {
+        let dir = TempDir("hook")
+        try dir.script("hooks.d/10-ok", "echo all good\n")
+        try dir.script("hooks.d/20-bad", "echo 'quote \" and \\\\ backslash'\nexit 42\n")
+        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
+        let r = Command.run([TestPaths.binary, "run", "--config", conf, "--format", "json"])
+        #expect(r.status == 42)
+        let py = Command.run(["python3", "-m", "json.tool"], stdin: r.stdout)
+        #expect(py.status == 0, "python rejects: \(r.stdout)")
+        let v = try JSON.parse(r.stdout)
+        #expect(v["code"]?.intValue == 42)
+        #expect(v["checks"]?.arrayValue?[1]["detail"]?.stringValue == "exited 42: quote \" and \\ backslash")
+        let s = Command.run([TestPaths.binary, "run", "--config", conf, "--exclude", "20-bad"])
+        #expect(s.status == 0)
+        #expect(s.stdout.hasPrefix("ready: 1 of 1 checks passed\n"))
+        let only = Command.run([TestPaths.binary, "--config", conf, "--only", "20-bad", "--format", "verbose"])
+        #expect(only.status == 42)
+        #expect(only.stdout == "[-]20-bad failed: exited 42: quote \" and \\ backslash (code 42)\nreadiness check failed\n")
+        let unknown = Command.run([TestPaths.binary, "--config", conf, "--only", "nosuch"])
+        #expect(unknown.status == 8)
+    }
+
+    @Test func probeSurvivesClosedStandardDescriptors() throws {
+        let dir = TempDir("hook")
+        try dir.script("hooks.d/10-ok", "echo fine\n")
+        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
+        let r = Command.run(["/bin/sh", "-c", "\"$0\" run --config \"$1\" <&- >&- 2>&-; echo $?", TestPaths.binary, conf])
+        #expect(r.stdout.trimmingASCIIWhitespace() == "0")
+    }
+}
