@@ -59,9 +59,7 @@ public struct HTTPClientRequest: Sendable {
             guard HTTPHeaders.isValidName(name), HTTPHeaders.isValidValue(value) else {
                 throw .io("refusing to send header \(HeadParser.excerpt(Array(name.utf8))): invalid name or a control character (CR/LF) in its value")
             }
-            if HTTPHeaders.equalsIgnoringASCIICase(name, "Content-Length")
-                || HTTPHeaders.equalsIgnoringASCIICase(name, "Connection")
-                || HTTPHeaders.equalsIgnoringASCIICase(name, "Transfer-Encoding") { continue }
+            if HTTPHeaders.isFraming(name) { continue }
             if HTTPHeaders.equalsIgnoringASCIICase(name, "Host") { hasHost = true }
             lines += "\(name): \(value)\r\n"
         }

@@ -120,6 +120,12 @@ public enum HTTPHeaders {
         }
     }
 
+    /// Content-Length, Connection and Transfer-Encoding: set by the client and server themselves.
+    static func isFraming(_ name: String) -> Bool {
+        equalsIgnoringASCIICase(name, "Content-Length") || equalsIgnoringASCIICase(name, "Connection")
+            || equalsIgnoringASCIICase(name, "Transfer-Encoding")
+    }
+
     public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy(isTokenByte)
     }

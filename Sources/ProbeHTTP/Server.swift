@@ -227,10 +227,12 @@ public final class HTTPServer: @unchecked Sendable {
         var written = 0
         var closeAfterWrite = false
         var deadline: Deadline
-        /// Whether the current request's first byte has arrived (switches idle → header timeout).
+        /// When the current request's first byte arrived (for the access log).
         var requestStarted: ContinuousClock.Instant?
         var log: HTTPAccessLogEntry?
         var drained = 0
+        /// Between requests on a kept-alive connection (the idle timeout applies, not the header timeout).
+        var idle = false
 
         init(fd: Int32, deadline: Deadline) {
             self.fd = fd
@@ -323,8 +325,10 @@ public final class HTTPServer: @unchecked Sendable {
                             if c.drained > 65536 { close(c) }
                             continue
                         }
-                        if c.requestStarted == nil {
-                            c.requestStarted = .now
+                        if c.requestStarted == nil { c.requestStarted = .now }
+                        if c.idle {
+                            // A new connection's header clock started at accept; a kept-alive one's starts now.
+                            c.idle = false
                             c.deadline = .after(limits.headerTimeout)
                         }
                         c.input.append(contentsOf: chunk[0..<n])
@@ -396,6 +400,7 @@ public final class HTTPServer: @unchecked Sendable {
                 }
                 c.phase = .reading
                 if c.input.isEmpty {
+                    c.idle = true
                     c.deadline = .after(limits.idleTimeout)
                 } else {
                     c.requestStarted = .now
@@ -438,9 +443,7 @@ public final class HTTPServer: @unchecked Sendable {
         var s = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
         for (name, value) in r.headers {
             guard HTTPHeaders.isValidName(name), HTTPHeaders.isValidValue(value) else { continue }
-            if HTTPHeaders.equalsIgnoringASCIICase(name, "Content-Length")
-                || HTTPHeaders.equalsIgnoringASCIICase(name, "Connection")
-                || HTTPHeaders.equalsIgnoringASCIICase(name, "Transfer-Encoding") { continue }
+            if HTTPHeaders.isFraming(name) { continue }
             s += "\(name): \(value)\r\n"
         }
         s += "Content-Length: \(r.body.count)\r\n"

@@ -225,6 +225,18 @@ final class RawClient {
         #expect(elapsed >= .milliseconds(280) && elapsed < .milliseconds(800))
     }
 
+    @Test func headerClockStartsAtAcceptForANewConnection() throws {
+        var limits = HTTPServerLimits()
+        limits.headerTimeout = .milliseconds(300)
+        let s = try RunningServer(limits: limits)
+        let start = ContinuousClock.now
+        let c = RawClient(port: s.server.boundPort)
+        #expect(!c.closedByServer(timeoutMs: 250))
+        c.send("G")
+        #expect(c.closedByServer(timeoutMs: 1000))
+        #expect(ContinuousClock.now - start < .milliseconds(500))
+    }
+
     @Test func thousandConnectionsStayWithinTheCap() throws {
         var limits = HTTPServerLimits()
         limits.maxConnections = 64
