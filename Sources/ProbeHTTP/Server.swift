@@ -61,6 +61,14 @@ public struct HTTPAccessLogEntry: Sendable {
     /// From the request's first byte to the last byte of the response written.
     public var duration: Duration
 
+    public init(method: String, target: String, status: Int, bytes: Int, duration: Duration) {
+        self.method = method
+        self.target = target
+        self.status = status
+        self.bytes = bytes
+        self.duration = duration
+    }
+
     public var line: String {
         let ms = duration.millisecondsDouble
         let msText = ms < 10 ? Decimal1.format(ms, digits: 2) : String(Int(ms.rounded()))
