@@ -1,0 +1,488 @@
+// A small HTTP/1.1 server for health endpoints: one thread, one poll(2) loop, non-blocking
+// sockets, bounded everything. The handler runs on the loop thread and must be fast (it
+// should only read cached data).
+@preconcurrency import Glibc
+import CShim
+import ProbeSupport
+import Synchronization
+
+/// What the handler returns. The server adds `Content-Length` and `Connection`; HEAD gets the
+/// same headers without the body.
+public struct HTTPServerResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A text response (`text/plain; charset=utf-8` unless another content type is given).
+    public static func text(_ status: Int, _ text: String, contentType: String = "text/plain; charset=utf-8",
+                            headers: [(String, String)] = []) -> HTTPServerResponse {
+        HTTPServerResponse(status: status, headers: [("Content-Type", contentType)] + headers, body: Array(text.utf8))
+    }
+}
+
+/// Server limits. The defaults suit a health endpoint polled by kubelet or a load balancer.
+public struct HTTPServerLimits: Sendable {
+    /// Request line plus headers (431 beyond this). Default 8 KiB.
+    public var maxHeaderBytes: Int = HTTPRequestParser.defaultMaxHeaderBytes
+    /// Time allowed for a whole request head to arrive, counted from the connection (or from the
+    /// first byte of a later request on a kept-alive connection). A client that trickles bytes is
+    /// dropped when it passes. Default 5 s.
+    public var headerTimeout: Duration = .seconds(5)
+    /// How long a kept-alive connection may sit idle between requests. Default 30 s.
+    public var idleTimeout: Duration = .seconds(30)
+    /// Time allowed to write one response. Default 5 s.
+    public var writeTimeout: Duration = .seconds(5)
+    /// Connections served at once; beyond this the server stops accepting (the kernel queues
+    /// new ones) until a slot frees. Default 256.
+    public var maxConnections: Int = 256
+    /// How long `stop()` lets in-flight responses finish before closing everything. Default 1 s.
+    public var stopGrace: Duration = .seconds(1)
+    /// listen(2) backlog. Default 128.
+    public var backlog: Int32 = 128
+
+    public init() {}
+}
+
+/// One access-log record: written once per request (or rejected request).
+public struct HTTPAccessLogEntry: Sendable {
+    /// The method, or `-` when the request line could not be parsed.
+    public var method: String
+    /// The request target as sent (validated printable ASCII; cut at 200 bytes), or `-`.
+    public var target: String
+    public var status: Int
+    /// Body bytes sent.
+    public var bytes: Int
+    /// From the request's first byte to the last byte of the response written.
+    public var duration: Duration
+
+    public init(method: String, target: String, status: Int, bytes: Int, duration: Duration) {
+        self.method = method
+        self.target = target
+        self.status = status
+        self.bytes = bytes
+        self.duration = duration
+    }
+
+    public var line: String {
+        let ms = duration.millisecondsDouble
+        let msText = ms < 10 ? Decimal1.format(ms, digits: 2) : String(Int(ms.rounded()))
+        return "http: \(method) \(target) \(status) \(bytes)B \(msText)ms"
+    }
+}
+
+public enum HTTPServerError: Error, CustomStringConvertible, Sendable, Equatable {
+    case badListenAddress(String, reason: String)
+    case bindFailed(address: String, errno: Int32)
+    case setupFailed(String)
+
+    public var description: String {
+        switch self {
+        case .badListenAddress(let a, let reason):
+            return "invalid listen address \"\(a)\": \(reason) (use HOST:PORT, e.g. 127.0.0.1:8080, 0.0.0.0:8080, [::]:8080)"
+        case .bindFailed(let a, let e):
+            let hint = e == EADDRINUSE ? " (another process is listening there)"
+                : e == EACCES ? " (ports below 1024 need privileges)"
+                : e == EADDRNOTAVAIL ? " (no such local address)" : ""
+            return "cannot listen on \(a): \(Platform.describe(errno: e))\(hint)"
+        case .setupFailed(let what):
+            return "cannot start the HTTP server: \(what)"
+        }
+    }
+}
+
+public final class HTTPServer: @unchecked Sendable {
+    public typealias Handler = @Sendable (HTTPRequest) -> HTTPServerResponse
+    public typealias Logger = @Sendable (HTTPAccessLogEntry) -> Void
+
+    /// Writes `entry.line` to stderr.
+    public static let stderrLogger: Logger = { Platform.writeStderr($0.line + "\n") }
+
+    /// The port actually bound (useful with port 0).
+    public let boundPort: UInt16
+    /// The address bound, as `127.0.0.1:8080` or `[::]:8080`.
+    public let boundAddress: String
+    public let limits: HTTPServerLimits
+
+    /// Writing any byte to this descriptor asks the server to stop: safe from a signal handler
+    /// (write(2) is async-signal-safe). `requestStop()` does exactly that.
+    public let stopDescriptor: Int32
+
+    private let handler: Handler
+    private let logger: Logger?
+    private let listenFD: Int32
+    private let wakeReadFD: Int32
+    private let doneReadFD: Int32
+    private let doneWriteFD: Int32
+    private let current = Atomic<Int>(0)
+    private let peak = Atomic<Int>(0)
+    private let started = Atomic<Bool>(false)
+
+    /// Connections open right now.
+    public var connectionCount: Int { current.load(ordering: .relaxed) }
+    /// The most connections open at once since the server started.
+    public var peakConnectionCount: Int { peak.load(ordering: .relaxed) }
+
+    /// Binds and listens at once (so errors surface here); `run()` serves.
+    /// `listen`: `127.0.0.1:8080`, `0.0.0.0:8080`, `[::]:8080`, `[::1]:0`, `localhost:0`, `:8080` (all interfaces).
+    public init(listen: String, limits: HTTPServerLimits = HTTPServerLimits(), logger: Logger? = HTTPServer.stderrLogger,
+                handler: @escaping Handler) throws(HTTPServerError) {
+        self.limits = limits
+        self.handler = handler
+        self.logger = logger
+        let (host, port) = try Self.parseListenAddress(listen)
+        let addresses: [Sock.Address]
+        switch Sock.resolve(host: host, port: port, passive: true) {
+        case .failure(let e): throw .badListenAddress(listen, reason: e.message)
+        case .success(let a): addresses = a
+        }
+        var fd: Int32 = -1
+        var lastErrno: Int32 = 0
+        var lastAddress = listen
+        for address in addresses {
+            let s = cshim_socket_cloexec(address.family, Sock.streamType)
+            if s < 0 { lastErrno = cshim_errno(); continue }
+            Sock.setOption(s, SOL_SOCKET, SO_REUSEADDR, 1)
+            if address.family == AF_INET6 { Sock.setOption(s, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0) }
+            if Sock.bind(s, address) == 0 && Glibc.listen(s, limits.backlog) == 0 && Sock.setNonBlocking(s) {
+                fd = s
+                lastAddress = address.text
+                break
+            }
+            lastErrno = cshim_errno()
+            lastAddress = address.text
+            Sock.close(s)
+        }
+        if fd < 0 { throw .bindFailed(address: lastAddress, errno: lastErrno) }
+        listenFD = fd
+        boundPort = Sock.localPort(fd)
+        boundAddress = lastAddress.hasSuffix(":0") ? String(lastAddress.dropLast()) + String(boundPort) : lastAddress
+
+        var wake: [Int32] = [0, 0], done: [Int32] = [0, 0]
+        if cshim_pipe_cloexec(&wake, 1) != 0 {
+            Sock.close(fd)
+            throw .setupFailed("pipe: \(Platform.describe(errno: cshim_errno()))")
+        }
+        if cshim_pipe_cloexec(&done, 1) != 0 {
+            Sock.close(fd); Sock.close(wake[0]); Sock.close(wake[1])
+            throw .setupFailed("pipe: \(Platform.describe(errno: cshim_errno()))")
+        }
+        wakeReadFD = wake[0]
+        stopDescriptor = wake[1]
+        doneReadFD = done[0]
+        doneWriteFD = done[1]
+    }
+
+    deinit {
+        if !started.load(ordering: .relaxed) { Sock.close(listenFD) }
+        for fd in [wakeReadFD, stopDescriptor, doneReadFD, doneWriteFD] { Sock.close(fd) }
+    }
+
+    /// Splits `host:port`, `[v6]:port` or `:port`. A nil host means every interface.
+    public static func parseListenAddress(_ text: String) throws(HTTPServerError) -> (host: String?, port: UInt16) {
+        let host: Substring, portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw .badListenAddress(text, reason: "missing ]") }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw .badListenAddress(text, reason: "a port is required after ]") }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw .badListenAddress(text, reason: "a port is required") }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { throw .badListenAddress(text, reason: "put an IPv6 address in brackets") }
+        }
+        guard !portText.isEmpty, portText.count <= 5, portText.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+              let port = Int(portText), port <= 65535 else {
+            throw .badListenAddress(text, reason: "the port must be a number from 0 to 65535")
+        }
+        if host.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7f }) { throw .badListenAddress(text, reason: "bad host") }
+        return (host.isEmpty ? nil : String(host), UInt16(port))
+    }
+
+    /// Asks `run()` to stop. Only writes one byte to a pipe: async-signal-safe and non-blocking.
+    public func requestStop() {
+        var b: UInt8 = 1
+        _ = Glibc.write(stopDescriptor, &b, 1)
+    }
+
+    /// Asks the server to stop and waits (at most stopGrace + 1 s) until `run()` has returned.
+    /// Returns at once if called from the handler or before `run()` started.
+    public func stop() {
+        requestStop()
+        guard started.load(ordering: .acquiring), !Self.onLoopThread else { return }
+        _ = Sock.wait(doneReadFD, events: Int16(POLLIN), deadline: .after(limits.stopGrace + .seconds(1)))
+    }
+
+    @TaskLocal private static var loopMarker = false
+    private static var onLoopThread: Bool { loopMarker }
+
+    // MARK: - The loop
+
+    private enum Phase { case reading, writing, draining }
+
+    private final class Connection {
+        let fd: Int32
+        var phase: Phase = .reading
+        var input: [UInt8] = []
+        var output: [UInt8] = []
+        var written = 0
+        var closeAfterWrite = false
+        var deadline: Deadline
+        /// When the current request's first byte arrived (for the access log).
+        var requestStarted: ContinuousClock.Instant?
+        var log: HTTPAccessLogEntry?
+        var drained = 0
+        /// Between requests on a kept-alive connection (the idle timeout applies, not the header timeout).
+        var idle = false
+
+        init(fd: Int32, deadline: Deadline) {
+            self.fd = fd
+            self.deadline = deadline
+        }
+    }
+
+    /// Serves until `requestStop()`/`stop()`. Call once, from a thread of its own.
+    public func run() {
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Self.$loopMarker.withValue(true) { loop() }
+        var b: UInt8 = 1
+        _ = Glibc.write(doneWriteFD, &b, 1)
+    }
+
+    private func loop() {
+        var conns: [Int32: Connection] = [:]
+        var listening = true
+        var stopDeadline: Deadline?
+        var acceptPausedUntil: Deadline?
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        var fds: [pollfd] = []
+
+        func setCount() {
+            current.store(conns.count, ordering: .relaxed)
+            if conns.count > peak.load(ordering: .relaxed) { peak.store(conns.count, ordering: .relaxed) }
+        }
+        func close(_ c: Connection) {
+            Sock.close(c.fd)
+            conns[c.fd] = nil
+            setCount()
+        }
+
+        while true {
+            if let stopDeadline, conns.isEmpty || stopDeadline.hasPassed { break }
+            fds.removeAll(keepingCapacity: true)
+            fds.append(pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0))
+            let canAccept = listening && conns.count < limits.maxConnections && (acceptPausedUntil?.hasPassed ?? true)
+            if canAccept { fds.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)) }
+            var earliest = stopDeadline ?? Deadline.after(.seconds(3600))
+            if let p = acceptPausedUntil, !p.hasPassed { earliest = min(earliest, p) }
+            for c in conns.values {
+                fds.append(pollfd(fd: c.fd, events: Int16(c.phase == .writing ? POLLOUT : POLLIN), revents: 0))
+                earliest = min(earliest, c.deadline)
+            }
+            let rc = poll(&fds, nfds_t(fds.count), earliest.pollTimeout)
+            if rc < 0 && cshim_errno() != EINTR {
+                Platform.writeStderr("http: poll: \(Platform.describe(errno: cshim_errno()))\n")
+                break
+            }
+
+            for p in fds where p.revents != 0 {
+                if p.fd == wakeReadFD {
+                    while chunk.withUnsafeMutableBytes({ Glibc.read(wakeReadFD, $0.baseAddress, $0.count) }) > 0 {}
+                    if stopDeadline == nil {
+                        stopDeadline = .after(limits.stopGrace)
+                        listening = false
+                        Sock.close(listenFD)
+                        for c in conns.values where c.phase == .reading { close(c) }
+                    }
+                } else if p.fd == listenFD {
+                    guard listening else { continue }
+                    while conns.count < limits.maxConnections {
+                        let fd = cshim_accept_cloexec(listenFD)
+                        if fd < 0 {
+                            let e = cshim_errno()
+                            if e == EINTR || e == ECONNABORTED { continue }
+                            if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM {
+                                acceptPausedUntil = .after(.milliseconds(100))
+                            }
+                            break
+                        }
+                        Sock.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+                        conns[fd] = Connection(fd: fd, deadline: .after(limits.headerTimeout))
+                        setCount()
+                    }
+                } else if let c = conns[p.fd] {
+                    switch c.phase {
+                    case .reading, .draining:
+                        let n = chunk.withUnsafeMutableBytes { Sock.recv(c.fd, $0) }
+                        if n < 0 {
+                            let e = cshim_errno()
+                            if e == EINTR || e == EAGAIN || e == EWOULDBLOCK { continue }
+                            close(c)
+                            continue
+                        }
+                        if n == 0 { close(c); continue }
+                        if c.phase == .draining {
+                            c.drained += n
+                            if c.drained > 65536 { close(c) }
+                            continue
+                        }
+                        if c.requestStarted == nil { c.requestStarted = .now }
+                        if c.idle {
+                            // A new connection's header clock started at accept; a kept-alive one's starts now.
+                            c.idle = false
+                            c.deadline = .after(limits.headerTimeout)
+                        }
+                        c.input.append(contentsOf: chunk[0..<n])
+                        advance(c, stopping: stopDeadline != nil, close: close)
+                    case .writing:
+                        advance(c, stopping: stopDeadline != nil, close: close)
+                    }
+                }
+            }
+            // Deadlines: slow headers, idle keep-alive, slow readers, draining.
+            for c in conns.values where c.deadline.hasPassed { close(c) }
+        }
+        for c in conns.values { Sock.close(c.fd) }
+        conns.removeAll()
+        setCount()
+        if listening { Sock.close(listenFD) }
+    }
+
+    /// Moves a connection forward: parse a buffered request, write, then read the next.
+    private func advance(_ c: Connection, stopping: Bool, close: (Connection) -> Void) {
+        while true {
+            switch c.phase {
+            case .draining:
+                return
+            case .reading:
+                if c.input.isEmpty { return }
+                switch HTTPRequestParser.parse(c.input, maxHeaderBytes: limits.maxHeaderBytes) {
+                case .needMore:
+                    return
+                case .error(let e):
+                    let firstLine = c.input.prefix { $0 != 0x0A && $0 != 0x0D }.split(separator: 0x20, maxSplits: 2)
+                    let method = firstLine.first.map { String(decoding: $0.prefix(16), as: UTF8.self) } ?? "-"
+                    c.input.removeAll()
+                    let response = HTTPServerResponse.text(e.status, "\(e.status) \(Self.reasonPhrase(e.status)): \(e.message)\n")
+                    let safeMethod = method.utf8.allSatisfy(HTTPHeaders.isTokenByte) ? method : "-"
+                    start(c, response, head: false, keepAlive: false, method: safeMethod, target: "-")
+                case .complete(let request, let consumed):
+                    c.input.removeFirst(consumed)
+                    let response: HTTPServerResponse
+                    if request.method == "GET" || request.method == "HEAD" {
+                        response = handler(request)
+                    } else {
+                        response = HTTPServerResponse.text(405, "405 Method Not Allowed: only GET and HEAD\n",
+                                                           headers: [("Allow", "GET, HEAD")])
+                    }
+                    let target = request.target.utf8.count > 200 ? String(request.target.prefix(200)) + "…" : request.target
+                    start(c, response, head: request.method == "HEAD", keepAlive: request.keepAlive && !stopping,
+                          method: request.method, target: target)
+                }
+            case .writing:
+                let done = flush(c)
+                if done == nil { close(c); return }
+                if done == false { return }
+                if var entry = c.log {
+                    entry.duration = .now - (c.requestStarted ?? .now)
+                    logger?(entry)
+                }
+                c.log = nil
+                c.requestStarted = nil
+                c.output = []
+                c.written = 0
+                if c.closeAfterWrite || stopping {
+                    // Half-close, then read and discard what the client still sends (briefly), so the
+                    // response is not destroyed by a reset.
+                    _ = shutdown(c.fd, Int32(SHUT_WR))
+                    c.phase = .draining
+                    c.deadline = .after(.milliseconds(500))
+                    return
+                }
+                c.phase = .reading
+                if c.input.isEmpty {
+                    c.idle = true
+                    c.deadline = .after(limits.idleTimeout)
+                } else {
+                    c.requestStarted = .now
+                    c.deadline = .after(limits.headerTimeout)
+                }
+            }
+        }
+    }
+
+    private func start(_ c: Connection, _ response: HTTPServerResponse, head: Bool, keepAlive: Bool,
+                       method: String, target: String) {
+        c.output = Self.serialize(response, head: head, keepAlive: keepAlive)
+        c.written = 0
+        c.closeAfterWrite = !keepAlive
+        c.phase = .writing
+        c.deadline = .after(limits.writeTimeout)
+        c.log = HTTPAccessLogEntry(method: method, target: target, status: response.status,
+                                   bytes: head ? 0 : response.body.count, duration: .zero)
+    }
+
+    /// Writes what the socket takes. true: all written; false: more later; nil: failed.
+    private func flush(_ c: Connection) -> Bool? {
+        while c.written < c.output.count {
+            let n = c.output.withUnsafeBytes { Sock.send(c.fd, UnsafeRawBufferPointer(rebasing: $0[c.written...])) }
+            if n < 0 {
+                let e = cshim_errno()
+                if e == EINTR { continue }
+                if e == EAGAIN || e == EWOULDBLOCK { return false }
+                return nil
+            }
+            c.written += n
+        }
+        return true
+    }
+
+    /// The bytes of a response. Handler headers with invalid names or values are dropped, as are
+    /// Content-Length, Connection and Transfer-Encoding (the server sets those).
+    static func serialize(_ r: HTTPServerResponse, head: Bool, keepAlive: Bool) -> [UInt8] {
+        let status = (100...999).contains(r.status) ? r.status : 500
+        var s = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
+        for (name, value) in r.headers {
+            guard HTTPHeaders.isValidName(name), HTTPHeaders.isValidValue(value) else { continue }
+            if HTTPHeaders.isFraming(name) { continue }
+            s += "\(name): \(value)\r\n"
+        }
+        s += "Content-Length: \(r.body.count)\r\n"
+        s += keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n"
+        var out = Array(s.utf8)
+        if !head { out += r.body }
+        return out
+    }
+
+    public static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 204: return "No Content"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 304: return "Not Modified"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 503: return "Service Unavailable"
+        case 505: return "HTTP Version Not Supported"
+        default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error"
+        }
+    }
+}
