@@ -1,1 +1,0 @@
-// ProbeHTTP: see docs/architecture.md
