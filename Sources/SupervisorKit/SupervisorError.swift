@@ -28,6 +28,8 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
     case supervisorctlFailed(output: String)
     /// The server URL is not one supervisorctl would accept.
     case invalidServerURL(url: String, reason: String)
+    /// A supervisord.conf that exists (or was named) could not be read or parsed.
+    case configUnreadable(path: String, reason: String)
 
     /// The fault code supervisord uses for SHUTDOWN_STATE.
     public static let shutdownStateFaultCode = 6
@@ -64,6 +66,8 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
             "supervisorctl failed: \(SupervisorError.oneLine(output))"
         case .invalidServerURL(let url, let reason):
             "invalid supervisord server URL \"\(SupervisorError.oneLine(url))\": \(reason)"
+        case .configUnreadable(let path, let reason):
+            "cannot read supervisord config \(path): \(SupervisorError.oneLine(reason))"
         }
     }
 
