@@ -103,25 +103,29 @@ public enum SupervisorDiscovery {
             throw .configUnreadable(path: path, reason: error.description)
         }
         let here = parentFolder(path)
-        func section(_ name: String) -> INISection? { sections.last(where: { $0.name == name }) }
-        func value(_ sec: INISection, _ key: String) -> String? {
+        // Repeated sections merge, and the last value of a key wins (configparser with strict=False).
+        var merged: [String: [String: String]] = [:]
+        for sec in sections {
+            for e in sec.entries { merged[sec.name, default: [:]][e.key] = e.value }
+        }
+        func value(_ sec: [String: String], _ key: String) -> String? {
             sec[key].map { expand($0, here: here, environment: environment) }
         }
         func nonEmpty(_ s: String?) -> String? { s.flatMap { $0.isEmpty ? nil : $0 } }
 
-        if let ctl = section("supervisorctl"), let url = nonEmpty(value(ctl, "serverurl")) {
+        if let ctl = merged["supervisorctl"], let url = nonEmpty(value(ctl, "serverurl")) {
             var parsed = try SupervisorServerURL(parsing: url)
             if case .unix(let p) = parsed, !p.hasPrefix("/") { parsed = .unix(path: here + "/" + p) }
             return SupervisorLocation(url: parsed, username: nonEmpty(value(ctl, "username")), password: value(ctl, "password"),
                                       how: "\(path) [supervisorctl] serverurl")
         }
-        if let unix = section("unix_http_server"), let file = nonEmpty(value(unix, "file")) {
+        if let unix = merged["unix_http_server"], let file = nonEmpty(value(unix, "file")) {
             let full = file.hasPrefix("/") ? file : here + "/" + file
             return SupervisorLocation(url: try SupervisorServerURL(parsing: "unix://" + full),
                                       username: nonEmpty(value(unix, "username")), password: value(unix, "password"),
                                       how: "\(path) [unix_http_server] file")
         }
-        if let inet = section("inet_http_server"), let port = nonEmpty(value(inet, "port")) {
+        if let inet = merged["inet_http_server"], let port = nonEmpty(value(inet, "port")) {
             var hostPort = port
             if hostPort.hasPrefix(":") || hostPort.hasPrefix("*:") {
                 hostPort = "localhost" + hostPort[hostPort.firstIndex(of: ":")!...]

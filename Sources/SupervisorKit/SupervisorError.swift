@@ -10,7 +10,8 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
     case permissionDenied(endpoint: String)
     /// Any other failure to connect (unknown host, unreachable network...).
     case connectFailed(endpoint: String, reason: String)
-    /// HTTP 401 and no username was configured.
+    /// HTTP 401 and no username was configured (endpoint "" when supervisorctl reported it: it does
+    /// not say whether credentials were missing or wrong).
     case authenticationRequired(endpoint: String)
     /// HTTP 401 although a username and password were sent.
     case authenticationFailed(endpoint: String, username: String)
@@ -49,7 +50,8 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
         case .connectFailed(let endpoint, let reason):
             "cannot connect to supervisord at \(endpoint): \(reason)"
         case .authenticationRequired(let endpoint):
-            "supervisord at \(endpoint) requires authentication (no username configured)"
+            endpoint.isEmpty ? "supervisord requires authentication (HTTP 401: credentials missing or wrong)"
+                : "supervisord at \(endpoint) requires authentication (no username configured)"
         case .authenticationFailed(let endpoint, let username):
             "supervisord at \(endpoint) rejected the credentials of user \"\(username)\" (HTTP 401)"
         case .shuttingDown:

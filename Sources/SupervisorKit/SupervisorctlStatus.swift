@@ -55,11 +55,14 @@ public enum SupervisorctlStatus {
                 return .connectionRefused(endpoint: url)
             }
         }
-        if trimmed == "Server requires authentication" || trimmed.hasPrefix("Server requires authentication") {
-            return .authenticationRequired(endpoint: "supervisorctl")
+        if trimmed.hasPrefix("Server requires authentication") {
+            return .authenticationRequired(endpoint: "")
         }
         if trimmed.hasPrefix("error:") {
             if let fault = faultIn(trimmed) { return SupervisorError.fromFault(code: fault.code, string: fault.string) }
+            if let status = protocolErrorIn(trimmed) {
+                return status.code == 401 ? .authenticationRequired(endpoint: "") : .httpStatus(code: status.code, reason: status.reason)
+            }
             if trimmed.contains("Permission denied") || trimmed.contains("PermissionError") {
                 return .permissionDenied(endpoint: trimmed)
             }
@@ -78,6 +81,18 @@ public enum SupervisorctlStatus {
         var s = String(text)
         if s.count >= 2, let q = s.first, q == "'" || q == "\"", s.last == q { s = String(s.dropFirst().dropLast()) }
         return (code, s)
+    }
+
+    /// Finds `<ProtocolError for HOST/RPC2: 401 Unauthorized>` (an HTTP error status) in a line.
+    static func protocolErrorIn(_ line: String) -> (code: Int, reason: String)? {
+        guard let start = line.firstRange(of: "<ProtocolError for ") else { return nil }
+        var rest = line[start.upperBound...]
+        if let end = rest.firstIndex(of: ">") { rest = rest[..<end] }
+        guard let colon = rest.lastIndex(of: ":") else { return nil }
+        let status = rest[rest.index(after: colon)...].trimmingASCIIWhitespace()
+        let code = status.prefix(while: { $0.isASCII && $0.isNumber })
+        guard code.count == 3, let n = Int(code) else { return nil }
+        return (n, status.dropFirst(3).trimmingASCIIWhitespace())
     }
 
     /// `namespec  STATE  description`: the name, the first run of whitespace, the state word, the rest.

@@ -232,6 +232,26 @@ import Testing
         }
     }
 
+    @Test func mutatedRepliesNeverCrash() throws {
+        let body = try CapturedHTTP(supervisorFixture("4.3.0-xmlrpc-multicall.http")).body
+        var rng = SystemRandomNumberGenerator()
+        let interesting: [UInt8] = Array("<>/&;#x0123456789abcdefvalue".utf8) + [0x00, 0x80, 0xC3, 0xFF]
+        for _ in 0..<300 {
+            var b = body
+            for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                let at = Int.random(in: 0..<b.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: b[at] = interesting.randomElement(using: &rng)!
+                case 1: b.remove(at: at)
+                default: b.insert(interesting.randomElement(using: &rng)!, at: at)
+                }
+            }
+            if case .value(let v)? = try? XMLRPC.parseResponse(b), let items = v.arrayValue, items.count == 2 {
+                _ = try? SupervisorProcess.list(fromProcessInfo: items[1])
+            }
+        }
+    }
+
     @Test func processInfoDecodingErrors() {
         #expect(throws: SupervisorError.malformedReply("process info is string, expected a struct")) {
             try SupervisorProcess(processInfo: .string("x"))
