@@ -76,6 +76,12 @@ func soon() -> Deadline { .after(.seconds(5)) }
         #expect(okText?.exitStatus == nil && badText?.exitStatus == nil)
         #expect(okText?.description.count == badText?.description.count)  // both a date like "Nov 22 01:53 AM"
 
+        // Discovery from the harness's supervisord.conf finds the same server.
+        let loc = try SupervisorDiscovery.locate(configFile: h.configPath, environment: [:])
+        #expect(loc.url == .unix(path: h.socketPath))
+        #expect(loc.how == "\(h.configPath) [supervisorctl] serverurl")
+        #expect(try SupervisorClient(location: loc).getAllProcessInfo(deadline: soon()).map(\.namespec) == procs.map(\.namespec))
+
         // Other calls on the same server.
         #expect(try c.getState(deadline: soon()) == SupervisorState(code: 1, name: "RUNNING"))
         #expect(try c.getPID(deadline: soon()) == Int(h.pid))
@@ -203,6 +209,11 @@ func soon() -> Deadline { .after(.seconds(5)) }
         #expect(throws: SupervisorError.shuttingDown) {
             try SupervisorClient.interpret(HTTPResponse(status: 200, reason: "OK", body: shut.body), url: url, username: nil)
         }
+    }
+
+    @Test func closedTCPPortIsRefused() {
+        let c = SupervisorClient(url: .http(host: "127.0.0.1", port: 1))
+        #expect(throws: SupervisorError.connectionRefused(endpoint: "http://127.0.0.1:1")) { try c.getState(deadline: soon()) }
     }
 
     @Test func requestShape() throws {
