@@ -38,8 +38,8 @@ public final class SupervisordHarness: @unchecked Sendable {
 
     /// Writes the config and starts `supervisord -n -c CONF`, then waits for its socket.
     /// - Parameters:
-    ///   - programs: INI text appended to the config (`[program:x]` sections and so on).
-    ///     `%(dir)s`-style interpolation is supervisord's; `{dir}` in the text is replaced by the folder path.
+    ///   - programs: INI text appended to the config (`[program:x]` sections and so on);
+    ///     `{dir}` in it is replaced by the harness's folder path.
     ///   - username/password: set on `[unix_http_server]` and `[supervisorctl]` when given.
     ///   - supervisorctlCredentials: false leaves them out of `[supervisorctl]` (to test 401 through supervisorctl).
     public init(programs: String, username: String? = nil, password: String? = nil,
