@@ -1,0 +1,191 @@
+// A real supervisord for tests: its own temporary folder, config, unix socket and logs.
+// Found on PATH, else at <packageRoot>/.venv/bin (`make venv` installs it there).
+@preconcurrency import Glibc
+import CShim
+import ProbeSupport
+
+public struct SupervisordHarnessError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+public final class SupervisordHarness: @unchecked Sendable {
+    /// The temporary folder holding the config, socket, logs and child logs.
+    public let dir: TempDir
+    public let configPath: String
+    public let socketPath: String
+    /// `unix://<socketPath>`.
+    public let serverURL: String
+    public let username: String?
+    public let password: String?
+    public let supervisordPath: String
+    public let supervisorctlPath: String
+    /// supervisord's pid (0 once it has been reaped).
+    public private(set) var pid: Int32
+    /// supervisord's wait status once reaped.
+    public private(set) var exitStatus: Int32?
+
+    /// supervisord on PATH, else `<packageRoot>/.venv/bin/supervisord`; nil if neither exists.
+    public static func findSupervisord() -> String? {
+        for dir in (Platform.environment("PATH") ?? "").split(separator: ":") {
+            let p = "\(dir)/supervisord"
+            if Platform.isExecutable(p) { return p }
+        }
+        let venv = TestPaths.packageRoot + "/.venv/bin/supervisord"
+        return Platform.isExecutable(venv) ? venv : nil
+    }
+
+    /// Writes the config and starts `supervisord -n -c CONF`, then waits for its socket.
+    /// - Parameters:
+    ///   - programs: INI text appended to the config (`[program:x]` sections and so on);
+    ///     `{dir}` in it is replaced by the harness's folder path.
+    ///   - username/password: set on `[unix_http_server]` and `[supervisorctl]` when given.
+    ///   - supervisorctlCredentials: false leaves them out of `[supervisorctl]` (to test 401 through supervisorctl).
+    public init(programs: String, username: String? = nil, password: String? = nil,
+                supervisorctlCredentials: Bool = true, startTimeout: Duration = .seconds(20)) throws {
+        guard let exe = SupervisordHarness.findSupervisord() else {
+            throw SupervisordHarnessError(
+                "supervisord not found on PATH nor at \(TestPaths.packageRoot)/.venv/bin/supervisord; run `make venv` (or `make test`)")
+        }
+        supervisordPath = exe
+        let binDir = String(exe[..<exe.lastIndex(of: "/")!])
+        supervisorctlPath = Platform.isExecutable(binDir + "/supervisorctl") ? binDir + "/supervisorctl" : "supervisorctl"
+        dir = TempDir("sv")
+        socketPath = dir.file("s.sock")
+        serverURL = "unix://" + socketPath
+        self.username = username
+        self.password = password
+        pid = 0
+        guard socketPath.utf8.count <= 107 else {
+            throw SupervisordHarnessError("socket path \(socketPath) is longer than 107 bytes")
+        }
+        var auth = ""
+        if let username { auth += "username=\(username)\n" }
+        if let password { auth += "password=\(password)\n" }
+        let conf = """
+            [unix_http_server]
+            file=\(socketPath)
+            chmod=0700
+            \(auth)
+            [supervisord]
+            nodaemon=true
+            logfile=\(dir.path)/supervisord.log
+            pidfile=\(dir.path)/supervisord.pid
+            childlogdir=\(dir.path)/logs
+            loglevel=info
+
+            [rpcinterface:supervisor]
+            supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+            [supervisorctl]
+            serverurl=\(serverURL)
+            \(supervisorctlCredentials ? auth : "")
+
+            """ + programs.replacing("{dir}", with: dir.path) + "\n"
+        try Platform.makeDirectories(dir.file("logs"))
+        configPath = try dir.write("supervisord.conf", conf)
+        pid = try spawn([exe, "-n", "-c", configPath], output: dir.file("supervisord.out"))
+        let deadline = Deadline.after(startTimeout)
+        while !(((try? Platform.fileInfo(socketPath)) ?? nil)?.isSocket ?? false) {
+            if reap() {
+                throw SupervisordHarnessError("supervisord exited (status \(exitStatus ?? -1)) before creating its socket:\n\(output())")
+            }
+            if deadline.hasPassed {
+                stop()
+                throw SupervisordHarnessError("supervisord did not create \(socketPath) within \(startTimeout):\n\(output())")
+            }
+            Platform.sleep(milliseconds: 20)
+        }
+    }
+
+    private func spawn(_ argv: [String], output: String) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        _ = cshim_spawnattr_setup(&attr)  // own process group, clean signal state
+        var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for a in cargv { free(a) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, argv[0], &actions, &attr, &cargv, environ)
+        if rc != 0 { throw SupervisordHarnessError("cannot start \(argv[0]): \(Platform.describe(errno: rc))") }
+        return child
+    }
+
+    /// Reaps supervisord if it has exited; returns whether it has.
+    @discardableResult
+    private func reap() -> Bool {
+        guard pid > 0 else { return true }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid || (r < 0 && errno == ECHILD) {
+            exitStatus = r == pid ? status : nil
+            pid = 0
+            return true
+        }
+        return false
+    }
+
+    public var isRunning: Bool { !reap() }
+
+    /// supervisord's own stdout/stderr and its log file (for failure messages).
+    public func output() -> String {
+        let out = (try? Platform.readTextFile(dir.file("supervisord.out"), limit: 1 << 20)) ?? ""
+        let log = (try? Platform.readTextFile(dir.file("supervisord.log"), limit: 1 << 20)) ?? ""
+        return out + log
+    }
+
+    /// Runs `supervisorctl -c CONF args...`.
+    public func supervisorctl(_ args: [String]) -> CommandResult {
+        Command.run([supervisorctlPath, "-c", configPath] + args)
+    }
+
+    /// The state word `supervisorctl status NAME` shows, or nil (no such process, supervisord down...).
+    public func state(of program: String) -> String? {
+        let r = supervisorctl(["status", program])
+        for line in r.stdout.split(separator: "\n") {
+            let cols = line.split(separator: " ", omittingEmptySubsequences: true)
+            if cols.count >= 2, cols[0] == program { return String(cols[1]) }
+        }
+        return nil
+    }
+
+    /// Polls until `program` shows `state` (e.g. "RUNNING", "EXITED", "FATAL").
+    @discardableResult
+    public func waitFor(program: String, state: String, timeout: Duration = .seconds(20)) -> Bool {
+        Wait.until(timeout: timeout, every: .milliseconds(100)) { self.state(of: program) == state }
+    }
+
+    /// Sends a signal to supervisord (e.g. SIGTERM to start a shutdown) without waiting.
+    public func signal(_ sig: Int32) {
+        if pid > 0 { kill(pid, sig) }
+    }
+
+    /// Waits for supervisord to exit; returns whether it did.
+    @discardableResult
+    public func waitForExit(timeout: Duration) -> Bool {
+        Wait.until(timeout: timeout, every: .milliseconds(20)) { self.reap() }
+    }
+
+    /// SIGTERM, wait up to `grace`, then SIGKILL the whole process group and reap.
+    public func stop(grace: Duration = .seconds(15)) {
+        guard pid > 0 else { return }
+        let group = pid
+        kill(pid, SIGTERM)
+        if !waitForExit(timeout: grace) {
+            kill(group, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(group, &status, 0) < 0 && errno == EINTR {}
+            exitStatus = status
+            pid = 0
+        }
+    }
+
+    deinit { stop(grace: .seconds(5)) }
+}

@@ -1,0 +1,247 @@
+// Tests against a real supervisord (each with its own folder and socket).
+@preconcurrency import Glibc
+import ProbeHTTP
+import ProbeSupport
+import ProbeTestSupport
+import SupervisorKit
+import Testing
+
+func client(_ h: SupervisordHarness, username: String? = nil, password: String? = nil) throws -> SupervisorClient {
+    SupervisorClient(url: try SupervisorServerURL(parsing: h.serverURL), username: username, password: password)
+}
+
+func soon() -> Deadline { .after(.seconds(5)) }
+
+@Suite(.serialized) struct LiveSupervisordTests {
+    static let mixedPrograms = """
+        [program:okshot]
+        command=sh -c 'sleep 0.3; exit 0'
+        startsecs=0
+        autorestart=false
+
+        [program:badshot]
+        command=sh -c 'sleep 0.3; exit 1'
+        startsecs=0
+        autorestart=false
+
+        [program:daemon]
+        command=sleep 100000
+        startsecs=0
+
+        [program:crashy]
+        command=sh -c 'exit 1'
+        startsecs=1
+        startretries=1
+
+        [program:stubborn]
+        command=sleep 100000
+        startsecs=0
+
+        [group:web]
+        programs=stubborn
+        """
+
+    @Test func processInfoAndStatusAgree() throws {
+        let h = try SupervisordHarness(programs: Self.mixedPrograms)
+        defer { h.stop() }
+        let c = try client(h)
+        var procs: [SupervisorProcess] = []
+        let settled = try Wait.until(timeout: .seconds(20), every: .milliseconds(100)) {
+            procs = try c.getAllProcessInfo(deadline: soon())
+            let s = Dictionary(uniqueKeysWithValues: procs.map { ($0.namespec, $0.state) })
+            return s["okshot"] == .exited && s["badshot"] == .exited && s["daemon"] == .running
+                && s["crashy"] == .fatal && s["web:stubborn"] == .running
+        }
+        #expect(settled, "never settled: \(procs.map { "\($0.namespec)=\($0.state.name)" })")
+        let byName = Dictionary(uniqueKeysWithValues: procs.map { ($0.namespec, $0) })
+        #expect(byName["okshot"]?.exitStatus == 0)
+        #expect(byName["badshot"]?.exitStatus == 1)
+        #expect(byName["badshot"]?.spawnError == "Bad exit code 1")
+        #expect(byName["crashy"]?.spawnError == "Exited too quickly (process log may have details)")
+        #expect((byName["daemon"]?.pid ?? 0) > 0)
+        #expect(byName["web:stubborn"]?.group == "web")
+
+        // supervisorctl shows both one-shots as EXITED with only a date; its parsed text agrees with XML-RPC.
+        let r = h.supervisorctl(["status"])
+        #expect(r.status == 3, "supervisorctl exits 3 with EXITED/FATAL processes: \(r)")
+        let lines = SupervisorctlStatus.parse(r.stdout)
+        let fromText: [(String, ProcessState)] = lines.compactMap {
+            if case .process(let p) = $0 { (p.namespec, p.state) } else { nil }
+        }
+        #expect(fromText.count == lines.count)
+        #expect(fromText.map(\.0) == procs.map(\.namespec))
+        #expect(fromText.map(\.1) == procs.map(\.state))
+        let okText = lines.compactMap { if case .process(let p) = $0, p.name == "okshot" { p } else { nil } }.first
+        let badText = lines.compactMap { if case .process(let p) = $0, p.name == "badshot" { p } else { nil } }.first
+        #expect(okText?.exitStatus == nil && badText?.exitStatus == nil)
+        #expect(okText?.description.count == badText?.description.count)  // both a date like "Nov 22 01:53 AM"
+
+        // Discovery from the harness's supervisord.conf finds the same server.
+        let loc = try SupervisorDiscovery.locate(configFile: h.configPath, environment: [:])
+        #expect(loc.url == .unix(path: h.socketPath))
+        #expect(loc.how == "\(h.configPath) [supervisorctl] serverurl")
+        #expect(try SupervisorClient(location: loc).getAllProcessInfo(deadline: soon()).map(\.namespec) == procs.map(\.namespec))
+
+        // Other calls on the same server.
+        #expect(try c.getState(deadline: soon()) == SupervisorState(code: 1, name: "RUNNING"))
+        #expect(try c.getPID(deadline: soon()) == Int(h.pid))
+        #expect(try c.getProcessInfo("web:stubborn", deadline: soon()).state == .running)
+        #expect(throws: SupervisorError.fault(code: 10, string: "BAD_NAME: nosuch")) {
+            try c.getProcessInfo("nosuch", deadline: soon())
+        }
+        let multi = try c.multicall([("supervisor.getState", []), ("supervisor.getProcessInfo", [.string("nosuch")]),
+                                     ("supervisor.getAllProcessInfo", [])], deadline: soon())
+        #expect(multi.count == 3)
+        if case .success(let st) = multi[0] { #expect(try SupervisorState(xmlrpc: st).isRunning) } else { Issue.record("\(multi[0])") }
+        if case .failure(let e) = multi[1] { #expect(e == .fault(code: 10, string: "BAD_NAME: nosuch")) } else { Issue.record("\(multi[1])") }
+        if case .success(let all) = multi[2] { #expect(try SupervisorProcess.list(fromProcessInfo: all).count == 5) } else { Issue.record("\(multi[2])") }
+        let nosuch = SupervisorctlStatus.parse(h.supervisorctl(["status", "nosuch"]).stdout)
+        #expect(nosuch == [.noSuchProcess(name: "nosuch")])
+    }
+
+    @Test func authentication() throws {
+        let h = try SupervisordHarness(programs: "[program:daemon]\ncommand=sleep 100000\nstartsecs=0\n",
+                                       username: "user", password: "123", supervisorctlCredentials: false)
+        defer { h.stop() }
+        #expect(try client(h, username: "user", password: "123").getState(deadline: soon()).isRunning)
+        #expect(throws: SupervisorError.authenticationFailed(endpoint: h.serverURL, username: "user")) {
+            try client(h, username: "user", password: "wrong").getState(deadline: soon())
+        }
+        #expect(throws: SupervisorError.authenticationRequired(endpoint: h.serverURL)) {
+            try client(h).getState(deadline: soon())
+        }
+        // supervisorctl without credentials says so, and the status parser classifies it.
+        let r = h.supervisorctl(["status"])
+        let lines = SupervisorctlStatus.parse(r.stdout + "\n" + r.stderr)
+        #expect(!lines.isEmpty)
+        #expect(lines.allSatisfy { $0 == .error(.authenticationRequired(endpoint: "")) }, "\(r)")
+    }
+
+    @Test func shutdownStateThenGone() throws {
+        let h = try SupervisordHarness(programs: """
+            [program:stubborn]
+            command=sh -c 'trap "" TERM; while :; do sleep 1; done'
+            startsecs=0
+            stopwaitsecs=5
+            """)
+        defer { h.stop() }
+        let c = try client(h)
+        #expect(Wait.until(timeout: .seconds(10), every: .milliseconds(50)) {
+            (try? c.getProcessInfo("stubborn", deadline: soon()).state) == .running
+        })
+        h.signal(SIGTERM)
+        var last: SupervisorError?
+        let sawShutdown = Wait.until(timeout: .seconds(4), every: .milliseconds(20)) {
+            do throws(SupervisorError) {
+                _ = try c.getState(deadline: soon())
+                return false
+            } catch {
+                last = error
+                return error == .shuttingDown
+            }
+        }
+        #expect(sawShutdown, "last: \(String(describing: last))")
+        #expect(throws: SupervisorError.shuttingDown) { try c.getAllProcessInfo(deadline: soon()) }
+        let r = h.supervisorctl(["status"])
+        #expect(SupervisorctlStatus.parse(r.stdout) == [.error(.shuttingDown)], "\(r)")
+        #expect(h.isRunning)
+
+        #expect(h.waitForExit(timeout: .seconds(15)), "supervisord did not exit")
+        #expect(throws: SupervisorError.noSocket(path: h.socketPath)) { try c.getState(deadline: soon()) }
+        let down = h.supervisorctl(["status"])
+        #expect(SupervisorctlStatus.parse(down.stdout) == [.error(.noSocket(path: h.socketPath))], "\(down)")
+        #expect(SupervisorError.noSocket(path: h.socketPath).description
+                == "supervisord socket \(h.socketPath) does not exist (supervisord is not running?)")
+    }
+
+    @Test func staleSocketAfterKill() throws {
+        let h = try SupervisordHarness(programs: "")
+        defer { h.stop() }
+        let c = try client(h)
+        #expect(try c.getState(deadline: soon()).isRunning)
+        h.signal(SIGKILL)
+        #expect(h.waitForExit(timeout: .seconds(5)))
+        #expect(Platform.exists(h.socketPath), "a killed supervisord leaves its socket")
+        #expect(throws: SupervisorError.connectionRefused(endpoint: h.serverURL)) { try c.getState(deadline: soon()) }
+        let r = h.supervisorctl(["status"])
+        #expect(SupervisorctlStatus.parse(r.stdout) == [.error(.connectionRefused(endpoint: h.serverURL))], "\(r)")
+    }
+
+    @Test func stoppedSupervisordTimesOut() throws {
+        let h = try SupervisordHarness(programs: "")
+        defer { h.signal(SIGCONT); h.stop() }
+        let c = try client(h)
+        h.signal(SIGSTOP)
+        let started = ContinuousClock.now
+        do {
+            _ = try c.getState(deadline: .after(.milliseconds(300)))
+            Issue.record("a stopped supervisord answered")
+        } catch {
+            guard case .timedOut = error else { Issue.record("\(error)"); return }
+            #expect(error.description.hasPrefix("supervisord did not answer in time ("))
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        h.signal(SIGCONT)
+        #expect(try c.getState(deadline: soon()).isRunning)
+    }
+}
+
+@Suite struct ClientOfflineTests {
+    let url = SupervisorServerURL.unix(path: "/x.sock")
+
+    @Test func interpretStatuses() throws {
+        #expect(throws: SupervisorError.httpStatus(code: 400, reason: "Bad Request")) {
+            try SupervisorClient.interpret(HTTPResponse(status: 400, reason: "Bad Request"), url: url, username: nil)
+        }
+        #expect(throws: SupervisorError.authenticationRequired(endpoint: "unix:///x.sock")) {
+            try SupervisorClient.interpret(HTTPResponse(status: 401, reason: "Unauthorized"), url: url, username: nil)
+        }
+        let html = try CapturedHTTP(supervisorFixture("4.3.0-xmlrpc-401.http"))
+        do {
+            _ = try SupervisorClient.interpret(HTTPResponse(status: 200, reason: "OK", headers: [("Content-Type", "text/html")],
+                                                            body: html.body), url: url, username: nil)
+            Issue.record("HTML accepted")
+        } catch {
+            guard case .malformedReply(let what) = error else { Issue.record("\(error)"); return }
+            #expect(what.contains("text/html"))
+        }
+        let shut = try CapturedHTTP(supervisorFixture("4.3.0-xmlrpc-shutdown.http"))
+        #expect(throws: SupervisorError.shuttingDown) {
+            try SupervisorClient.interpret(HTTPResponse(status: 200, reason: "OK", body: shut.body), url: url, username: nil)
+        }
+    }
+
+    @Test func closedTCPPortIsRefused() {
+        let c = SupervisorClient(url: .http(host: "127.0.0.1", port: 1))
+        #expect(throws: SupervisorError.connectionRefused(endpoint: "http://127.0.0.1:1")) { try c.getState(deadline: soon()) }
+    }
+
+    @Test func requestShape() throws {
+        let c = SupervisorClient(url: url, username: "user", password: "123")
+        let req = c.request(method: "supervisor.getAllProcessInfo", params: [])
+        #expect(req.method == "POST" && req.target == "/RPC2")
+        #expect(req.headers.contains { $0.0 == "Authorization" && $0.1 == "Basic dXNlcjoxMjM=" })
+        #expect(req.headers.contains { $0.0 == "Content-Type" && $0.1 == "text/xml" })
+        // Byte-identical to the request supervisorctl's serializer made (fixture), headers aside.
+        let captured = try CapturedHTTP(supervisorFixture("4.3.0-xmlrpc-request-getAllProcessInfo.http"))
+        #expect(req.body == captured.body)
+        let noAuth = SupervisorClient(url: url).request(method: "m", params: [])
+        #expect(!noAuth.headers.contains { $0.0 == "Authorization" })
+    }
+
+    @Test func everyErrorIsOneLine() {
+        let all: [SupervisorError] = [
+            .noSocket(path: "/s"), .connectionRefused(endpoint: "unix:///s"), .connectionRefused(endpoint: "http://h:1"),
+            .permissionDenied(endpoint: "unix:///s"), .connectFailed(endpoint: "http://h:1", reason: "x"),
+            .authenticationRequired(endpoint: "unix:///s"), .authenticationFailed(endpoint: "unix:///s", username: "u"),
+            .shuttingDown, .fault(code: 10, string: "BAD_NAME: x\nmore"), .httpStatus(code: 500, reason: "Oops"),
+            .malformedReply("a\nb"), .timedOut(phase: "connect"), .supervisorctlFailed(output: "x\ny"),
+            .invalidServerURL(url: "x", reason: "y"), .configUnreadable(path: "/c", reason: "r"),
+        ]
+        for e in all {
+            #expect(!e.description.contains("\n"), "\(e)")
+            #expect(!e.description.isEmpty)
+        }
+        #expect(Set(all.map(\.description)).count == all.count)
+    }
+}
