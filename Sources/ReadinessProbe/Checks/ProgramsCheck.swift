@@ -96,7 +96,11 @@ public struct ProgramsCheck: Check {
     public func check(_ context: CheckContext) async -> CheckOutcome {
         switch await SupervisorView.snapshot(context) {
         case .failure(let f): return f.outcome
-        case .success(let snapshot): return evaluate(snapshot)
+        case .success(var snapshot):
+            if selectors.contains(.all) && snapshot.listenerGroups.isEmpty {
+                snapshot.listenerGroups = SupervisorView.listenerGroups(context.settings)
+            }
+            return evaluate(snapshot)
         }
     }
 

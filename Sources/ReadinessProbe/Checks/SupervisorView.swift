@@ -2,6 +2,7 @@
 // (one XML-RPC round trip, or one `supervisorctl status`, or the listener's ledger) and
 // shared by the start and programs checks.
 import SupervisorKit
+import ProbeSpawn
 
 public struct SupervisorSnapshot: Sendable, Equatable {
     public var processes: [SupervisorProcess]
@@ -27,6 +28,8 @@ public struct SupervisorFailure: Error, Sendable, Equatable {
     public var code: Int32
     public var detail: String
     public var summary: String
+    /// The protocol error behind it, when there is one.
+    public var cause: SupervisorError? = nil
 
     public init(code: Int32 = Codes.supervisorUnavailable, detail: String, summary: String) {
         self.code = code
@@ -37,6 +40,29 @@ public struct SupervisorFailure: Error, Sendable, Equatable {
     public var outcome: CheckOutcome { .fail(code, detail, summary: summary) }
 }
 
+extension SupervisorFailure {
+    /// Code 3 with the error's one-line description and a stable summary.
+    public init(_ error: SupervisorError) {
+        let summary: String
+        switch error {
+        case .noSocket: summary = "supervisord unreachable: no socket"
+        case .connectionRefused: summary = "supervisord unreachable: connection refused"
+        case .permissionDenied: summary = "supervisord unreachable: permission denied"
+        case .connectFailed: summary = "supervisord unreachable"
+        case .authenticationRequired, .authenticationFailed: summary = "supervisord refused authentication"
+        case .shuttingDown: summary = "supervisord is shutting down"
+        case .fault: summary = "supervisord returned a fault"
+        case .httpStatus: summary = "supervisord answered an HTTP error"
+        case .malformedReply: summary = "malformed reply from supervisord"
+        case .timedOut: summary = "supervisord did not answer in time"
+        case .supervisorctlFailed: summary = "supervisorctl failed"
+        case .invalidServerURL: summary = "invalid supervisord server URL"
+        case .configUnreadable: summary = "cannot read supervisord config"
+        }
+        self.init(detail: error.description, summary: summary)
+    }
+}
+
 public enum SupervisorView {
     /// The run's snapshot: fetched by the first check that asks, shared by the rest.
     public static func snapshot(_ context: CheckContext) async -> Result<SupervisorSnapshot, SupervisorFailure> {
@@ -45,7 +71,114 @@ public enum SupervisorView {
         }
     }
 
-    static func fetch(_ settings: ProbeSettings, deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
-        .failure(SupervisorFailure(detail: "not implemented", summary: "not implemented"))
+    /// One fetch, from the configured source. `auto` prefers a fresh listener ledger, then
+    /// XML-RPC, and falls back to `supervisorctl status` only when XML-RPC was refused for
+    /// credentials or permissions (supervisorctl may know credentials we do not).
+    public static func fetch(_ settings: ProbeSettings, deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
+        switch settings.supervisor.source {
+        case .events:
+            return LedgerSource.snapshot(settings)
+        case .xmlrpc:
+            return await xmlrpc(settings, deadline: deadline)
+        case .supervisorctl:
+            return await supervisorctl(settings, deadline: deadline)
+        case .auto:
+            if case .success(let s) = LedgerSource.snapshot(settings) { return .success(s) }
+            return await xmlrpcThenCtl(settings, deadline)
+        }
+    }
+
+    static func xmlrpcThenCtl(_ settings: ProbeSettings, _ deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
+        let viaRPC = await xmlrpc(settings, deadline: deadline)
+        guard case .failure = viaRPC, let err = lastXMLRPCError(viaRPC), worthSupervisorctl(err), !deadline.hasPassed else { return viaRPC }
+        let viaCtl = await supervisorctl(settings, deadline: deadline)
+        if case .success = viaCtl { return viaCtl }
+        return viaRPC
+    }
+
+    static func worthSupervisorctl(_ e: SupervisorError) -> Bool {
+        switch e {
+        case .authenticationRequired, .authenticationFailed, .permissionDenied: return true
+        default: return false
+        }
+    }
+
+    private static func lastXMLRPCError(_ r: Result<SupervisorSnapshot, SupervisorFailure>) -> SupervisorError? {
+        if case .failure(let f) = r { return f.cause }
+        return nil
+    }
+
+    /// Event-listener pools named in supervisord.conf (`[eventlistener:NAME]`), so that `*`
+    /// never counts a listener as critical. Empty when no supervisord.conf is found.
+    public static func listenerGroups(_ settings: ProbeSettings) -> Set<String> {
+        let candidates = settings.supervisor.configFile.map { [$0] }
+            ?? SupervisorDiscovery.defaultSearchPaths(executablePath: nil)
+        guard let path = candidates.first(where: Platform.exists),
+              let text = try? Platform.readTextFile(path, limit: SupervisorDiscovery.maxConfigBytes),
+              let sections = try? INI.parse(text, file: path, strictDuplicates: false) else { return [] }
+        return Set(sections.filter { $0.kind == "eventlistener" }.compactMap(\.instance))
+    }
+
+    public static func locate(_ settings: ProbeSettings) throws(SupervisorError) -> SupervisorLocation {
+        try SupervisorDiscovery.locate(explicitURL: settings.supervisor.serverURL, username: settings.supervisor.username,
+                                       password: settings.supervisor.password, configFile: settings.supervisor.configFile,
+                                       environment: settings.environment)
+    }
+
+    /// One XML-RPC round trip (getAllProcessInfo), on its own thread, under the deadline.
+    public static func xmlrpc(_ settings: ProbeSettings, deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
+        await Blocking.run { () -> Result<SupervisorSnapshot, SupervisorFailure> in
+            do throws(SupervisorError) {
+                let client = SupervisorClient(location: try locate(settings))
+                let processes = try client.getAllProcessInfo(deadline: deadline)
+                return .success(SupervisorSnapshot(processes: processes, source: "xmlrpc"))
+            } catch {
+                var f = SupervisorFailure(error)
+                f.cause = error
+                return .failure(f)
+            }
+        }
+    }
+
+    /// `supervisorctl [-c CONF] status`, parsed. Its exit status is not a readiness signal
+    /// (it is 3 for a good one-shot); only the text counts.
+    public static func supervisorctl(_ settings: ProbeSettings, deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
+        var argv = [settings.supervisor.supervisorctl]
+        if let conf = settings.supervisor.configFile { argv += ["-c", conf] }
+        if let url = settings.supervisor.serverURL { argv += ["-s", url] }
+        if let u = settings.supervisor.username { argv += ["-u", u] }
+        if let p = settings.supervisor.password { argv += ["-p", p] }
+        argv.append("status")
+        let spec = ProcessSpec(argv: argv, timeout: deadline.remaining, outputLimit: 4 << 20)
+        let outcome = await ProcessRunner.shared.run(spec, deadline: deadline)
+        switch outcome.termination {
+        case .spawnFailed(_, let message):
+            return .failure(SupervisorFailure(detail: "cannot run supervisorctl: \(message)", summary: "cannot run supervisorctl"))
+        case .timedOut, .deadlineExceeded:
+            return .failure(SupervisorFailure(.timedOut(phase: "supervisorctl status")))
+        case .signaled(let sig):
+            return .failure(SupervisorFailure(.supervisorctlFailed(output: "killed by signal \(sig)")))
+        case .exited:
+            break
+        }
+        if outcome.stdoutDropped > 0 { return .failure(SupervisorFailure(.malformedReply("supervisorctl output larger than 4 MiB"))) }
+        let text = String(decoding: outcome.stdout, as: UTF8.self)
+        var processes: [SupervisorProcess] = []
+        for line in SupervisorctlStatus.parse(text) {
+            switch line {
+            case .process(let p): processes.append(p)
+            case .error(let e):
+                var f = SupervisorFailure(e)
+                f.cause = e
+                return .failure(f)
+            case .noSuchProcess, .noSuchGroup: continue
+            }
+        }
+        if processes.isEmpty {
+            let err = String(decoding: outcome.stderr, as: UTF8.self)
+            let why = (text + err).trimmingASCIIWhitespace()
+            if !why.isEmpty { return .failure(SupervisorFailure(.supervisorctlFailed(output: why))) }
+        }
+        return .success(SupervisorSnapshot(processes: processes, source: "supervisorctl"))
     }
 }
