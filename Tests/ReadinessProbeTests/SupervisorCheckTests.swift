@@ -1,0 +1,268 @@
+// The start and programs checks against a real supervisord (each test its own folder
+// and socket), through the real binary.
+import Testing
+@testable import ReadinessProbe
+import SupervisorKit
+import ProbeTestSupport
+import Glibc
+
+/// Runs the binary with a config (the harness's socket unless `serverurl` is given).
+func probe(_ h: SupervisordHarness?, _ sections: String, serverURL: String? = nil, source: String = "xmlrpc",
+           extra: [String] = [], format: String = "json", timeout: String = "5s") throws -> (status: Int32, json: JSONValue?, out: CommandResult) {
+    let dir = TempDir("pcfg")
+    var text = "[probe]\nhooks_dir =\nsonic_hook =\ntimeout = \(timeout)\n[supervisor]\nsource = \(source)\n"
+    if let url = serverURL ?? h?.serverURL { text += "serverurl = \(url)\n" }
+    if let h, let u = h.username, serverURL == nil { text += "username = \(u)\npassword = \(h.password ?? "")\n" }
+    if let h { text += "config = \(h.configPath)\nsupervisorctl = \(h.supervisorctlPath)\n" }
+    text += sections
+    let path = try dir.write("rp.conf", text)
+    let r = Command.run([TestPaths.binary, "run", "--config", path, "--format", format] + extra)
+    return (r.status, format == "json" ? try? JSON.parse(r.stdout) : nil, r)
+}
+
+extension JSONValue {
+    func check(_ name: String) -> JSONValue? { self["checks"]?.arrayValue?.first { $0["name"]?.stringValue == name } }
+    var code: Int? { self["code"]?.intValue }
+    var detail: String { self["detail"]?.stringValue ?? "" }
+    var status: String { self["status"]?.stringValue ?? "" }
+}
+
+@Suite(.serialized) struct StartAndProgramsTests {
+    static let programs = """
+        [program:startok]
+        command=sh -c 'exit 0'
+        startsecs=0
+        autorestart=false
+        [program:startbad]
+        command=sh -c 'exit 1'
+        startsecs=0
+        autorestart=false
+        [program:startslow]
+        command=sleep 300
+        startsecs=0
+        autorestart=false
+        [program:crasher]
+        command=sh -c 'exit 1'
+        startsecs=1
+        startretries=1
+        [program:daemon]
+        command=sleep 300
+        startsecs=0
+        [program:stopme]
+        command=sleep 300
+        startsecs=0
+        [program:worker]
+        command=sleep 300
+        numprocs=2
+        process_name=%(program_name)s_%(process_num)02d
+        startsecs=0
+        """
+
+    @Test func startAndProgramVerdictsOverXMLRPCAndSupervisorctl() throws {
+        let h = try SupervisordHarness(programs: Self.programs)
+        defer { h.stop() }
+        #expect(h.waitFor(program: "startok", state: "EXITED"))
+        #expect(h.waitFor(program: "startbad", state: "EXITED"))
+        #expect(h.waitFor(program: "crasher", state: "FATAL"))
+        #expect(h.waitFor(program: "daemon", state: "RUNNING"))
+        #expect(h.waitFor(program: "worker:worker_01", state: "RUNNING"))
+        _ = h.supervisorctl(["stop", "stopme"])
+        #expect(h.waitFor(program: "stopme", state: "STOPPED"))
+
+        // The start program, over XML-RPC: exit status decides.
+        let cases: [(String, Int, String)] = [
+            ("startok", 0, "startok exited 0"),
+            ("startbad", 2, "startbad exited 1"),
+            ("startslow", 2, "startslow still running (pid"),
+            ("crasher", 2, "crasher is FATAL: Exited too quickly"),
+            ("stopme", 2, "stopme is STOPPED before it finished"),
+        ]
+        for (program, code, detail) in cases {
+            let r = try probe(h, "[start]\nprogram = \(program)\n")
+            #expect(Int(r.status) == code, "\(program): \(r.out.stdout)")
+            #expect(r.json?.check("start")?.detail.hasPrefix(detail) == true, "\(program): \(r.out.stdout)")
+        }
+        // A missing start program passes (SONiC) unless required.
+        let missing = try probe(h, "[start]\nprogram = nosuch\n")
+        #expect(missing.status == 0)
+        let required = try probe(h, "[start]\nprogram = nosuch\nrequired = true\n")
+        #expect(required.status == 2)
+        let exitcodes = try probe(h, "[start]\nprogram = startbad\nexitcodes = 0, 1\n")
+        #expect(exitcodes.status == 0)
+
+        // Critical programs.
+        let ok = try probe(h, "[start]\nprogram = startok\n[programs]\ncritical = daemon, group:worker\n")
+        #expect(ok.status == 0, "\(ok.out.stdout)")
+        #expect(ok.json?.check("programs")?.detail == "3 critical programs RUNNING")
+        let stopped = try probe(h, "[start]\nprogram = startok\n[programs]\ncritical = daemon, stopme\n")
+        #expect(stopped.status == 4)
+        #expect(stopped.json?.check("programs")?.detail.hasPrefix("program stopme is STOPPED") == true)
+        let fatal = try probe(h, "[start]\nprogram = startok\n[programs]\ncritical = crasher\n")
+        #expect(fatal.status == 4)
+        #expect(fatal.json?.check("programs")?.detail == "program crasher is FATAL (Exited too quickly (process log may have details))")
+        let unknown = try probe(h, "[start]\nprogram = startok\n[programs]\ncritical = ghost\n")
+        #expect(unknown.status == 4)
+        #expect(unknown.json?.check("programs")?.detail == "program ghost is not known to supervisord")
+        _ = h.supervisorctl(["stop", "worker:worker_00"])
+        #expect(h.waitFor(program: "worker:worker_00", state: "STOPPED"))
+        let group = try probe(h, "[start]\nprogram = startok\n[programs]\ncritical = group:worker\n")
+        #expect(group.status == 4)
+        #expect(group.json?.check("programs")?.detail.hasPrefix("program worker:worker_00 is STOPPED") == true)
+        // `*` means every program but the start program: several are not running here.
+        let star = try probe(h, "[start]\nprogram = startok\n[programs]\ncritical = *\n")
+        #expect(star.status == 4)
+        #expect(star.json?.check("programs")?.detail.contains("startok") == false)
+
+        // The same verdicts from `supervisorctl status` output, except where the text cannot
+        // know: the exit status of an EXITED one-shot is a warning, not a pass or a fail.
+        for (program, code, _) in cases {
+            let x = try probe(h, "[start]\nprogram = \(program)\n[programs]\ncritical = daemon, stopme, crasher, group:worker\n")
+            let c = try probe(h, "[start]\nprogram = \(program)\n[programs]\ncritical = daemon, stopme, crasher, group:worker\n",
+                              source: "supervisorctl")
+            #expect(c.json?.check("programs")?.code == x.json?.check("programs")?.code, "\(program)")
+            #expect(c.json?.check("programs")?.detail == x.json?.check("programs")?.detail, "\(program)")
+            if program == "startok" || program == "startbad" {
+                #expect(c.json?.check("start")?.status == "warn", "\(program): \(c.out.stdout)")
+                #expect(c.json?.check("start")?.detail == "EXITED; exit status unknown from supervisorctl output")
+            } else {
+                #expect(c.json?.check("start")?.code == code, "\(program): \(c.out.stdout) \(c.out.stderr)")
+            }
+        }
+    }
+
+    @Test func authenticationRightWrongMissing() throws {
+        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n",
+                                       username: "user", password: "s3cret")
+        defer { h.stop() }
+        #expect(h.waitFor(program: "start", state: "EXITED"))
+        let right = try probe(h, "")
+        #expect(right.status == 0, "\(right.out.stdout)")
+        let dir = TempDir("auth")
+        let wrong = try dir.write("w.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\nusername = user\npassword = nope\n")
+        let w = Command.run([TestPaths.binary, "run", "--config", wrong])
+        #expect(w.status == 3)
+        #expect(w.stdout.contains("rejected the credentials of user \"user\""), "\(w.stdout)")
+        let missing = try dir.write("m.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\n")
+        let m = Command.run([TestPaths.binary, "run", "--config", missing])
+        #expect(m.status == 3)
+        #expect(m.stdout.contains("requires authentication"))
+        // auto: XML-RPC is refused, but supervisorctl knows the credentials (its config has them).
+        let auto = try dir.write("a.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = auto\nserverurl = \(h.serverURL)\nconfig = \(h.configPath)\nsupervisorctl = \(h.supervisorctlPath)\n")
+        let a = Command.run([TestPaths.binary, "run", "--config", auto, "--format", "json"])
+        #expect(a.status == 0, "\(a.stdout)")
+    }
+
+    @Test func supervisordShuttingDownGoneAndStale() throws {
+        let h = try SupervisordHarness(programs: """
+            [program:start]
+            command=sh -c 'exit 0'
+            startsecs=0
+            autorestart=false
+            [program:stubborn]
+            command=sh -c 'trap "" TERM; while :; do sleep 0.2; done'
+            stopwaitsecs=5
+            startsecs=0
+            """)
+        defer { h.stop() }
+        #expect(h.waitFor(program: "stubborn", state: "RUNNING"))
+        h.signal(SIGTERM)
+        // While stubborn holds up the stop, every call faults with SHUTDOWN_STATE.
+        var shutdown: (status: Int32, json: JSONValue?, out: CommandResult)? = nil
+        #expect(Wait.until(timeout: .seconds(4)) {
+            shutdown = try? probe(h, "")
+            return shutdown?.json?.check("start")?.detail.contains("shutting down") == true
+        })
+        #expect(shutdown?.status == 3)
+        #expect(h.waitForExit(timeout: .seconds(15)))
+        let gone = try probe(h, "")
+        #expect(gone.status == 3)
+        #expect(gone.json?.check("start")?.detail.contains("does not exist") == true, "\(gone.out.stdout)")
+    }
+
+    @Test func staleSocketIsRefused() throws {
+        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n")
+        defer { h.stop() }
+        h.signal(SIGKILL)
+        #expect(h.waitForExit(timeout: .seconds(5)))
+        #expect(Platform.exists(h.socketPath))
+        let r = try probe(h, "")
+        #expect(r.status == 3)
+        #expect(r.json?.check("start")?.detail.contains("stale socket") == true, "\(r.out.stdout)")
+    }
+}
+
+/// A fake supervisord on a unix socket: accepts, reads the request, then misbehaves.
+final class FakeServer: @unchecked Sendable {
+    let path: String
+    let fd: Int32
+    init(dir: TempDir, reply: @escaping @Sendable (Int32) -> Void) throws {
+        path = dir.file("fake.sock")
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard rc == 0, listen(fd, 8) == 0 else { throw SystemError("bind", path: path) }
+        let listener = fd
+        ProbeSupport.Thread.detach {
+            while true {
+                let c = accept(listener, nil, nil)
+                if c < 0 { return }
+                var buf = [UInt8](repeating: 0, count: 65536)
+                _ = read(c, &buf, buf.count)
+                reply(c)
+            }
+        }
+    }
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}
+
+@Suite struct BadSupervisordReplies {
+    func run(_ reply: @escaping @Sendable (Int32) -> Void) throws -> (Int32, String, Duration) {
+        let dir = TempDir("fake")
+        let server = try FakeServer(dir: dir, reply: reply)
+        let start = ContinuousClock.now
+        let r = try probe(nil, "[start]\nprogram = start\n", serverURL: "unix://" + server.path, timeout: "1s")
+        return (r.status, r.json?.check("start")?.detail ?? r.out.stdout, ContinuousClock.now - start)
+    }
+
+    static func send(_ fd: Int32, _ s: String) { _ = Array(s.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+
+    @Test func garbage() throws {
+        let (status, detail, _) = try run { c in BadSupervisordReplies.send(c, "SSH-2.0-OpenSSH\r\n\r\n"); close(c) }
+        #expect(status == 3)
+        #expect(detail.contains("malformed reply"), "\(detail)")
+    }
+
+    @Test func truncated() throws {
+        let (status, detail, _) = try run { c in
+            BadSupervisordReplies.send(c, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 500\r\n\r\n<?xml version='1.0'?><methodResponse>")
+            close(c)
+        }
+        #expect(status == 3)
+        #expect(detail.contains("closed the connection") || detail.contains("malformed"), "\(detail)")
+    }
+
+    @Test func neverEnding() throws {
+        let (status, detail, took) = try run { c in
+            BadSupervisordReplies.send(c, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 100\r\n\r\n<?xml")
+            // ...and never the rest: the probe must give up by its deadline.
+            Platform.sleep(milliseconds: 5000)
+            close(c)
+        }
+        #expect(status == 3 || status == 9)
+        #expect(took < .seconds(3), "took \(took)")
+        #expect(detail.contains("in time") || detail.contains("deadline"), "\(detail)")
+    }
+
+    @Test func notXMLRPC() throws {
+        let (status, detail, _) = try run { c in
+            BadSupervisordReplies.send(c, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 13\r\n\r\n<html></html>")
+            close(c)
+        }
+        #expect(status == 3)
+        #expect(detail.contains("malformed reply"), "\(detail)")
+    }
+}
