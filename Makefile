@@ -32,11 +32,20 @@ build:
 debug:
 	$(SWIFT) build --product readiness-probe
 
-venv: $(SUPERVISOR_DEP)
+KUBERNETES_VALIDATE_VERSION ?= 1.37.0
 
-$(VENV)/bin/supervisord:
+# Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
+# (offline Kubernetes schema validation of examples/).
+venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate
+
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/bin/supervisord: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check supervisor==$(SUPERVISOR_VERSION)
+
+$(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
 
 test: venv
 	$(SWIFT) build --product readiness-probe

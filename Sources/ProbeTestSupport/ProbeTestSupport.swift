@@ -2,6 +2,7 @@
 // waiting for a condition with a deadline. The real-supervisord harness is in Supervisord.swift.
 @preconcurrency import Glibc
 import ProbeSupport
+import CShim
 
 public enum TestPaths {
     /// The package root, found from this file's path.
@@ -119,8 +120,13 @@ public enum Command {
         var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer { for a in cargv { free(a) }; for a in cenv { free(a) } }
+        // Default signal dispositions and an empty mask: the test runner may block or ignore
+        // signals (SIGTERM, SIGPIPE) that the child and its children must see.
+        var attr = posix_spawnattr_t()
+        _ = cshim_spawnattr_setup(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], &actions, nil, &cargv, &cenv)
+        let rc = posix_spawnp(&pid, argv[0], &actions, &attr, &cargv, &cenv)
         if rc != 0 { return CommandResult(status: 127, stdout: "", stderr: "spawn \(argv[0]): \(Platform.describe(errno: rc))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
