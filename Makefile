@@ -27,7 +27,7 @@ help:
 	@echo "make docs    regenerate docs/codes.md from the code table"
 
 build:
-	$(SWIFT) build -c release --product readiness-probe -Xswiftc -static-executable
+	$(SWIFT) build -c release --product readiness-probe -Xswiftc -static-executable -Xlinker -s
 
 debug:
 	$(SWIFT) build --product readiness-probe

@@ -58,6 +58,11 @@ public final class ProcessRunner: Sendable {
 
     /// Runs every spec concurrently on one poll loop on the calling thread and returns the
     /// outcomes in the order of `specs`. Same semantics as `run`.
+    /// Kills and reaps what hooks left behind (see `Reaper.killOrphans`): call before a
+    /// one-shot command exits, so that no process outlives the probe. Returns the count.
+    @discardableResult
+    public func killOrphans() -> Int { Reaper.killOrphans() }
+
     public func runAll(_ specs: [ProcessSpec], deadline: Deadline) -> [ProcessOutcome] {
         let loop = SpawnLoop()
         var results = [ProcessOutcome?](repeating: nil, count: specs.count)

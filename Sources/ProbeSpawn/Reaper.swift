@@ -85,6 +85,36 @@ enum Reaper {
         }
     }
 
+    /// Kills (SIGKILL, to their whole process group) every live child of this process that no
+    /// loop watches and that is not in this process's own group: processes that hooks left
+    /// behind, even ones that escaped into a session of their own, which were re-parented here
+    /// because this process is a child subreaper. Then reaps them. Returns how many were killed.
+    static func killOrphans(wait: Duration = .milliseconds(500)) -> Int {
+        let myPid = getpid()
+        let myGroup = getpgrp()
+        var killed: [pid_t] = []
+        guard let names = try? Platform.listDirectory("/proc") else { return 0 }
+        let active = state.withLock { $0.active }
+        for name in names {
+            guard let pid = Int32(name), pid != myPid, let stat = procStat(pid), stat.ppid == myPid,
+                  stat.pgrp != myGroup, !active.contains(stat.pgrp), stat.state != "Z" else { continue }
+            if kill(-stat.pgrp, SIGKILL) != 0 { kill(pid, SIGKILL) }
+            killed.append(pid)
+        }
+        let deadline = Deadline.after(wait)
+        var left = killed
+        while !left.isEmpty && !deadline.hasPassed {
+            left = left.filter { pid in
+                var status: Int32 = 0
+                let r = waitpid(pid, &status, WNOHANG)
+                return r == 0
+            }
+            if !left.isEmpty { Platform.sleep(milliseconds: 2) }
+        }
+        sweep()
+        return killed.count
+    }
+
     /// Whether any child of this process has exited and is not yet reaped (peeks: reaps nothing).
     static func hasWaitableChild() -> Bool {
         var info = siginfo_t()

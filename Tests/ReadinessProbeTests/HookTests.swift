@@ -158,3 +158,30 @@ import Glibc
         #expect(r.stdout.trimmingASCIIWhitespace() == "0")
     }
 }
+
+@Suite struct HookFaultTests {
+    @Test func daemonForkedByAHookDoesNotOutliveTheProbe() throws {
+        let dir = TempDir("hook")
+        let pidFile = dir.file("daemon.pid")
+        // setsid puts the daemon in a session (and group) of its own, out of reach of killpg;
+        // it keeps the hook's stdout open. The probe must still answer promptly and leave nothing.
+        try dir.script("hooks.d/10-daemon", "setsid sh -c 'echo $$ > \(pidFile); exec sleep 60' &\nsleep 0.2\necho started\nexit 0\n")
+        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
+        let start = ContinuousClock.now
+        let r = Command.run([TestPaths.binary, "run", "--config", conf])
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(r.status == 0, "\(r.stdout)")
+        let pid = Int32(try Platform.readTextFile(pidFile).trimmingASCIIWhitespace())!
+        #expect(Wait.until(timeout: .seconds(2)) { !Platform.processExists(pid) }, "daemon \(pid) survived the probe")
+    }
+
+    @Test func hookIgnoringSIGTERMIsStillKilled() throws {
+        let dir = TempDir("hook")
+        try dir.script("hooks.d/10-stubborn", "trap '' TERM\nwhile :; do sleep 0.1; done\n")
+        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir = \(dir.file("hooks.d"))\nhook_timeout = 300ms\nsonic_hook =\n[start]\nprogram =\n")
+        let start = ContinuousClock.now
+        let r = Command.run([TestPaths.binary, "run", "--config", conf])
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(r.status == 6)
+    }
+}

@@ -1,3 +1,5 @@
+import ProbeSpawn
+
 // `readiness-probe run`: every enabled check once; exit with the aggregated code.
 
 enum RunCommand {
@@ -20,6 +22,8 @@ enum RunCommand {
         let entries = try select(config.entries, only: args.list("--only"), exclude: args.list("--exclude"), spec: spec)
         let report = ProbeRunner.runBlocking(entries, settings: config.settings, timeout: timeout)
         Platform.writeStdout(Render.render(report, as: format))
+        // Nothing a hook started outlives the probe, not even a daemon in its own session.
+        ProcessRunner.shared.killOrphans()
         return report.code
     }
 
