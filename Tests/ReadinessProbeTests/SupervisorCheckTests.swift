@@ -196,6 +196,7 @@ final class FakeServer: @unchecked Sendable {
     let path: String
     let fd: Int32
     init(dir: TempDir, reply: @escaping @Sendable (Int32) -> Void) throws {
+        Platform.ignoreSIGPIPE()  // the probe may hang up first
         path = dir.file("fake.sock")
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_un()
@@ -264,5 +265,45 @@ final class FakeServer: @unchecked Sendable {
         }
         #expect(status == 3)
         #expect(detail.contains("malformed reply"), "\(detail)")
+    }
+}
+
+@Suite struct SupervisorFaultTests {
+    @Test func stoppedSupervisordNeverRepliesButTheProbeDoes() throws {
+        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n")
+        defer { h.signal(SIGCONT); h.stop() }
+        h.signal(SIGSTOP)
+        let start = ContinuousClock.now
+        let r = try probe(h, "", timeout: "1s")
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(r.status == 3)
+        #expect(r.json?.check("start")?.detail.contains("did not answer in time") == true, "\(r.out.stdout)")
+    }
+
+    @Test func hugeReplyIsCapped() throws {
+        let dir = TempDir("fake")
+        let server = try FakeServer(dir: dir) { c in
+            BadSupervisordReplies.send(c, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 104857600\r\n\r\n")
+            let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 16)
+            for _ in 0..<1600 { if chunk.withUnsafeBytes({ write(c, $0.baseAddress, $0.count) }) <= 0 { break } }
+            close(c)
+        }
+        let r = try probe(nil, "[start]\nprogram = start\n", serverURL: "unix://" + server.path, timeout: "3s")
+        #expect(r.status == 3)
+        #expect(r.json?.check("start")?.detail.contains("larger than") == true || r.json?.check("start")?.detail.contains("too large") == true,
+                "\(r.out.stdout)")
+    }
+
+    @Test func socketOfAnotherUserIsPermissionDenied() throws {
+        try #require(Platform.effectiveUserID == 0, "needs root to run the probe as nobody")
+        try #require(Platform.isExecutable("/usr/bin/setpriv"), "needs setpriv (util-linux)")
+        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n")
+        defer { h.stop() }
+        let dir = TempDir("perm")
+        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\n")
+        let r = Command.run(["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                             TestPaths.binary, "run", "--config", conf])
+        #expect(r.status == 3, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("permission denied"), "\(r.stdout)")
     }
 }

@@ -67,7 +67,10 @@ public enum SupervisorView {
     /// The run's snapshot: fetched by the first check that asks, shared by the rest.
     public static func snapshot(_ context: CheckContext) async -> Result<SupervisorSnapshot, SupervisorFailure> {
         await context.services.shared("supervisor.snapshot") {
-            await fetch(context.settings, deadline: context.overallDeadline)
+            // Give up a little before the overall deadline, so that a silent supervisord is
+            // reported as what it is (code 3, "did not answer in time") rather than code 9.
+            let margin = min(Duration.milliseconds(200), context.overallDeadline.remaining / 10)
+            return await fetch(context.settings, deadline: Deadline(context.overallDeadline.instant - margin))
         }
     }
 
