@@ -49,7 +49,7 @@ $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 
 test: venv
 	$(SWIFT) build --product readiness-probe
-	$(SWIFT) test --parallel --num-workers 2
+	$(SWIFT) test --no-parallel
 
 docs: debug
 	.build/debug/readiness-probe codes > docs/codes.md

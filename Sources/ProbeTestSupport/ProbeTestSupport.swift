@@ -121,15 +121,25 @@ public enum Command {
         var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer { for a in cargv { free(a) }; for a in cenv { free(a) } }
         // Default signal dispositions and an empty mask: the test runner may block or ignore
-        // signals (SIGTERM, SIGPIPE) that the child and its children must see.
+        // signals (SIGTERM, SIGPIPE) that the child and its children must see. The child stays
+        // in our process group, so ProbeSpawn's orphan sweep never reaps it behind our back.
         var attr = posix_spawnattr_t()
-        _ = cshim_spawnattr_setup(&attr)
+        posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, argv[0], &actions, &attr, &cargv, &cenv)
         if rc != 0 { return CommandResult(status: 127, stdout: "", stderr: "spawn \(argv[0]): \(Platform.describe(errno: rc))") }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 {
+            if errno == EINTR { continue }
+            return CommandResult(status: 126, stdout: "", stderr: "waitpid \(pid): \(Platform.describe(errno: errno))")
+        }
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let out = (try? Platform.readTextFile(outPath, limit: 64 << 20)) ?? ""
         let err = (try? Platform.readTextFile(errPath, limit: 64 << 20)) ?? ""

@@ -97,6 +97,21 @@ public final class SupervisordHarness: @unchecked Sendable {
             }
             Platform.sleep(milliseconds: 20)
         }
+        // The file appears at bind(2), a moment before listen(2): wait until it accepts.
+        while !SupervisordHarness.accepts(socketPath) {
+            if deadline.hasPassed || reap() {
+                stop()
+                throw SupervisordHarnessError("supervisord does not accept connections on \(socketPath):\n\(output())")
+            }
+            Platform.sleep(milliseconds: 10)
+        }
+    }
+
+    static func accepts(_ path: String) -> Bool {
+        let fd = cshim_socket_cloexec(AF_UNIX, Int32(SOCK_STREAM.rawValue))
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return cshim_connect_unix(fd, path) == 0
     }
 
     private func spawn(_ argv: [String], output: String) throws -> Int32 {

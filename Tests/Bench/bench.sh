@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# make bench: readiness-probe against a SONiC-style bash probe on the same real supervisord,
+# plus scaling in programs and hooks, startup and size. Prints Markdown for docs/benchmarks.md.
+# Needs hyperfine (Debian package) and supervisord (make venv).
+set -euo pipefail
+BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+RUNS="${BENCH_RUNS:-60}"
+command -v hyperfine >/dev/null || { echo "bench: hyperfine missing (apt-get install hyperfine)" >&2; exit 1; }
+command -v supervisord >/dev/null || { echo "bench: supervisord missing (make venv)" >&2; exit 1; }
+TMP="$(mktemp -d /tmp/rp-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_supervisord DIR N_PROGRAMS [LISTENER]: a supervisord with a finished one-shot `start`
+# and N sleeping daemons; waits until all are up.
+start_supervisord() {
+    local dir="$1" n="$2" listener="${3:-}"
+    mkdir -p "$dir"
+    {
+        echo "[unix_http_server]"; echo "file=$dir/s.sock"
+        echo "[supervisord]"; echo "nodaemon=true"; echo "logfile=$dir/supervisord.log"; echo "pidfile=$dir/sd.pid"; echo "childlogdir=$dir"
+        echo "[rpcinterface:supervisor]"; echo "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface"
+        echo "[supervisorctl]"; echo "serverurl=unix://$dir/s.sock"
+        echo "[program:start]"; echo "command=/bin/true"; echo "startsecs=0"; echo "autorestart=false"
+        for i in $(seq "$n"); do
+            echo "[program:p$i]"; echo "command=sleep 100000"; echo "startsecs=0"
+            echo "stdout_logfile=NONE"; echo "stderr_logfile=NONE"
+        done
+        if [ -n "$listener" ]; then
+            echo "[eventlistener:readiness]"; echo "command=$BIN listen --config $dir/rp.conf"
+            echo "events=PROCESS_STATE,TICK_5"; echo "startsecs=0"; echo "buffer_size=1024"; echo "priority=1"
+            echo "stderr_logfile=$dir/listener.log"
+        fi
+    } > "$dir/supervisord.conf"
+    supervisord -n -c "$dir/supervisord.conf" >"$dir/out" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 600); do
+        if [ -S "$dir/s.sock" ] && [ "$(supervisorctl -c "$dir/supervisord.conf" status 2>/dev/null | grep -c RUNNING)" -ge "$n" ]; then return 0; fi
+        sleep 0.1
+    done
+    echo "bench: supervisord with $n programs did not come up" >&2; exit 1
+}
+
+probe_conf() { # DIR HOOKS_DIR
+    cat > "$1/rp.conf" <<CONF
+[probe]
+timeout = 5s
+hooks_dir = $2
+sonic_hook =
+rundir = $1
+[supervisor]
+serverurl = unix://$1/s.sock
+[start]
+program = start
+[programs]
+critical = *
+CONF
+}
+
+hooks_dir() { # DIR N [HANG]
+    local d="$1/hooks.d" n="$2" hang="${3:-0}"
+    mkdir -p "$d"
+    for i in $(seq "$n"); do printf '#!/bin/sh\nexit 0\n' > "$d/h$(printf %03d "$i")"; done
+    for i in $(seq "$hang"); do printf '#!/bin/sh\nsleep 30\n' > "$d/x$(printf %03d "$i")"; done
+    chmod 755 "$d"/* 2>/dev/null || true
+    echo "$d"
+}
+
+median_ms() { # hyperfine JSON -> median ms
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print("\n".join("%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f" % (x["command"], x["median"]*1000, x["min"]*1000, x["max"]*1000, x["user"]*1000, x["system"]*1000) for x in r))' "$1"
+}
+
+max_rss_kb() { # command... : max RSS over 10 runs, KiB
+    local m=0 v
+    for _ in $(seq 10); do
+        v=$(/usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -1)
+        [ "$v" -gt "$m" ] && m=$v
+    done
+    echo "$m"
+}
+
+echo "# readiness-probe benchmarks"
+echo
+echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "- machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+echo "- binary: $BIN ($(stat -c %s "$BIN") bytes, $(file -b "$BIN" | cut -d, -f1-2))"
+echo "- supervisord: $(supervisord --version)"
+echo "- runs per command: $RUNS (hyperfine -N --warmup 5)"
+echo
+
+# 1. Side by side on one supervisord with 50 programs and the listener.
+D="$TMP/s50"
+mkdir -p "$D"
+HD="$(hooks_dir "$D" 1)"
+probe_conf "$D" "$HD"
+start_supervisord "$D" 50 listener
+for _ in $(seq 100); do "$BIN" run --cached --config "$D/rp.conf" >/dev/null 2>&1 && break; sleep 0.2; done
+HOOK="$HD/h001"
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$TMP/side.json" \
+    -n "sonic-style bash + supervisorctl" "bash $HERE/sonic_readiness_probe.sh $D/supervisord.conf $HOOK" \
+    -n "readiness-probe run" "$BIN run --config $D/rp.conf" \
+    -n "readiness-probe run --cached" "$BIN run --cached --config $D/rp.conf" >/dev/null
+echo "## 1. Side by side: 50 programs, start + programs (critical = *) + one trivial hook"
+echo
+echo "| command | median ms | min ms | max ms | user ms | sys ms | max RSS KiB |"
+echo "|---|---|---|---|---|---|---|"
+rss_sonic=$(max_rss_kb bash "$HERE/sonic_readiness_probe.sh" "$D/supervisord.conf" "$HOOK")
+rss_run=$(max_rss_kb "$BIN" run --config "$D/rp.conf")
+rss_cached=$(max_rss_kb "$BIN" run --cached --config "$D/rp.conf")
+i=0
+while IFS=$'\t' read -r name med min max usr sys; do
+    rss=$([ $i -eq 0 ] && echo "$rss_sonic" || ([ $i -eq 1 ] && echo "$rss_run" || echo "$rss_cached"))
+    echo "| $name | $med | $min | $max | $usr | $sys | $rss |"
+    i=$((i+1))
+done < <(median_ms "$TMP/side.json")
+python3 - "$TMP/side.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+s, p, c = (x["median"] for x in r)
+print(f"\nRatio (median wall): run is {s/p:.1f}x faster than the SONiC-style script; --cached is {s/c:.1f}x faster.")
+PY
+echo
+
+# 2. Scaling in programs (one XML-RPC round trip, whatever the count).
+echo "## 2. Scaling in supervisor programs (start + programs critical = *, no hooks)"
+echo
+echo "| programs | median ms | min ms | max ms |"
+echo "|---|---|---|---|"
+for n in 1 10 100 500; do
+    D="$TMP/p$n"; mkdir -p "$D"; probe_conf "$D" ""
+    start_supervisord "$D" "$n"
+    hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$TMP/p$n.json" "$BIN run --config $D/rp.conf" >/dev/null || true
+    median_ms "$TMP/p$n.json" | while IFS=$'\t' read -r _ med min max _ _; do echo "| $n | $med | $min | $max |"; done
+    kill -TERM "${PIDS[-1]}"
+done
+echo
+
+# 3. Scaling in hooks (concurrent: bounded by the slowest, not the sum).
+echo "## 3. Scaling in hooks (no supervisord; trivial hooks; one poll loop)"
+echo
+echo "| hooks | median ms | min ms | max ms | max RSS KiB |"
+echo "|---|---|---|---|---|"
+for n in 1 10 50; do
+    D="$TMP/h$n"; mkdir -p "$D"
+    HD="$(hooks_dir "$D" "$n")"
+    printf '[probe]\nhooks_dir = %s\nsonic_hook =\n[start]\nprogram =\n' "$HD" > "$D/rp.conf"
+    hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$TMP/h$n.json" "$BIN run --config $D/rp.conf" >/dev/null
+    rss=$(max_rss_kb "$BIN" run --config "$D/rp.conf")
+    median_ms "$TMP/h$n.json" | while IFS=$'\t' read -r _ med min max _ _; do echo "| $n | $med | $min | $max | $rss |"; done
+done
+D="$TMP/hang"; mkdir -p "$D"
+HD="$(hooks_dir "$D" 16 4)"
+printf '[probe]\nhooks_dir = %s\nhook_timeout = 200ms\nsonic_hook =\n[start]\nprogram =\n' "$HD" > "$D/rp.conf"
+hyperfine -N -i --warmup 1 --runs 10 --export-json "$TMP/hang.json" "$BIN run --config $D/rp.conf" >/dev/null
+median_ms "$TMP/hang.json" | while IFS=$'\t' read -r _ med min max _ _; do echo "| 16 trivial + 4 hanging (200 ms timeouts) | $med | $min | $max |"; done
+echo
+
+# 4. Startup and size.
+echo "## 4. Startup and size"
+echo
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$TMP/start.json" "$BIN --version" "/bin/true" >/dev/null
+echo "| command | median ms | min ms | max ms |"
+echo "|---|---|---|---|"
+median_ms "$TMP/start.json" | while IFS=$'\t' read -r name med min max _ _; do echo "| $name | $med | $min | $max |"; done
+echo
+echo "Binary: $(stat -c %s "$BIN") bytes (stripped, fully static). Max RSS of --version: $(max_rss_kb "$BIN" --version) KiB."
