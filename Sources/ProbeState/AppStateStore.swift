@@ -152,7 +152,13 @@ public struct AppStateStore: Sendable, Equatable {
     /// Removes the pid and error files; files that are already gone are fine. The folder stays.
     public func reset() throws(AppStateError) {
         for path in [pidPath, errorPath] {
-            do { try Platform.removeFile(path) } catch { throw .remove(path: path, error) }
+            do {
+                try Platform.removeFile(path)
+            } catch where error.errno == ENOTDIR {
+                continue  // a file in place of a folder on the way: the state file cannot exist
+            } catch {
+                throw .remove(path: path, error)
+            }
         }
     }
 
