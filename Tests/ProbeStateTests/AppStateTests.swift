@@ -386,7 +386,7 @@ private func health(_ dir: TempDir) throws -> AppHealth { try makeStore(dir).eva
         let script = """
             cd "$1" || exit 9
             i=0
-            while [ $i -lt 1000 ]; do
+            while [ $i -lt 300 ]; do
               printf 12345 > error.tmp && mv -f error.tmp error || exit 8
               printf 0 > error.tmp && mv -f error.tmp error || exit 8
               i=$((i+1))
@@ -409,7 +409,7 @@ private func health(_ dir: TempDir) throws -> AppHealth { try makeStore(dir).eva
         let script = """
             cd "$1" || exit 9
             i=0
-            while [ $i -lt 20000 ]; do
+            while [ $i -lt 5000 ]; do
               printf 12345 > error; printf 0 > error
               i=$((i+1))
             done
