@@ -21,6 +21,9 @@ rc=$?
 
 # The first non-empty line of what the probe printed is the reason.
 line=$(printf '%s\n' "$out" | sed -n '/[^[:space:]]/{p;q;}')
+# `state show` prints "UNIT: healthy|unhealthy: DETAIL"; keep the detail.
+line=${line#"$unit: unhealthy: "}
+line=${line#"$unit: healthy: "}
 if [ -z "$line" ]; then
     case $rc in
         0) line="healthy" ;;

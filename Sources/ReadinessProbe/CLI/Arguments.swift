@@ -85,6 +85,11 @@ public struct ParsedArguments: Sendable {
 }
 
 public enum ArgumentParser {
+    /// `-1`, `-42`: a value (e.g. `state set -1`), not an option.
+    static func isNegativeNumber(_ a: String) -> Bool {
+        a.count > 1 && a.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
     public static func parse(_ args: [String], _ spec: CommandSpec) throws(ExitError) -> ParsedArguments {
         var out = ParsedArguments()
         var i = 0
@@ -92,7 +97,7 @@ public enum ArgumentParser {
             let a = args[i]
             i += 1
             if a == "--" { out.rest = Array(args[i...]); break }
-            if a.hasPrefix("-") && a != "-" {
+            if a.hasPrefix("-") && a != "-" && !ArgumentParser.isNegativeNumber(a) {
                 var name = a
                 var inline: String? = nil
                 if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") {

@@ -23,6 +23,7 @@ public enum CLI {
 
     public static var commands: [Command] {
         [RunCommand.command, CodesCommand.command, ChecksCommand.command, ValidateCommand.command]
+            + StateCommand.commands
     }
 
     static let topSpec = CommandSpec(
@@ -33,6 +34,7 @@ public enum CLI {
             ("codes", "Print the code table."),
             ("checks", "List the configured checks, where each was registered, and their codes."),
             ("validate", "Validate the configuration: exit 0, or 8 with file:line messages."),
+            ("state", "Application pid/error state: load, set, reset, show (liveness-compatible)."),
         ].map { "  \($0.0.padding(10))\($0.1)" }.joined(separator: "\n")
             + "\n\nWith no command, `run` is assumed: `readiness-probe --format json` runs the checks."
             + "\nRun `readiness-probe COMMAND --help` for a command's options; docs/ has the manual.")
@@ -50,12 +52,26 @@ public enum CLI {
         var rest = args
         var command = RunCommand.command
         if let first = args.first, !first.hasPrefix("-") {
-            guard let c = commands.first(where: { $0.name == first }) else {
+            if args.count >= 2, let c = commands.first(where: { $0.name == "\(first) \(args[1])" }) {
+                command = c
+                rest.removeFirst(2)
+            } else if let c = commands.first(where: { $0.name == first }) {
+                command = c
+                rest.removeFirst()
+            } else if commands.contains(where: { $0.name.hasPrefix(first + " ") }) {
+                // A command group (`state`): list its subcommands.
+                let subs = commands.filter { $0.name.hasPrefix(first + " ") }
+                var help = "Usage: readiness-probe \(first) SUBCOMMAND [OPTIONS]\n\nSubcommands:\n"
+                for c in subs { help += "  \(c.name.padding(16))\(c.spec.summary)\n" }
+                help += "\nRun `readiness-probe \(first) SUBCOMMAND --help` for its options.\n"
+                let asked = args.count == 1 || args.dropFirst().allSatisfy { $0 == "--help" || $0 == "-h" }
+                if asked { Platform.writeStdout(help); return 0 }
+                Platform.writeStderr("readiness-probe \(first): unknown subcommand \"\(args[1])\"\n" + help)
+                return Codes.invalidConfig
+            } else {
                 Platform.writeStderr("readiness-probe: unknown command \"\(first)\"\nUsage: readiness-probe [COMMAND] [OPTIONS]  (see readiness-probe --help)\n")
                 return Codes.invalidConfig
             }
-            command = c
-            rest.removeFirst()
         } else if args == ["--help"] || args == ["-h"] {
             Platform.writeStdout(topSpec.help)
             return 0

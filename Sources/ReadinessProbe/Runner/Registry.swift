@@ -72,6 +72,7 @@ public struct CheckRegistry: Sendable {
         var r = CheckRegistry()
         r.register(StartCheck.kind)
         r.register(ProgramsCheck.kind)
+        r.register(StateCheck.kind)
         r.register(HookCheck.kind)
         return r
     }
