@@ -78,19 +78,19 @@ public struct HealthEndpoints: Sendable {
     func view(scope: Scope, names: Set<String>, snapshot: HealthSnapshot) -> ProbeReport {
         guard let last = snapshot.report, let age = snapshot.age else {
             return ProbeReport(code: Codes.noFreshResult,
-                               summary: "no result yet: the first check run has not finished (started \(DurationText.format(rounded(snapshot.uptime))) ago)",
+                               summary: "no result yet: the first check run has not finished (started \(seconds(snapshot.uptime)) ago)",
                                durationMs: 0, results: [], finishedAt: 0)
         }
         let rows = last.results.filter { names.contains($0.name) }
         var report = ProbeReport.aggregate(rows, durationMs: last.durationMs, finishedAt: last.finishedAt)
         if age > maxAge {
             report.code = Codes.noFreshResult
-            report.summary = "stale result: the last check run finished \(DurationText.format(rounded(age))) ago (max age \(DurationText.format(maxAge)))"
+            report.summary = "stale result: the last check run finished \(seconds(age)) ago (max age \(DurationText.format(maxAge)))"
         }
         return report
     }
 
-    func rounded(_ d: Duration) -> Duration { .milliseconds(d.milliseconds / 100 * 100) }
+    func seconds(_ d: Duration) -> String { Decimal1.format(Double(d.milliseconds) / 1000, digits: 1, fixed: true) + "s" }
 
     func aggregate(scope: Scope, excludes: [String], json: Bool, verbose: Bool) -> HTTPServerResponse {
         let snapshot = cache.snapshot()
