@@ -46,7 +46,8 @@ for path in /readyz '/readyz?verbose' /metrics; do
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     rss="$(awk '/VmRSS/ {print $2 " " $3}' "/proc/$PID/status")"
     errors="$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)"
-    echo "| \`$path\` | ${QUIET:+off}${QUIET:-on} | $rps | $p99 | $rss |${errors:+ $errors}"
+    log="on"; [ -n "${QUIET:-}" ] && log="off"
+    echo "| \`$path\` | $log | $rps | $p99 | $rss |${errors:+ $errors}"
 done
 runs="$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^readiness_probe_runs_total/ {print $2}')"
 echo

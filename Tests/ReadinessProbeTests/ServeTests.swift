@@ -39,11 +39,11 @@ struct HookBench {
 }
 
 @Suite struct ServeTests {
-    @Test func notReadyUntilTheFirstResult() throws {
+    @Test func notReadyUntilTheFirstResult() async throws {
         let b = HookBench()
         try b.hold(true)
         let conf = try b.config([("slow", try b.gate("slow"), "timeout = 20s")], timeout: "30s")
-        let s = try ServeProcess(config: conf, extra: ["--period", "200ms"])
+        let s = try await ServeProcess.start(config: conf, extra: ["--period", "200ms"])
         let first = try s.get("/readyz")
         #expect(first.status == 503)
         #expect(first.header("X-Readiness-Code") == "11")
@@ -52,49 +52,49 @@ struct HookBench {
         #expect(json.status == 503)
         #expect(json.bodyText.contains("\"code\": 11"))
         try b.hold(false)
-        let ready = s.waitFor("/readyz", status: 200)
+        let ready = await s.waitFor("/readyz", status: 200)
         #expect(ready?.bodyText == "ok")
         #expect(ready?.header("X-Readiness-Code") == "0")
         #expect(s.process.stderr.contains("serve: ready: 1 of 1 checks passed"))
     }
 
-    @Test func readyNotReadyAndStaleTransitions() throws {
+    @Test func readyNotReadyAndStaleTransitions() async throws {
         let b = HookBench()
         try b.hold(false)
         let conf = try b.config([("app", try b.flip("app"), ""), ("gate", try b.gate("gate"), "timeout = 20s")], timeout: "30s")
-        let s = try ServeProcess(config: conf, extra: ["--period", "100ms", "--max-age", "1s"])
-        #expect(s.waitFor("/readyz", status: 200) != nil)
+        let s = try await ServeProcess.start(config: conf, extra: ["--period", "100ms", "--max-age", "1s"])
+        #expect(await s.waitFor("/readyz", status: 200) != nil)
         try b.set("app", 40)
-        let down = s.waitFor("/readyz", status: 503, code: 40)
+        let down = await s.waitFor("/readyz", status: 503, code: 40)
         #expect(down?.header("X-Readiness-Code") == "40")
         #expect(down?.bodyText.contains("[-]app failed: exited 40 (code 40)") == true)
         #expect(down?.bodyText.hasSuffix("readyz check failed\n") == true)
         try b.set("app", 0)
-        #expect(s.waitFor("/readyz", status: 200) != nil)
+        #expect(await s.waitFor("/readyz", status: 200) != nil)
         // Runs now block: the cached result ages past --max-age and is refused with code 11.
         try b.hold(true)
         var stale: HTTPResponse?
-        #expect(Wait.until { stale = try? s.get("/readyz"); return stale?.header("X-Readiness-Code") == "11" })
+        #expect(await Wait.untilAsync { stale = try? s.get("/readyz"); return stale?.header("X-Readiness-Code") == "11" })
         #expect(stale?.status == 503)
         #expect(stale?.bodyText.contains("stale result") == true)
         #expect(try s.get("/readyz/app").status == 503)
         try b.hold(false)
-        #expect(s.waitFor("/readyz", status: 200) != nil)
+        #expect(await s.waitFor("/readyz", status: 200) != nil)
         let log = s.process.stderr
         #expect(log.contains("serve: not ready (code 40): app: exited 40"))
         #expect(log.contains("serve: not ready (code 11): stale result"))
         #expect(log.contains("http: GET /readyz 200"))
     }
 
-    @Test func bodiesAndStatuses() throws {
+    @Test func bodiesAndStatuses() async throws {
         let b = HookBench()
         let conf = try b.config([
             ("good", try b.flip("good"), "liveness = true"),
             ("bad", try b.flip("bad", code: 42), ""),
             ("soft", try b.flip("soft", code: 3), "severity = warn"),
         ])
-        let s = try ServeProcess(config: conf, extra: ["--period", "10s"])
-        let r = try #require(s.waitFor("/readyz", status: 503, code: 42))
+        let s = try await ServeProcess.start(config: conf, extra: ["--period", "10s"])
+        let r = try #require(await s.waitFor("/readyz", status: 503, code: 42))
         #expect(r.header("X-Readiness-Code") == "42")
         #expect(r.bodyText == "[+]good ok\n[-]bad failed: exited 42 (code 42)\n[+]soft warn: exited 3\nreadyz check failed\n")
         #expect(try s.get("/healthz").status == 503)
@@ -139,11 +139,11 @@ struct HookBench {
         #expect(try s.get("/readyz", method: "HEAD").header("X-Readiness-Code") == "42")
     }
 
-    @Test func livezWithoutLivenessChecksAnswersForTheServer() throws {
+    @Test func livezWithoutLivenessChecksAnswersForTheServer() async throws {
         let b = HookBench()
         try b.hold(true)
         let conf = try b.config([("slow", try b.gate("slow"), "timeout = 20s")], timeout: "30s")
-        let s = try ServeProcess(config: conf)
+        let s = try await ServeProcess.start(config: conf)
         // No result yet: /readyz refuses, /livez answers for the loop.
         #expect(try s.get("/readyz").status == 503)
         let live = try s.get("/livez?verbose")
@@ -152,12 +152,12 @@ struct HookBench {
         try b.hold(false)
     }
 
-    @Test func metrics() throws {
+    @Test func metrics() async throws {
         let b = HookBench()
         let conf = try b.config([("good", try b.flip("good"), ""), ("bad", try b.flip("bad", code: 40), "")])
-        let s = try ServeProcess(config: conf, extra: ["--period", "100ms"])
-        #expect(Wait.until { b.runs("bad") >= 3 }) // runs are sequential: two have been stored
-        let m = try #require(s.waitFor("/metrics", status: 200))
+        let s = try await ServeProcess.start(config: conf, extra: ["--period", "100ms"])
+        #expect(await Wait.untilAsync { b.runs("bad") >= 3 }) // runs are sequential: two have been stored
+        let m = try #require(await s.waitFor("/metrics", status: 200))
         #expect(m.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
         let text = m.bodyText
         #expect(text.contains("readiness_probe_ready 0\n"))
@@ -190,8 +190,8 @@ struct HookBench {
     @Test func requestsNeverRunChecks() async throws {
         let b = HookBench()
         let conf = try b.config([("counted", try b.flip("counted"), "")])
-        let s = try ServeProcess(config: conf, extra: ["--period", "1h", "--quiet"])
-        #expect(s.waitFor("/readyz", status: 200) != nil)
+        let s = try await ServeProcess.start(config: conf, extra: ["--period", "1h", "--quiet"])
+        #expect(await s.waitFor("/readyz", status: 200) != nil)
         let port = s.port
         let oks = Counter()
         await withTaskGroupBlocking(threads: 8) {
@@ -205,13 +205,13 @@ struct HookBench {
         #expect(!s.process.stderr.contains("http: GET"))
     }
 
-    @Test func sigtermStopsPromptlyAndKillsTheRunningHook() throws {
+    @Test func sigtermStopsPromptlyAndKillsTheRunningHook() async throws {
         let b = HookBench()
         let pidFile = b.dir.file("hook.pid")
         let hook = try b.dir.script("long", "echo $$ > \(pidFile)\nexec sleep 30\n")
         let conf = try b.config([("long", hook, "timeout = 25s")], timeout: "30s")
-        let s = try ServeProcess(config: conf)
-        #expect(Wait.until { Platform.exists(pidFile) })
+        let s = try await ServeProcess.start(config: conf)
+        #expect(await Wait.untilAsync { Platform.exists(pidFile) })
         let hookPid = Int32(((try? Platform.readTextFile(pidFile)) ?? "").trimmingASCIIWhitespace()) ?? 0
         #expect(Platform.processExists(hookPid))
         // A kept-alive connection that just got its answer, and a request on the wire as the signal lands.
@@ -220,16 +220,16 @@ struct HookBench {
         let started = ContinuousClock.now
         s.process.signal(SIGTERM)
         let late = try? s.get("/livez")
-        let status = s.process.waitExit(timeout: .seconds(3))
+        let status = await s.process.waitExit(timeout: .seconds(3))
         #expect(status == 0)
         #expect(ContinuousClock.now - started < .seconds(1))
         #expect(late == nil || late?.status == 200)
         #expect(s.process.stderr.contains("serve: SIGTERM: stopping"))
-        #expect(Wait.until(timeout: .seconds(2)) { !Platform.processExists(hookPid) })
+        #expect(await Wait.untilAsync(timeout: .seconds(2)) { !Platform.processExists(hookPid) })
     }
 
-    @Test func badListenAddressIsACommandLineError() {
-        let r = Command.run([TestPaths.binary, "serve", "--listen", "nowhere", "--config", "/dev/null"])
+    @Test func badListenAddressIsACommandLineError() async throws {
+        let r = await runCommand([TestPaths.binary, "serve", "--listen", "nowhere", "--config", "/dev/null"])
         #expect(r.status == 8)
         #expect(r.stderr.contains("invalid listen address"))
     }

@@ -6,13 +6,13 @@ import ProbeHTTP
 import Glibc
 
 @Suite struct WaitTests {
-    @Test func becomesReadyMidWait() throws {
+    @Test func becomesReadyMidWait() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app", code: 40), "")])
         let p = try BackgroundProcess([TestPaths.binary, "wait", "--config", conf, "--timeout", "20s", "--interval", "100ms"])
-        #expect(p.waitForStderr("not ready (code 40): app: exited 40"))
+        #expect(await p.waitForStderr("not ready (code 40): app: exited 40"))
         try b.set("app", 0)
-        #expect(p.waitExit() == 0)
+        #expect(await p.waitExit() == 0)
         #expect(p.stdout.hasPrefix("ready: 1 of 1 checks passed\n"))
         #expect(p.stdout.contains("CHECK"))
         #expect(p.stderr.contains("wait: ready after"))
@@ -21,11 +21,11 @@ import Glibc
         #expect(b.runs("app") >= 2)
     }
 
-    @Test func deadlineExitsWithTheLastCode() throws {
+    @Test func deadlineExitsWithTheLastCode() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app", code: 42), "")])
         let started = ContinuousClock.now
-        let r = Command.run([TestPaths.binary, "wait", "--config", conf, "--timeout", "1s", "--interval", "200ms"])
+        let r = await runCommand([TestPaths.binary, "wait", "--config", conf, "--timeout", "1s", "--interval", "200ms"])
         #expect(ContinuousClock.now - started < .seconds(3))
         #expect(r.status == 42)
         #expect(r.stdout.hasPrefix("not ready (code 42): app: exited 42\n"))
@@ -34,12 +34,12 @@ import Glibc
         #expect(b.runs("app") >= 3)
     }
 
-    @Test func runsAreCutToTheTimeLeft() throws {
+    @Test func runsAreCutToTheTimeLeft() async throws {
         let b = HookBench()
         try b.hold(true)
         let conf = try b.config([("slow", try b.gate("slow"), "timeout = 20s")], timeout: "30s")
         let started = ContinuousClock.now
-        let r = Command.run([TestPaths.binary, "wait", "--config", conf, "--timeout", "700ms", "--format", "json"])
+        let r = await runCommand([TestPaths.binary, "wait", "--config", conf, "--timeout", "700ms", "--format", "json"])
         #expect(ContinuousClock.now - started < .seconds(2))
         #expect(r.status == 9)
         let v = try JSON.parse(r.stdout)
@@ -48,61 +48,67 @@ import Glibc
         try b.hold(false)
     }
 
-    @Test func jsonOutput() throws {
+    @Test func jsonOutput() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app", code: 0), "")])
-        let r = Command.run([TestPaths.binary, "wait", "--config", conf, "--format", "json"])
+        let r = await runCommand([TestPaths.binary, "wait", "--config", conf, "--format", "json"])
         #expect(r.status == 0)
         let v = try JSON.parse(r.stdout)
         #expect(v["ready"]?.boolValue == true)
         #expect(v["checks"]?.arrayValue?.first?["name"]?.stringValue == "app")
     }
 
-    @Test func sigtermEndsWithTheLastCode() throws {
+    @Test func sigtermEndsWithTheLastCode() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app", code: 50), "")])
         let p = try BackgroundProcess([TestPaths.binary, "wait", "--config", conf, "--timeout", "60s", "--interval", "100ms"])
-        #expect(p.waitForStderr("(code 50)"))
+        #expect(await p.waitForStderr("(code 50)"))
         let started = ContinuousClock.now
         p.signal(SIGTERM)
-        #expect(p.waitExit(timeout: .seconds(3)) == 50)
+        #expect(await p.waitExit(timeout: .seconds(3)) == 50)
         #expect(ContinuousClock.now - started < .seconds(1))
         #expect(p.stderr.contains("stopped by SIGTERM"))
     }
 
-    @Test func sigtermBeforeAnyRunFinishedIs9() throws {
+    @Test func sigtermBeforeAnyRunFinishedIs9() async throws {
         let b = HookBench()
         let pidFile = b.dir.file("hook.pid")
         let hook = try b.dir.script("long", "echo $$ > \(pidFile)\nexec sleep 30\n")
         let conf = try b.config([("long", hook, "timeout = 25s")], timeout: "30s")
         let p = try BackgroundProcess([TestPaths.binary, "wait", "--config", conf, "--timeout", "60s"])
-        #expect(Wait.until { Platform.exists(pidFile) })
+        #expect(await Wait.untilAsync { Platform.exists(pidFile) })
         let hookPid = Int32(((try? Platform.readTextFile(pidFile)) ?? "").trimmingASCIIWhitespace()) ?? 0
         p.signal(SIGINT)
-        #expect(p.waitExit(timeout: .seconds(3)) == 9)
+        #expect(await p.waitExit(timeout: .seconds(3)) == 9)
         #expect(p.stdout.contains("stopped by SIGINT before a run finished"))
-        #expect(Wait.until(timeout: .seconds(2)) { !Platform.processExists(hookPid) })
+        #expect(await Wait.untilAsync(timeout: .seconds(2)) { !Platform.processExists(hookPid) })
     }
 }
 
 /// The Kuberhealthy stand-in (Tests/Kuberhealthy/kh_server.py) and its request log.
 final class KuberhealthyServer: @unchecked Sendable {
     let process: BackgroundProcess
-    let dir = TempDir("kh")
+    let dir: TempDir
     let port: Int
 
-    init(uuid: String = "run-1", deadline: Double = 0, statuses: [Int] = []) throws {
+    private init(process: BackgroundProcess, dir: TempDir, port: Int) {
+        self.process = process
+        self.dir = dir
+        self.port = port
+    }
+
+    static func start(uuid: String = "run-1", deadline: Double = 0, statuses: [Int] = []) async throws -> KuberhealthyServer {
+        let dir = TempDir("kh")
         let script = TestPaths.packageRoot + "/Tests/Kuberhealthy/kh_server.py"
         var argv = ["python3", script, "--port-file", dir.file("port"), "--log", dir.file("log"), "--uuid", uuid]
         if deadline > 0 { argv += ["--deadline", String(deadline)] }
         if !statuses.isEmpty { argv += ["--statuses", statuses.map(String.init).joined(separator: ",")] }
         let proc = try BackgroundProcess(argv)
-        process = proc
         let portFile = dir.file("port")
         var p = 0
-        _ = Wait.until { p = Int((try? Platform.readTextFile(portFile)) ?? "") ?? 0; return p > 0 }
+        _ = await Wait.untilAsync { p = Int((try? Platform.readTextFile(portFile)) ?? "") ?? 0; return p > 0 }
         guard p > 0 else { throw SystemError("kh_server did not start: \(proc.stderr)", errno: 0) }
-        port = p
+        return KuberhealthyServer(process: proc, dir: dir, port: p)
     }
 
     var url: String { "http://127.0.0.1:\(port)/check" }
@@ -119,15 +125,15 @@ final class KuberhealthyServer: @unchecked Sendable {
 }
 
 @Suite struct KuberhealthyTests {
-    func run(_ conf: String, _ env: [String: String], _ extra: [String] = []) -> CommandResult {
-        Command.run([TestPaths.binary, "report", "kuberhealthy", "--config", conf] + extra, environment: env)
+    func run(_ conf: String, _ env: [String: String], _ extra: [String] = []) async -> CommandResult {
+        await runCommand([TestPaths.binary, "report", "kuberhealthy", "--config", conf] + extra, environment: env)
     }
 
-    @Test func successReport() throws {
+    @Test func successReport() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app"), "")])
-        let kh = try KuberhealthyServer()
-        let r = run(conf, kh.env(deadline: Platform.epochSeconds() + 30))
+        let kh = try await KuberhealthyServer.start()
+        let r = await run(conf, kh.env(deadline: Platform.epochSeconds() + 30))
         #expect(r.status == 0, "\(r.stderr)")
         let reqs = kh.requests
         #expect(reqs.count == 1)
@@ -140,58 +146,58 @@ final class KuberhealthyServer: @unchecked Sendable {
         #expect(r.stderr.contains("accepted (HTTP 200)"))
     }
 
-    @Test func failureBodyListsFailingChecksOnly() throws {
+    @Test func failureBodyListsFailingChecksOnly() async throws {
         let b = HookBench()
         let conf = try b.config([("good", try b.flip("good"), ""), ("bad", try b.flip("bad", code: 42), ""),
                                  ("soft", try b.flip("soft", code: 3), "severity = warn")])
-        let kh = try KuberhealthyServer()
-        let r = run(conf, kh.env())
+        let kh = try await KuberhealthyServer.start()
+        let r = await run(conf, kh.env())
         #expect(r.status == 0, "a delivered failure report is a success of the reporter: \(r.stderr)")
         #expect(r.stdout.hasPrefix("not ready (code 42)"))
         let body = try JSON.parse(kh.requests.first?["body"]?.stringValue ?? "")
         #expect(body == .object([("OK", .bool(false)), ("Errors", .array([.string("bad: exited 42 (code 42)")]))]))
     }
 
-    @Test func goneIsNotRetried() throws {
+    @Test func goneIsNotRetried() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app"), "")])
-        let kh = try KuberhealthyServer(deadline: Platform.epochSeconds() - 5)
-        let r = run(conf, kh.env(deadline: Platform.epochSeconds() + 20))
+        let kh = try await KuberhealthyServer.start(deadline: Platform.epochSeconds() - 5)
+        let r = await run(conf, kh.env(deadline: Platform.epochSeconds() + 20))
         #expect(r.status == 10)
         #expect(kh.requests.count == 1)
         #expect(r.stderr.contains("HTTP 410"))
         #expect(r.stderr.contains("not retried"))
     }
 
-    @Test func badRequestIsNotRetried() throws {
+    @Test func badRequestIsNotRetried() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app"), "")])
-        let kh = try KuberhealthyServer(uuid: "expected")
-        let r = run(conf, kh.env(uuid: "other"))
+        let kh = try await KuberhealthyServer.start(uuid: "expected")
+        let r = await run(conf, kh.env(uuid: "other"))
         #expect(r.status == 10)
         #expect(kh.requests.count == 1)
         #expect(r.stderr.contains("HTTP 400"))
     }
 
-    @Test func serverErrorsAreRetriedUntilAccepted() throws {
+    @Test func serverErrorsAreRetriedUntilAccepted() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app"), "")])
-        let kh = try KuberhealthyServer(statuses: [503, 502])
-        let r = run(conf, kh.env(deadline: Platform.epochSeconds() + 30))
+        let kh = try await KuberhealthyServer.start(statuses: [503, 502])
+        let r = await run(conf, kh.env(deadline: Platform.epochSeconds() + 30))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(kh.requests.map { $0["status"]?.intValue } == [503, 502, 200])
         #expect(r.stderr.contains("attempt 1 failed (HTTP 503"))
     }
 
-    @Test func unreachableUntilTheDeadline() throws {
+    @Test func unreachableUntilTheDeadline() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app"), "")])
-        let kh = try KuberhealthyServer()
+        let kh = try await KuberhealthyServer.start()
         let closed = kh.port
         kh.process.signal(SIGKILL)
-        _ = kh.process.waitExit()
+        _ = await kh.process.waitExit()
         let started = ContinuousClock.now
-        let r = run(conf, ["KH_REPORTING_URL": "http://127.0.0.1:\(closed)/check", "KH_RUN_UUID": "x",
+        let r = await run(conf, ["KH_REPORTING_URL": "http://127.0.0.1:\(closed)/check", "KH_RUN_UUID": "x",
                            "KH_CHECK_RUN_DEADLINE": String(Int(Platform.epochSeconds()) + 3)])
         #expect(ContinuousClock.now - started < .seconds(5))
         #expect(r.status == 10)
@@ -199,24 +205,24 @@ final class KuberhealthyServer: @unchecked Sendable {
         #expect(r.stderr.contains("connection refused"))
     }
 
-    @Test func environmentErrors() throws {
+    @Test func environmentErrors() async throws {
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app"), "")])
-        let missing = run(conf, ["KH_REPORTING_URL": "", "KH_RUN_UUID": "x"])
+        let missing = await run(conf, ["KH_REPORTING_URL": "", "KH_RUN_UUID": "x"])
         #expect(missing.status == 8)
         #expect(missing.stderr.contains("KH_REPORTING_URL is not set"))
-        let noUUID = run(conf, ["KH_REPORTING_URL": "http://127.0.0.1:1/", "KH_RUN_UUID": ""])
+        let noUUID = await run(conf, ["KH_REPORTING_URL": "http://127.0.0.1:1/", "KH_RUN_UUID": ""])
         #expect(noUUID.status == 8)
         #expect(noUUID.stderr.contains("KH_RUN_UUID is not set"))
-        let tls = run(conf, ["KH_REPORTING_URL": "https://kh.example/check", "KH_RUN_UUID": "x"])
+        let tls = await run(conf, ["KH_REPORTING_URL": "https://kh.example/check", "KH_RUN_UUID": "x"])
         #expect(tls.status == 8)
         #expect(tls.stderr.contains("https"))
-        let past = run(conf, ["KH_REPORTING_URL": "http://127.0.0.1:1/", "KH_RUN_UUID": "x",
+        let past = await run(conf, ["KH_REPORTING_URL": "http://127.0.0.1:1/", "KH_RUN_UUID": "x",
                               "KH_CHECK_RUN_DEADLINE": String(Int(Platform.epochSeconds()) - 10)])
         #expect(past.status == 10)
         #expect(past.stderr.contains("already passed"))
         #expect(b.runs("app") == 0)
-        let dry = run(conf, [:], ["--dry-run"])
+        let dry = await run(conf, [:], ["--dry-run"])
         #expect(dry.status == 0)
         #expect(dry.stdout == "{\"OK\": true, \"Errors\": []}\n")
     }

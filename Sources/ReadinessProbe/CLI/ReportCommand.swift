@@ -11,8 +11,7 @@ enum ReportCommand {
         options: [
             CLI.configOption,
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "Deadline of the check run (default: [probe] timeout; cut to fit KH_CHECK_RUN_DEADLINE)."),
-            OptionSpec("--only", value: "NAMES", repeatable: true, help: "Run only these checks (comma-separated)."),
-            OptionSpec("--exclude", value: "NAMES", repeatable: true, help: "Skip these checks (comma-separated)."),
+        ] + RunCommand.selectionOptions + [
             OptionSpec("--dry-run", help: "Print the report body instead of sending it."),
         ],
         maxPositionals: 1,

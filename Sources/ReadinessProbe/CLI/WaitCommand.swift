@@ -12,9 +12,7 @@ enum WaitCommand {
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "How long to wait in all (default 300s)."),
             OptionSpec("--interval", short: "-i", value: "DURATION", help: "From the start of one run to the next (default 2s)."),
             OptionSpec("--format", short: "-o", value: "FORMAT", help: "How to print the final result: summary (default), table, json or verbose."),
-            OptionSpec("--only", value: "NAMES", repeatable: true, help: "Run only these checks (comma-separated)."),
-            OptionSpec("--exclude", value: "NAMES", repeatable: true, help: "Skip these checks (comma-separated)."),
-        ],
+        ] + RunCommand.selectionOptions,
         discussion: """
         Each run has the [probe] timeout, cut to the time left. Progress goes to stderr: a line updated in place
         on a terminal, else one line per change of code. The final result goes to stdout.
