@@ -269,3 +269,37 @@ public enum Platform {
         while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
     }
 }
+
+// MARK: signals delivered to a waiting thread
+
+extension Platform {
+    /// Blocks `signals` in the calling thread; threads it creates later inherit the mask.
+    /// Call before any other thread starts, then receive the signals with `waitForSignal`.
+    public static func blockSignals(_ signals: [Int32]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// Waits (blocking the calling thread) until one of `signals`, which must be blocked, is pending;
+    /// returns its number.
+    public static func waitForSignal(_ signals: [Int32]) -> Int32 {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        var received: Int32 = 0
+        while sigwait(&set, &received) != 0 {}
+        return received
+    }
+
+    public static func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGTERM: return "SIGTERM"
+        case SIGINT: return "SIGINT"
+        case SIGHUP: return "SIGHUP"
+        case SIGQUIT: return "SIGQUIT"
+        default: return "signal \(signal)"
+        }
+    }
+}

@@ -95,6 +95,21 @@ public struct CommandResult: Sendable {
 }
 
 public enum Command {
+    /// `KEY=VALUE` strings: this process's environment (unless `clear`) with `overrides` applied.
+    public static func environment(_ overrides: [String: String], clear: Bool = false) -> [String] {
+        var env: [String] = []
+        if !clear {
+            var e = environ
+            while let p = e.pointee {
+                let kv = String(cString: p)
+                if overrides[String(kv.prefix(while: { $0 != "=" }))] == nil { env.append(kv) }
+                e += 1
+            }
+        }
+        for (k, v) in overrides { env.append("\(k)=\(v)") }
+        return env
+    }
+
     public static func run(_ argv: [String], environment: [String: String] = [:], stdin: String? = nil,
                            clearEnvironment: Bool = false) -> CommandResult {
         let dir = TempDir("cmd")
@@ -106,17 +121,7 @@ public enum Command {
         posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var env: [String] = []
-        if !clearEnvironment {
-            var e = environ
-            while let p = e.pointee {
-                let kv = String(cString: p)
-                let k = String(kv.prefix(while: { $0 != "=" }))
-                if environment[k] == nil { env.append(kv) }
-                e += 1
-            }
-        }
-        for (k, v) in environment { env.append("\(k)=\(v)") }
+        let env = Self.environment(environment, clear: clearEnvironment)
         var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer { for a in cargv { free(a) }; for a in cenv { free(a) } }

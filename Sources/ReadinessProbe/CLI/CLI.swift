@@ -22,7 +22,8 @@ public enum CLI {
     }
 
     public static var commands: [Command] {
-        [RunCommand.command, CodesCommand.command, ChecksCommand.command, ValidateCommand.command]
+        [RunCommand.command, CodesCommand.command, ChecksCommand.command, ValidateCommand.command,
+         ServeCommand.command, WaitCommand.command, ReportCommand.command]
             + StateCommand.commands
     }
 
@@ -35,6 +36,9 @@ public enum CLI {
             ("checks", "List the configured checks, where each was registered, and their codes."),
             ("validate", "Validate the configuration: exit 0, or 8 with file:line messages."),
             ("state", "Application pid/error state: load, set, reset, show (liveness-compatible)."),
+            ("serve", "HTTP health endpoints (/readyz, /livez, /metrics) over checks re-run in the background."),
+            ("wait", "Re-run the checks until ready or the deadline; exit with the last code."),
+            ("report", "report kuberhealthy: run once and report to KH_REPORTING_URL."),
         ].map { "  \($0.0.padding(10))\($0.1)" }.joined(separator: "\n")
             + "\n\nWith no command, `run` is assumed: `readiness-probe --format json` runs the checks."
             + "\nRun `readiness-probe COMMAND --help` for a command's options; docs/ has the manual.")

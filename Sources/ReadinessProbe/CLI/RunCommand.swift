@@ -9,8 +9,7 @@ enum RunCommand {
         options: [
             CLI.configOption,
             OptionSpec("--format", short: "-o", value: "FORMAT", help: "summary (default), table, json or verbose."),
-            OptionSpec("--only", value: "NAMES", repeatable: true, help: "Run only these checks (comma-separated)."),
-            OptionSpec("--exclude", value: "NAMES", repeatable: true, help: "Skip these checks (comma-separated)."),
+        ] + selectionOptions + [
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "Overall deadline, e.g. 5s or 500ms (default: [probe] timeout)."),
         ],
         discussion: "Exit status: 0 when ready, else the code of the first failing check in table order\n(see `readiness-probe codes`).")
@@ -26,6 +25,12 @@ enum RunCommand {
         ProcessRunner.shared.killOrphans()
         return report.code
     }
+
+    /// --only and --exclude, shared by the commands that run checks.
+    static let selectionOptions = [
+        OptionSpec("--only", value: "NAMES", repeatable: true, help: "Run only these checks (comma-separated)."),
+        OptionSpec("--exclude", value: "NAMES", repeatable: true, help: "Skip these checks (comma-separated)."),
+    ]
 
     /// Applies --only and --exclude. An unknown name in --only is an error (a typo must not
     /// turn the probe into a pass); an unknown name in --exclude is a warning on stderr.

@@ -69,14 +69,7 @@ public enum Render {
     public static func verbose(_ report: ProbeReport, excluded: [String] = [], unknownExcludes: [String] = [],
                                verdictPrefix: String = "readiness") -> String {
         var out = ""
-        for r in report.results {
-            switch r.status {
-            case .pass: out += "[+]\(r.name) ok\n"
-            case .warn: out += "[+]\(r.name) warn: \(r.detail)\n"
-            case .skip: out += "[+]\(r.name) skipped: \(r.detail)\n"
-            case .fail: out += "[-]\(r.name) failed: \(r.detail) (code \(r.code))\n"
-            }
-        }
+        for r in report.results { out += verboseLine(r) + "\n" }
         for name in excluded { out += "[+]\(name) excluded: ok\n" }
         if !unknownExcludes.isEmpty {
             out += "warn: some health checks cannot be excluded: no matches for "
@@ -84,6 +77,16 @@ public enum Render {
         }
         out += report.ready ? "\(verdictPrefix) check passed\n" : "\(verdictPrefix) check failed\n"
         return out
+    }
+
+    /// One check as a kube-apiserver style line, without the newline.
+    public static func verboseLine(_ r: CheckResult) -> String {
+        switch r.status {
+        case .pass: return "[+]\(r.name) ok"
+        case .warn: return "[+]\(r.name) warn: \(r.detail)"
+        case .skip: return "[+]\(r.name) skipped: \(r.detail)"
+        case .fail: return "[-]\(r.name) failed: \(r.detail) (code \(r.code))"
+        }
     }
 
     /// Parses a report back from its JSON (cached results).

@@ -12,6 +12,9 @@ public enum ProbeRunner {
         let overall = Deadline(start + overallLimit)
         let collector = Collector(count: entries.count)
 
+        // Cancelling the calling task ends the run early: every check task is cancelled (hooks are
+        // killed), and whatever has not answered 200 ms later gets the code-9 row.
+        await withTaskCancellationHandler {
         await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
             collector.begin(cont)
             var timers: [Task<Void, Never>] = []
@@ -19,12 +22,12 @@ public enum ProbeRunner {
                 let own = entry.timeout.map { Deadline(start + $0) }
                 let deadline = overall.earlier(own)
                 let context = CheckContext(deadline: deadline, overallDeadline: overall, settings: settings, services: services)
-                Task {
+                collector.track(Task {
                     let began = ContinuousClock.now
                     let outcome = await entry.check.check(context)
                     let ms = (ContinuousClock.now - began).millisecondsDouble
                     collector.finish(index, result(entry, outcome, durationMs: ms))
-                }
+                })
                 if let own, own < overall {
                     timers.append(Task {
                         try? await Task.sleep(until: own.instant, clock: .continuous)
@@ -43,6 +46,10 @@ public enum ProbeRunner {
             })
             let allTimers = timers
             collector.onDone { for t in allTimers { t.cancel() } }
+            if Task.isCancelled { collector.cancelAll() }
+        }
+        } onCancel: {
+            collector.cancelAll()
         }
 
         let elapsed = (ContinuousClock.now - start).millisecondsDouble
@@ -78,6 +85,8 @@ final class Collector: Sendable {
         var continuation: CheckedContinuation<Void, Never>?
         var done = false
         var onDone: (@Sendable () -> Void)?
+        var tasks: [Task<Void, Never>] = []
+        var cancelled = false
     }
     private let state: Mutex<State>
 
@@ -126,4 +135,27 @@ final class Collector: Sendable {
     }
 
     func results() -> [CheckResult?] { state.withLock { $0.results } }
+
+    func track(_ task: Task<Void, Never>) {
+        let cancelNow = state.withLock { s -> Bool in
+            s.tasks.append(task)
+            return s.cancelled
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    /// Cancels every check task (once), then expires the run after a short grace.
+    func cancelAll() {
+        let tasks = state.withLock { s -> [Task<Void, Never>]? in
+            if s.cancelled { return nil }
+            s.cancelled = true
+            return s.tasks
+        }
+        guard let tasks else { return }
+        for t in tasks { t.cancel() }
+        Task {
+            try? await Task.sleep(for: .milliseconds(200))
+            self.expire()
+        }
+    }
 }

@@ -1,0 +1,89 @@
+// `readiness-probe serve`: HTTP health endpoints over a cached result. A background task
+// re-runs every check each period; requests only read the last report.
+@preconcurrency import Glibc
+import Dispatch
+import ProbeHTTP
+
+enum ServeCommand {
+    static let defaultListen = "127.0.0.1:8080"
+    static let defaultPeriod: Duration = .seconds(5)
+
+    static let spec = CommandSpec(
+        path: "readiness-probe serve", summary: "Serve /readyz, /livez, /healthz and /metrics from checks re-run in the background.",
+        usage: "[--listen ADDR:PORT] [--period D] [--max-age D] [--timeout D] [--config PATH] [--quiet]",
+        options: [
+            CLI.configOption,
+            OptionSpec("--listen", short: "-l", value: "ADDR:PORT",
+                       help: "Where to listen (default \(defaultListen); 0.0.0.0:8080, [::]:8080; port 0 picks a free port)."),
+            OptionSpec("--period", value: "DURATION", help: "How often the checks re-run (default 5s)."),
+            OptionSpec("--max-age", value: "DURATION",
+                       help: "An older result is served as not ready, code 11 (default: 3 x period, at least period + timeout + 1s)."),
+            OptionSpec("--timeout", short: "-t", value: "DURATION", help: "Deadline of each run (default: [probe] timeout)."),
+            OptionSpec("--quiet", short: "-q", help: "No access log line per request (state changes are still logged)."),
+        ],
+        discussion: """
+        Endpoints: /readyz (every check), /healthz (the same), /livez (checks with liveness = true; with none,
+        it answers ok while the server loop is alive), /readyz/NAME, /livez/NAME, /metrics.
+        ?verbose, ?exclude=NAME (repeatable), ?format=json or Accept: application/json. 200 when ready, else 503;
+        every health answer carries X-Readiness-Code. Until the first run finishes, and when the last result is
+        older than --max-age, the answer is 503 with code 11. SIGTERM/SIGINT stop it (exit 0).
+        The first stderr line is `serve: listening on http://ADDR:PORT ...`. See docs/serve.md.
+        """)
+
+    static let command = CLI.Command(name: "serve", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+        // Before any thread exists, so every thread inherits the mask and only the waiter sees them.
+        Platform.blockSignals([SIGTERM, SIGINT])
+        let period = try ArgumentParser.duration(args, "--period", spec) ?? defaultPeriod
+        let timeoutArg = try ArgumentParser.duration(args, "--timeout", spec)
+        let maxAgeArg = try ArgumentParser.duration(args, "--max-age", spec)
+        let config = try CLI.loadConfiguration(args, inv)
+        let timeout = timeoutArg ?? config.settings.timeout
+        let maxAge = maxAgeArg ?? max(period * 3, period + timeout + .seconds(1))
+        if let maxAgeArg, maxAgeArg < period + timeout {
+            Platform.writeStderr("serve: warning: --max-age \(DurationText.format(maxAgeArg)) is shorter than period + timeout (\(DurationText.format(period + timeout))): results can turn stale between runs\n")
+        }
+        let listen = args.value("--listen") ?? defaultListen
+        let cache = HealthCache()
+        let endpoints = HealthEndpoints(cache: cache, entries: config.entries, maxAge: maxAge)
+        var limits = HTTPServerLimits()
+        limits.stopGrace = .milliseconds(500)
+        let server: HTTPServer
+        do throws(HTTPServerError) {
+            server = try HTTPServer(listen: listen, limits: limits, logger: args.has("--quiet") ? nil : HTTPServer.stderrLogger,
+                                    handler: { endpoints.respond($0) })
+        } catch {
+            if case .badListenAddress = error { throw spec.usageError("--listen: \(error)") }
+            throw ExitError(Codes.hookFailed, "readiness-probe serve: \(error)")
+        }
+        let livez = endpoints.hasLivenessChecks
+            ? config.entries.filter(\.liveness).map(\.name).joined(separator: ", ")
+            : "none marked: answers for the server loop"
+        Platform.writeStderr("serve: listening on http://\(server.boundAddress) (checks: \(config.entries.count), period \(DurationText.format(period)), timeout \(DurationText.format(timeout)), max age \(DurationText.format(maxAge)); livez: \(livez))\n")
+
+        let finished = DispatchSemaphore(value: 0)
+        let entries = config.entries, settings = config.settings
+        let checker = Task.detached {
+            while !Task.isCancelled {
+                let began = ContinuousClock.now
+                let report = await ProbeRunner.run(entries, settings: settings, timeout: timeout)
+                if Task.isCancelled { break }
+                cache.store(report)
+                cache.note(code: report.code, line: Render.firstLine(report))
+                try? await Task.sleep(until: began + period, clock: .continuous)
+            }
+            finished.signal()
+        }
+        Thread.detach {
+            let signal = Platform.waitForSignal([SIGTERM, SIGINT])
+            Platform.writeStderr("serve: \(Platform.signalName(signal)): stopping (finishing requests in flight)\n")
+            server.requestStop()
+        }
+        server.run()
+        checker.cancel()
+        if finished.wait(timeout: .now() + .milliseconds(400)) == .timedOut {
+            Platform.writeStderr("serve: the check run in progress did not stop in time; exiting anyway\n")
+        }
+        Platform.writeStderr("serve: stopped\n")
+        return 0
+    }
+}

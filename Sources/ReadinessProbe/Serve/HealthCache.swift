@@ -1,0 +1,64 @@
+// serve's memory: the last report of the background runs, when it finished, and run counters.
+// Requests only read it; the background runner is the only writer. Nothing here runs a check.
+import Synchronization
+
+/// What the health endpoints know at one instant.
+public struct HealthSnapshot: Sendable {
+    /// The last finished run, or nil before the first one finished.
+    public var report: ProbeReport?
+    /// Age of `report` on the monotonic clock.
+    public var age: Duration?
+    /// Since the server started (how long the first run has been going, before it finishes).
+    public var uptime: Duration
+    public var runs: Int
+    /// Per check name, completed runs by status (`pass`, `fail`, `warn`, `skip`).
+    public var checkRuns: [String: [CheckStatus: Int]]
+}
+
+public final class HealthCache: Sendable {
+    private struct State {
+        var report: ProbeReport?
+        var finished: ContinuousClock.Instant?
+        var runs = 0
+        var checkRuns: [String: [CheckStatus: Int]] = [:]
+        /// The last state logged (code and summary of the served answer of /readyz).
+        var logged: Int32?
+    }
+
+    private let state = Mutex(State())
+    private let started = ContinuousClock.now
+    private let log: @Sendable (String) -> Void
+
+    /// `log` receives one line per state change (ready <-> not ready, code changes).
+    public init(log: @escaping @Sendable (String) -> Void = { Platform.writeStderr($0 + "\n") }) {
+        self.log = log
+    }
+
+    /// Stores a finished run.
+    public func store(_ report: ProbeReport) {
+        state.withLock { s in
+            s.report = report
+            s.finished = .now
+            s.runs += 1
+            for r in report.results { s.checkRuns[r.name, default: [:]][r.status, default: 0] += 1 }
+        }
+    }
+
+    public func snapshot() -> HealthSnapshot {
+        let now = ContinuousClock.now
+        return state.withLock { s in
+            HealthSnapshot(report: s.report, age: s.finished.map { now - $0 }, uptime: now - started,
+                           runs: s.runs, checkRuns: s.checkRuns)
+        }
+    }
+
+    /// Logs `line` when `code` differs from the last code noted (the first note always logs).
+    public func note(code: Int32, line: @autoclosure () -> String) {
+        let changed = state.withLock { s -> Bool in
+            if s.logged == code { return false }
+            s.logged = code
+            return true
+        }
+        if changed { log("serve: " + line()) }
+    }
+}

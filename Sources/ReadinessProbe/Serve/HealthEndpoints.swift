@@ -1,0 +1,155 @@
+// serve's endpoints: /readyz, /livez, /healthz, /readyz/NAME, /livez/NAME, /metrics.
+// Every answer is built from the cached report (HealthCache); a request never runs a check.
+import ProbeHTTP
+
+public struct HealthEndpoints: Sendable {
+    /// One check as configured (table order).
+    public struct CheckInfo: Sendable {
+        public var name: String
+        public var kind: String
+        public var liveness: Bool
+        public init(name: String, kind: String, liveness: Bool) {
+            self.name = name
+            self.kind = kind
+            self.liveness = liveness
+        }
+    }
+
+    public enum Scope: String, Sendable {
+        case readyz, livez
+    }
+
+    public let cache: HealthCache
+    public let checks: [CheckInfo]
+    /// A result older than this is served as not ready (code 11).
+    public let maxAge: Duration
+
+    public init(cache: HealthCache, checks: [CheckInfo], maxAge: Duration) {
+        self.cache = cache
+        self.checks = checks
+        self.maxAge = maxAge
+    }
+
+    public init(cache: HealthCache, entries: [CheckEntry], maxAge: Duration) {
+        self.init(cache: cache, checks: entries.map { CheckInfo(name: $0.name, kind: $0.kind, liveness: $0.liveness) },
+                  maxAge: maxAge)
+    }
+
+    /// Whether /livez has checks of its own; with none, it answers for the server loop alone.
+    public var hasLivenessChecks: Bool { checks.contains { $0.liveness } }
+
+    static let codeHeader = "X-Readiness-Code"
+
+    public func respond(_ request: HTTPRequest) -> HTTPServerResponse {
+        var path = request.path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        if path == "/metrics" {
+            return .text(200, Metrics.render(cache.snapshot(), checks: checks, maxAge: maxAge),
+                         contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
+        let scope: Scope
+        switch parts.first {
+        case "readyz", "healthz": scope = .readyz
+        case "livez": scope = .livez
+        default:
+            return .text(404, "404 Not Found: \(path)\nendpoints: /readyz, /livez, /healthz, /readyz/NAME, /livez/NAME, /metrics\n")
+        }
+        let json: Bool
+        switch request.query("format") {
+        case nil: json = (request.header("Accept") ?? "").contains("application/json")
+        case "json": json = true
+        case "text", "": json = false
+        case let other?:
+            return .text(400, "400 Bad Request: format must be json or text, not \"\(other)\"\n")
+        }
+        let verbose = request.query("verbose") != nil
+        if parts.count == 2 {
+            return single(String(parts[1]), scope: scope, json: json, verbose: verbose)
+        }
+        let excludes = request.queryValues("exclude").flatMap { $0.split(separator: ",").map(String.init) }.filter { !$0.isEmpty }
+        return aggregate(scope: scope, excludes: excludes, json: json, verbose: verbose)
+    }
+
+    // MARK: - Views
+
+    /// The report an endpoint serves: the cached rows of its checks, re-aggregated, or code 11
+    /// when there is no result yet or it is too old.
+    func view(scope: Scope, names: Set<String>, snapshot: HealthSnapshot) -> ProbeReport {
+        guard let last = snapshot.report, let age = snapshot.age else {
+            return ProbeReport(code: Codes.noFreshResult,
+                               summary: "no result yet: the first check run has not finished (started \(seconds(snapshot.uptime)) ago)",
+                               durationMs: 0, results: [], finishedAt: 0)
+        }
+        let rows = last.results.filter { names.contains($0.name) }
+        var report = ProbeReport.aggregate(rows, durationMs: last.durationMs, finishedAt: last.finishedAt)
+        if age > maxAge {
+            report.code = Codes.noFreshResult
+            report.summary = "stale result: the last check run finished \(seconds(age)) ago (max age \(DurationText.format(maxAge)))"
+        }
+        return report
+    }
+
+    func seconds(_ d: Duration) -> String { Decimal1.format(Double(d.milliseconds) / 1000, digits: 1, fixed: true) + "s" }
+
+    func aggregate(scope: Scope, excludes: [String], json: Bool, verbose: Bool) -> HTTPServerResponse {
+        let snapshot = cache.snapshot()
+        let inScope = checks.filter { scope == .readyz || $0.liveness }.map(\.name)
+        let excluded = inScope.filter { excludes.contains($0) }
+        var unknown: [String] = []
+        for name in excludes where !inScope.contains(name) && !unknown.contains(name) { unknown.append(name) }
+        var report: ProbeReport
+        if scope == .livez && !hasLivenessChecks {
+            let ping = CheckResult(name: "ping", kind: "server", status: .pass, code: 0,
+                                   detail: "the server loop answers (no check has liveness = true)", durationMs: 0)
+            report = ProbeReport.aggregate([ping], durationMs: 0, finishedAt: snapshot.report?.finishedAt ?? 0)
+        } else {
+            report = view(scope: scope, names: Set(inScope).subtracting(excluded), snapshot: snapshot)
+        }
+        if scope == .readyz && excludes.isEmpty {
+            cache.note(code: report.code, line: Render.firstLine(report))
+        }
+        let status = report.ready ? 200 : 503
+        let headers = [(Self.codeHeader, String(report.code))]
+        if json {
+            var value = Render.jsonValue(report)
+            if case .object(var pairs) = value {
+                if !excluded.isEmpty { pairs.append(("excluded", .array(excluded.map { .string($0) }))) }
+                if !unknown.isEmpty { pairs.append(("unknown_excludes", .array(unknown.map { .string($0) }))) }
+                value = .object(pairs)
+            }
+            return .text(status, JSON.serialize(value) + "\n", contentType: "application/json", headers: headers)
+        }
+        if report.ready && !verbose { return .text(status, "ok", headers: headers) }
+        var body = Render.verbose(report, excluded: excluded, unknownExcludes: unknown, verdictPrefix: scope.rawValue)
+        if report.code == Codes.noFreshResult { body = Render.firstLine(report) + "\n" + body }
+        return .text(status, body, headers: headers)
+    }
+
+    func single(_ name: String, scope: Scope, json: Bool, verbose: Bool) -> HTTPServerResponse {
+        guard let info = checks.first(where: { $0.name == name }) else {
+            let names = checks.filter { scope == .readyz || $0.liveness }.map(\.name)
+            return .text(404, "404 Not Found: no check named \"\(name)\" (checks: \(names.isEmpty ? "none" : names.joined(separator: ", ")))\n")
+        }
+        if scope == .livez && !info.liveness {
+            return .text(404, "404 Not Found: check \"\(name)\" is not a liveness check (set liveness = true in its section)\n")
+        }
+        let report = view(scope: scope, names: [name], snapshot: cache.snapshot())
+        let status = report.ready ? 200 : 503
+        let headers = [(Self.codeHeader, String(report.code))]
+        if json {
+            return .text(status, Render.json(report) + "\n", contentType: "application/json", headers: headers)
+        }
+        if report.code == Codes.noFreshResult {
+            var body = Render.firstLine(report) + "\n"
+            if let row = report.results.first { body += "last result: " + Render.verboseLine(row) + "\n" }
+            return .text(status, body, headers: headers)
+        }
+        guard let row = report.results.first else {
+            return .text(503, "not ready (code \(Codes.noFreshResult)): check \"\(name)\" has no result yet\n",
+                         headers: [(Self.codeHeader, String(Codes.noFreshResult))])
+        }
+        let text = row.status == .pass && !verbose ? "ok" : Render.verboseLine(row) + "\n"
+        return .text(status, text, headers: headers)
+    }
+}
