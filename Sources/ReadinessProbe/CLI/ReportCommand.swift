@@ -1,3 +1,4 @@
+import ProbeSpawn
 // `readiness-probe report kuberhealthy`: run the checks once and report them to Kuberhealthy
 // as an external check.
 
@@ -68,6 +69,7 @@ enum ReportCommand {
             timeout = min(timeout, left - min(.seconds(2), left / 4))
         }
         let report = ProbeRunner.runBlocking(entries, settings: config.settings, timeout: timeout)
+        ProcessRunner.shared.killOrphans()
         let body = JSON.serialize(Kuberhealthy.body(report))
         if dryRun {
             Platform.writeStdout(body + "\n")

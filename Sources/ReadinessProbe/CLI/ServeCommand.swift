@@ -1,3 +1,4 @@
+import ProbeSpawn
 // `readiness-probe serve`: HTTP health endpoints over a cached result. A background task
 // re-runs every check each period; requests only read the last report.
 @preconcurrency import Glibc
@@ -66,6 +67,7 @@ enum ServeCommand {
             while !Task.isCancelled {
                 let began = ContinuousClock.now
                 let report = await ProbeRunner.run(entries, settings: settings, timeout: timeout)
+                ProcessRunner.shared.killOrphans()
                 if Task.isCancelled { break }
                 cache.store(report)
                 cache.note(code: report.code, line: Render.firstLine(report))

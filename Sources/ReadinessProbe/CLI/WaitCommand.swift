@@ -1,3 +1,4 @@
+import ProbeSpawn
 // `readiness-probe wait`: re-runs the checks until ready or the deadline, for upgrade
 // controllers and start scripts. Exits 0 when ready, else with the last code.
 @preconcurrency import Glibc
@@ -69,6 +70,7 @@ enum WaitCommand {
             let began = ContinuousClock.now
             let capped = remaining < settings.timeout
             let report = await ProbeRunner.run(entries, settings: settings, timeout: min(settings.timeout, remaining))
+            ProcessRunner.shared.killOrphans()
             if Task.isCancelled { break }
             attempts += 1
             // A run cut short by the wait's own deadline says less than the previous full run.
