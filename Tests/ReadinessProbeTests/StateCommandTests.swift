@@ -96,3 +96,57 @@ import Glibc
         #expect(ok.stderr == "health app: process \(Platform.processID) is running, error is 0\n")
     }
 }
+
+/// Whether this test process may mount a tmpfs (root in a sandbox that allows it).
+let canMountTmpfs: Bool = {
+    let dir = TempDir("mnt")
+    let r = Command.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", dir.path])
+    if r.status == 0 { _ = Command.run(["umount", "-l", dir.path]) }
+    return r.status == 0
+}()
+
+/// rundir read-only, missing and full: each a clear message naming the path, never a crash.
+@Suite struct RundirFaultTests {
+    /// Mounts a small tmpfs (root only); nil with a reason when mounting is not allowed.
+    func mountTmpfs(_ dir: TempDir, _ options: String) -> String? {
+        let point = dir.file("mnt")
+        try? Platform.makeDirectories(point)
+        let r = Command.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", point])
+        return r.status == 0 ? point : nil
+    }
+
+    func umount(_ point: String) { _ = Command.run(["umount", "-l", point]) }
+
+    @Test func missingRundirIsCreated() throws {
+        let dir = TempDir("rund")
+        let r = Command.run([TestPaths.binary, "state", "set", "0", "--unit", "app", "--rundir", dir.file("a/b/c")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try Platform.readTextFile(dir.file("a/b/c/app/error")) == "0")
+    }
+
+    @Test(.enabled(if: canMountTmpfs, "needs permission to mount a tmpfs (root)"))
+    func readOnlyRundir() throws {
+        let dir = TempDir("rund")
+        let point = try #require(mountTmpfs(dir, "ro,size=64k"))
+        defer { umount(point) }
+        let r = Command.run([TestPaths.binary, "state", "set", "0", "--unit", "app", "--rundir", point])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(point) && r.stderr.contains("Read-only file system"), "\(r.stderr)")
+    }
+
+    @Test(.enabled(if: canMountTmpfs, "needs permission to mount a tmpfs (root)"))
+    func fullRundir() throws {
+        let dir = TempDir("rund")
+        let point = try #require(mountTmpfs(dir, "size=8k,nr_inodes=64"))
+        defer { umount(point) }
+        // Fill it: state folder first, then a filler file takes every block.
+        #expect(Command.run([TestPaths.binary, "state", "set", "0", "--unit", "app", "--rundir", point]).status == 0)
+        _ = Command.run(["/bin/sh", "-c", "cat /dev/zero > \(point)/filler"])
+        let r = Command.run([TestPaths.binary, "state", "set", "12345", "--unit", "app", "--rundir", point])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
+        #expect(r.stderr.contains(point + "/app/error"), "\(r.stderr)")
+        // The old value is intact: atomic writes lose nothing.
+        #expect(try Platform.readTextFile(point + "/app/error") == "0")
+    }
+}
