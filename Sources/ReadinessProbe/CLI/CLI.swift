@@ -22,7 +22,7 @@ public enum CLI {
     }
 
     public static var commands: [Command] {
-        [RunCommand.command, CodesCommand.command, ChecksCommand.command, ValidateCommand.command]
+        [RunCommand.command, CodesCommand.command, ChecksCommand.command, ValidateCommand.command, ListenCommand.command]
     }
 
     static let topSpec = CommandSpec(
@@ -33,6 +33,7 @@ public enum CLI {
             ("codes", "Print the code table."),
             ("checks", "List the configured checks, where each was registered, and their codes."),
             ("validate", "Validate the configuration: exit 0, or 8 with file:line messages."),
+            ("listen", "Supervisor event listener (run by supervisord as an [eventlistener])."),
         ].map { "  \($0.0.padding(10))\($0.1)" }.joined(separator: "\n")
             + "\n\nWith no command, `run` is assumed: `readiness-probe --format json` runs the checks."
             + "\nRun `readiness-probe COMMAND --help` for a command's options; docs/ has the manual.")
