@@ -55,6 +55,8 @@ public final class EventListener {
             // The same supervisord: keep recorded failures (a restarted listener loses none).
             ledger.entries = old.entries
             ledger.lastSerial = old.lastSerial
+            ledger.eventsSeen = old.eventsSeen
+            ledger.eventsApplied = old.eventsApplied
         }
         if let processes {
             ledger.seed(processes, now: Platform.epochSeconds())
@@ -95,6 +97,7 @@ public final class EventListener {
     public func handle(_ event: SupervisorEvent) -> (() -> Void)? {
         let h = event.header
         guard window.insert(h.serial) else { return nil }  // redelivery or another pool's copy
+        ledger.eventsSeen += 1
         if ledger.pool == nil { ledger.pool = h.pool }
         let name = h.eventName
         if name.hasPrefix("PROCESS_STATE_") {

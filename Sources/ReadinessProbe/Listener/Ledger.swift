@@ -103,6 +103,8 @@ public struct Ledger: Sendable, Equatable {
     public var supervisordState = "RUNNING"
     public var lastSerial: Int = -1
     public var eventsApplied: Int = 0
+    /// Every distinct event handled (duplicates excluded), of any kind.
+    public var eventsSeen: Int = 0
 
     public init() {}
 
@@ -231,7 +233,7 @@ public struct Ledger: Sendable, Equatable {
             ("listener_groups", .array(listenerGroups.map { .string($0) })),
             ("complete", .bool(complete)), ("seeded_at", num(seededAt)), ("closed", .bool(closed)),
             ("supervisord_state", .string(supervisordState)),
-            ("last_serial", int(lastSerial)), ("state_events", int(eventsApplied)),
+            ("last_serial", int(lastSerial)), ("events", int(eventsSeen)), ("state_events", int(eventsApplied)),
             ("programs", .array(programs)),
         ])
     }
@@ -260,6 +262,7 @@ public struct Ledger: Sendable, Equatable {
         supervisordState = v["supervisord_state"]?.stringValue ?? "RUNNING"
         lastSerial = v["last_serial"]?.intValue ?? -1
         eventsApplied = v["state_events"]?.intValue ?? 0
+        eventsSeen = v["events"]?.intValue ?? 0
         for p in programs {
             guard let name = p["name"]?.stringValue, let group = p["group"]?.stringValue,
                   let sn = p["state"]?.stringValue, let state = ProcessState(name: sn) else {
