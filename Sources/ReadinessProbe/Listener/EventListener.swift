@@ -56,6 +56,7 @@ public final class EventListener {
             ledger.entries = old.entries
             ledger.lastSerial = old.lastSerial
             ledger.eventsSeen = old.eventsSeen
+            ledger.poolSerial = old.poolSerial
             ledger.eventsApplied = old.eventsApplied
         }
         if let processes {
@@ -99,6 +100,7 @@ public final class EventListener {
         guard window.insert(h.serial) else { return nil }  // redelivery or another pool's copy
         ledger.eventsSeen += 1
         if ledger.pool == nil { ledger.pool = h.pool }
+        if h.pool == ledger.pool { ledger.poolSerial = max(ledger.poolSerial, h.poolSerial) }
         let name = h.eventName
         if name.hasPrefix("PROCESS_STATE_") {
             processState(event, stateName: String(name.dropFirst(14)))

@@ -105,6 +105,9 @@ public struct Ledger: Sendable, Equatable {
     public var eventsApplied: Int = 0
     /// Every distinct event handled (duplicates excluded), of any kind.
     public var eventsSeen: Int = 0
+    /// The highest `poolserial` seen in the listener's own pool (-1: none). With no event lost
+    /// since the pool began, `events == pool_serial + 1`.
+    public var poolSerial: Int = -1
 
     public init() {}
 
@@ -233,7 +236,7 @@ public struct Ledger: Sendable, Equatable {
             ("listener_groups", .array(listenerGroups.map { .string($0) })),
             ("complete", .bool(complete)), ("seeded_at", num(seededAt)), ("closed", .bool(closed)),
             ("supervisord_state", .string(supervisordState)),
-            ("last_serial", int(lastSerial)), ("events", int(eventsSeen)), ("state_events", int(eventsApplied)),
+            ("last_serial", int(lastSerial)), ("events", int(eventsSeen)), ("pool_serial", int(poolSerial)), ("state_events", int(eventsApplied)),
             ("programs", .array(programs)),
         ])
     }
@@ -263,6 +266,7 @@ public struct Ledger: Sendable, Equatable {
         lastSerial = v["last_serial"]?.intValue ?? -1
         eventsApplied = v["state_events"]?.intValue ?? 0
         eventsSeen = v["events"]?.intValue ?? 0
+        poolSerial = v["pool_serial"]?.intValue ?? -1
         for p in programs {
             guard let name = p["name"]?.stringValue, let group = p["group"]?.stringValue,
                   let sn = p["state"]?.stringValue, let state = ProcessState(name: sn) else {
