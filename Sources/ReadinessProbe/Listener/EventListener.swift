@@ -25,7 +25,7 @@ public final class EventListener {
     let log: @Sendable (String) -> Void
     /// How long an XML-RPC call (seed, getPID) may take.
     public var rpcTimeout: Duration = .seconds(3)
-    /// Non-critical changes are written at most this often (critical ones at once; TICKs always).
+    /// Non-critical changes and TICKs are written at most this often (critical ones at once).
     public var coalesce: Double = 1.0
 
     public init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
@@ -151,8 +151,9 @@ public final class EventListener {
         if let when = (try? event.parsedPayload())?["when"].flatMap({ Double($0) }) { ledger.tickAt = when }
         ledger.lastSerial = max(ledger.lastSerial, event.header.serial)
         let now = Platform.epochSeconds()
-        _ = ledger.expireFailures(now: now, hold: settings.listener.failureHold)
-        writeLedger(now: now)
+        if ledger.expireFailures(now: now, hold: settings.listener.failureHold) { dirty = true }
+        // The heartbeat: at least one write per TICK, unless one happened within `coalesce`.
+        if now - lastWrite >= coalesce { writeLedger(now: now) }
         let reseed = !ledger.complete
         let runChecks = settings.listener.runChecks && event.header.eventName == settings.listener.tick
         if !reseed && !runChecks { return nil }
