@@ -30,6 +30,13 @@ final class ListenerRig: @unchecked Sendable {
             """ + programs.replacing("{work}", with: work.path))
     }
 
+    /// Starts the rig on its own thread (supervisord's start-up blocks), not on a cooperative one.
+    static func start(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5") async throws -> ListenerRig {
+        try await Blocking.run { () -> Result<ListenerRig, any Error> in
+            Result { try ListenerRig(programs: programs, probe: probe, events: events) }
+        }.get()
+    }
+
     func ledger() -> Ledger? { (try? Ledger.read(path: ledgerPath)) ?? nil }
     func listenerLog() -> String { (try? Platform.readTextFile(harness.dir.file("listener.err"), limit: 16 << 20)) ?? "" }
     func processes() -> [SupervisorProcess] {
@@ -47,8 +54,13 @@ final class ListenerRig: @unchecked Sendable {
         }
     }
 
-    func waitForLedger(timeout: Duration = .seconds(20), _ condition: (Ledger) -> Bool) -> Bool {
-        Wait.until(timeout: timeout, every: .milliseconds(50)) { ledger().map(condition) ?? false }
+    func waitForLedger(timeout: Duration = .seconds(20), _ condition: (Ledger) -> Bool) async -> Bool {
+        await poll(timeout: timeout) { ledger().map(condition) ?? false }
+    }
+
+    /// `program` has `state` per XML-RPC.
+    func waitFor(_ program: String, _ state: ProcessState) async -> Bool {
+        await poll(timeout: .seconds(20), every: .milliseconds(100)) { processes().contains { $0.name == program && $0.state == state } }
     }
 
     func run(_ args: [String]) -> CommandResult { Command.run([TestPaths.binary] + args) }
@@ -58,9 +70,20 @@ final class ListenerRig: @unchecked Sendable {
     }
 }
 
+/// Polls `condition` until true or `timeout`, sleeping with Task.sleep so that these long live
+/// tests never hold one of the (two) cooperative threads the other async tests need.
+func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50), _ condition: () -> Bool) async -> Bool {
+    let deadline = Deadline.after(timeout)
+    while true {
+        if condition() { return true }
+        if deadline.hasPassed { return false }
+        try? await Task.sleep(for: every)
+    }
+}
+
 @Suite(.timeLimit(.minutes(2))) struct ListenerLiveTests {
-    @Test func startRunCrashFatalSequence() throws {
-        let rig = try ListenerRig(programs: """
+    @Test func startRunCrashFatalSequence() async throws {
+        let rig = try await ListenerRig.start(programs: """
             [program:start]
             command=/bin/sh -c 'sleep 0.3; exit 0'
             startsecs=0
@@ -75,8 +98,8 @@ final class ListenerRig: @unchecked Sendable {
             [program:steady]
             command=sleep 1000
             """, probe: "[programs]\ncritical = flaky, steady\n")
-        #expect(rig.harness.waitFor(program: "flaky", state: "FATAL"))
-        #expect(Wait.until(timeout: .seconds(10)) { rig.ledgerMatchesSupervisord() }, "\(rig.listenerLog())")
+        #expect(await rig.waitFor("flaky", .fatal))
+        #expect(await poll(timeout: .seconds(10)) { rig.ledgerMatchesSupervisord() }, "\(rig.listenerLog())")
         let l = try #require(rig.ledger())
         #expect(l.entry("flaky")?.failure?.state == .fatal)
         #expect(l.entry("start")?.state == .exited && l.entry("start")?.expected == true && l.entry("start")?.failure == nil)
@@ -93,14 +116,14 @@ final class ListenerRig: @unchecked Sendable {
             if let found { at = found.upperBound }
         }
         #expect(!rig.protocolBroken())
-        #expect(rig.harness.state(of: "readiness") == "RUNNING")
+        #expect(rig.processes().first { $0.group == "readiness" }?.state == .running)
         // run answers from the ledger: flaky is FATAL -> 4.
         let r = rig.run(["run", "--config", rig.probeConf])
         #expect(r.status == 4, "\(r.stdout)")
         #expect(r.stdout.contains("flaky"))
     }
 
-    @Test func utf8LogEventsDoNotDesync() throws {
+    @Test func utf8LogEventsDoNotDesync() async throws {
         let work = TempDir("chat")
         let script = try work.write("chatty.py", """
             import sys, time
@@ -114,25 +137,25 @@ final class ListenerRig: @unchecked Sendable {
                 sys.stdout.buffer.flush()
                 time.sleep(0.03)
             """)
-        let rig = try ListenerRig(programs: """
+        let rig = try await ListenerRig.start(programs: """
             [program:chatty]
             command=python3 \(script)
             stdout_events_enabled=true
             """, probe: "[programs]\ncritical = chatty\n", events: "PROCESS_STATE,PROCESS_LOG,TICK_5")
         // Two TICKs after many log events: the listener is still in step.
-        #expect(rig.waitForLedger { $0.eventsSeen > 100 && $0.tickAt != nil })
+        #expect(await rig.waitForLedger { $0.eventsSeen > 100 && $0.tickAt != nil })
         let firstTick = rig.ledger()?.tickAt ?? 0
-        #expect(rig.waitForLedger(timeout: .seconds(15)) { ($0.tickAt ?? 0) >= firstTick + 5 })
+        #expect(await rig.waitForLedger(timeout: .seconds(15)) { ($0.tickAt ?? 0) >= firstTick + 5 })
         let l = try #require(rig.ledger())
         #expect(l.eventsSeen == l.poolSerial + 1, "events \(l.eventsSeen), pool serial \(l.poolSerial)")
         #expect(l.eventsSeen > 150)
         #expect(!rig.protocolBroken(), "\(rig.harness.output())")
-        #expect(rig.harness.state(of: "readiness") == "RUNNING")
+        #expect(rig.processes().first { $0.group == "readiness" }?.state == .running)
         #expect(!rig.listenerLog().contains("error"), "\(rig.listenerLog())")
     }
 
-    @Test func killedListenerLosesNothing() throws {
-        let rig = try ListenerRig(programs: """
+    @Test func killedListenerLosesNothing() async throws {
+        let rig = try await ListenerRig.start(programs: """
             [program:victim]
             command=sleep 1000
             startsecs=1
@@ -141,7 +164,7 @@ final class ListenerRig: @unchecked Sendable {
             [program:steady]
             command=sleep 1000
             """, probe: "[programs]\ncritical = victim, steady\n")
-        #expect(rig.waitForLedger { l in l.complete && l.entry("victim")?.state == .running && l.entry("steady")?.state == .running })
+        #expect(await rig.waitForLedger { l in l.complete && l.entry("victim")?.state == .running && l.entry("steady")?.state == .running })
         let before = try #require(rig.ledger())
         let listenerPID = Int32(before.listenerPID)
         let victimPID = Int32(try #require(rig.processes().first { $0.name == "victim" }).pid)
@@ -149,12 +172,12 @@ final class ListenerRig: @unchecked Sendable {
         // stopped listener's pipe and restarts the victim), then kill the listener mid-event.
         kill(listenerPID, SIGSTOP)
         kill(victimPID, SIGKILL)
-        #expect(Wait.until(timeout: .seconds(10)) {
+        #expect(await poll(timeout: .seconds(10)) {
             rig.processes().contains { $0.name == "victim" && $0.state == .running && $0.pid != Int(victimPID) }
         })
         kill(listenerPID, SIGKILL)
-        #expect(rig.waitForLedger { $0.listenerPID != Int(listenerPID) && $0.complete }, "\(rig.listenerLog())")
-        #expect(Wait.until(timeout: .seconds(10)) { rig.ledgerMatchesSupervisord() }, "\(rig.listenerLog())")
+        #expect(await rig.waitForLedger { $0.listenerPID != Int(listenerPID) && $0.complete }, "\(rig.listenerLog())")
+        #expect(await poll(timeout: .seconds(10)) { rig.ledgerMatchesSupervisord() }, "\(rig.listenerLog())")
         let after = try #require(rig.ledger())
         #expect(after.entry("victim")?.failure?.state == .exited, "\(rig.listenerLog())")
         #expect(!rig.protocolBroken())
@@ -162,8 +185,8 @@ final class ListenerRig: @unchecked Sendable {
         #expect(r.status == 4 && r.stdout.contains("victim"), "\(r.stdout)")
     }
 
-    @Test func terminateOnCriticalExitOnly() throws {
-        let rig = try ListenerRig(programs: """
+    @Test func terminateOnCriticalExitOnly() async throws {
+        let rig = try await ListenerRig.start(programs: """
             [program:crit]
             command=/bin/sh -c 'while [ ! -e {work}/stop-crit ]; do sleep 0.05; done; exit 1'
             startsecs=1
@@ -174,20 +197,20 @@ final class ListenerRig: @unchecked Sendable {
             startsecs=1
             autorestart=false
             """, probe: "[programs]\ncritical = crit\n[listener]\non_critical_exit = terminate\nrun_checks = false\n")
-        #expect(rig.waitForLedger { l in l.complete && l.supervisordPID != nil && l.entry("crit")?.state == .running
+        #expect(await rig.waitForLedger { l in l.complete && l.supervisordPID != nil && l.entry("crit")?.state == .running
             && l.entry("other")?.state == .running })
         #expect(rig.ledger()?.supervisordPID == Int(rig.harness.pid))
         _ = try rig.work.write("stop-other", "")
-        #expect(rig.waitForLedger { $0.entry("other")?.state == .exited && $0.entry("other")?.expected == false })
+        #expect(await rig.waitForLedger { $0.entry("other")?.state == .exited && $0.entry("other")?.expected == false })
         // A non-critical exit: supervisord keeps running.
-        #expect(!rig.harness.waitForExit(timeout: .seconds(1)))
+        #expect(!(await poll(timeout: .seconds(1)) { !rig.harness.isRunning }))
         _ = try rig.work.write("stop-crit", "")
-        #expect(rig.harness.waitForExit(timeout: .seconds(15)), "\(rig.listenerLog())")
+        #expect(await poll(timeout: .seconds(15)) { !rig.harness.isRunning }, "\(rig.listenerLog())")
         #expect(rig.listenerLog().contains("sending SIGTERM to supervisord (pid \(rig.ledger()?.supervisordPID ?? -1))"))
     }
 
-    @Test func cachedResultAfterCriticalExitWithoutSupervisord() throws {
-        let rig = try ListenerRig(programs: """
+    @Test func cachedResultAfterCriticalExitWithoutSupervisord() async throws {
+        let rig = try await ListenerRig.start(programs: """
             [program:start]
             command=/bin/sh -c 'exit 0'
             startsecs=0
@@ -198,15 +221,15 @@ final class ListenerRig: @unchecked Sendable {
             startsecs=1
             autorestart=true
             """, probe: "[programs]\ncritical = crit\n")
-        #expect(rig.waitForLedger { l in l.complete && l.entry("crit")?.state == .running && l.entry("start")?.state == .exited })
+        #expect(await rig.waitForLedger { l in l.complete && l.entry("crit")?.state == .running && l.entry("start")?.state == .exited })
         // The cached result becomes ready on a TICK.
-        let ready = Wait.until(timeout: .seconds(15), every: .milliseconds(100)) {
+        let ready = await poll(timeout: .seconds(15), every: .milliseconds(100)) {
             CachedResult.read(path: rig.resultPath, maxAge: .seconds(15)).code == 0
         }
         #expect(ready, "\(rig.listenerLog())")
         _ = try rig.work.write("stop", "")
-        #expect(rig.waitForLedger { $0.entry("crit")?.failure != nil })
-        let failed = Wait.until(timeout: .seconds(15), every: .milliseconds(100)) {
+        #expect(await rig.waitForLedger { $0.entry("crit")?.failure != nil })
+        let failed = await poll(timeout: .seconds(15), every: .milliseconds(100)) {
             CachedResult.read(path: rig.resultPath, maxAge: .seconds(15)).code == Codes.programNotRunning
         }
         #expect(failed, "\(rig.listenerLog())")
