@@ -25,7 +25,7 @@ mkdir -p "$TMP/run" "$TMP/etc"
 cp -R "$HERE/container/bin" "$TMP/bin"
 cp -R "$HERE/container/hooks.d" "$TMP/etc/hooks.d"
 chmod 0755 "$TMP/bin"/* "$TMP/etc/hooks.d"/*
-rewrite() { sed -e "s#/run/#$TMP/run/#g; s#= /run\$#= $TMP/run#; s#/usr/local/bin/#$TMP/bin/#g; s#/etc/readiness-probe#$TMP/etc#g" "$1"; }
+rewrite() { sed -e "s#/run/#$TMP/run/#g; s#= /run\$#= $TMP/run#; s#/usr/local/bin/#$TMP/bin/#g; s#/etc/readiness-probe#$TMP/etc#g; s#/usr/bin/readiness-probe#$BIN#g" "$1"; }
 rewrite "$HERE/container/supervisord.conf" > "$TMP/supervisord.conf"
 rewrite "$HERE/container/readiness-probe.conf" > "$TMP/etc/readiness-probe.conf"
 export READINESS_PROBE_CONFIG="$TMP/etc/readiness-probe.conf"

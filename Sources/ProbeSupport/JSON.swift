@@ -43,6 +43,12 @@ public enum JSON {
     /// Appends `s` as a JSON string literal (quotes included) to `out`.
     public static func appendString(_ s: String, to out: inout String) {
         out.append("\"")
+        // Fast path: printable ASCII with nothing to escape is copied as it is.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            out.append(s)
+            out.append("\"")
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out.append("\\\"")

@@ -84,6 +84,27 @@ public enum Platform {
         }
     }
 
+    /// One read(2) into `buffer` (up to its count), retrying on EINTR. Returns the number of
+    /// bytes read; 0 means end of file.
+    public static func readSome(_ fd: Int32, into buffer: inout [UInt8]) throws(SystemError) -> Int {
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n >= 0 { return n }
+            if cshim_errno() == EINTR { continue }
+            throw SystemError("read fd \(fd)")
+        }
+    }
+
+    /// Waits up to `milliseconds` for `fd` to be readable (or at end of file / hung up).
+    public static func waitReadable(_ fd: Int32, milliseconds: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let r = poll(&p, 1, milliseconds)
+            if r < 0 && cshim_errno() == EINTR { continue }
+            return r > 0
+        }
+    }
+
     public static func writeStdout(_ s: String) { writeAll(1, Array(s.utf8)) }
     public static func writeStderr(_ s: String) { writeAll(2, Array(s.utf8)) }
 

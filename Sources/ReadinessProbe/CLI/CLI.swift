@@ -23,7 +23,7 @@ public enum CLI {
 
     public static var commands: [Command] {
         [RunCommand.command, CodesCommand.command, ChecksCommand.command, ValidateCommand.command,
-         ServeCommand.command, WaitCommand.command, ReportCommand.command]
+         ListenCommand.command, ServeCommand.command, WaitCommand.command, ReportCommand.command]
             + StateCommand.commands
     }
 
@@ -36,6 +36,7 @@ public enum CLI {
             ("checks", "List the configured checks, where each was registered, and their codes."),
             ("validate", "Validate the configuration: exit 0, or 8 with file:line messages."),
             ("state", "Application pid/error state: load, set, reset, show (liveness-compatible)."),
+            ("listen", "Supervisor event listener (run by supervisord as an [eventlistener])."),
             ("serve", "HTTP health endpoints (/readyz, /livez, /metrics) over checks re-run in the background."),
             ("wait", "Re-run the checks until ready or the deadline; exit with the last code."),
             ("report", "report kuberhealthy: run once and report to KH_REPORTING_URL."),

@@ -5,12 +5,14 @@ import ProbeSpawn
 enum RunCommand {
     static let spec = CommandSpec(
         path: "readiness-probe run", summary: "Run every enabled check once and print the result.",
-        usage: "[--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES] [--timeout D]",
+        usage: "[--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES] [--timeout D] [--cached [--max-age D]]",
         options: [
             CLI.configOption,
             OptionSpec("--format", short: "-o", value: "FORMAT", help: "summary (default), table, json or verbose."),
         ] + selectionOptions + [
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "Overall deadline, e.g. 5s or 500ms (default: [probe] timeout)."),
+            OptionSpec("--cached", help: "Print the event listener's last result instead of running the checks (code 11 if none or stale)."),
+            OptionSpec("--max-age", value: "DURATION", help: "With --cached: the oldest result accepted (default: [supervisor] ledger_max_age)."),
         ],
         discussion: "Exit status: 0 when ready, else the code of the first failing check in table order\n(see `readiness-probe codes`).")
 
@@ -19,6 +21,18 @@ enum RunCommand {
         let timeout = try ArgumentParser.duration(args, "--timeout", spec)
         let config = try CLI.loadConfiguration(args, inv)
         let entries = try select(config.entries, only: args.list("--only"), exclude: args.list("--exclude"), spec: spec)
+        if args.has("--cached") {
+            let maxAge = try ArgumentParser.duration(args, "--max-age", spec) ?? config.settings.supervisor.ledgerMaxAge
+            var report = CachedResult.read(config.settings, maxAge: maxAge)
+            if report.code != Codes.noFreshResult && entries.count != config.entries.count {
+                let names = Set(entries.map(\.name))
+                report = ProbeReport.aggregate(report.results.filter { names.contains($0.name) }, durationMs: report.durationMs,
+                                               finishedAt: report.finishedAt)
+            }
+            Platform.writeStdout(Render.render(report, as: format))
+            return report.code
+        }
+        if args.value("--max-age") != nil { throw spec.usageError("--max-age needs --cached") }
         let report = ProbeRunner.runBlocking(entries, settings: config.settings, timeout: timeout)
         Platform.writeStdout(Render.render(report, as: format))
         // Nothing a hook started outlives the probe, not even a daemon in its own session.

@@ -31,6 +31,8 @@ public struct ListenerSettings: Sendable {
     /// Run the full check set on every TICK and write the cached result.
     public var runChecks = true
     public var tick: String = "TICK_5"
+    /// How long a critical program's unexpected exit stays reported after it is RUNNING again.
+    public var failureHold: Duration = .seconds(30)
     public init() {}
 }
 
@@ -59,7 +61,7 @@ public struct ProbeSettings: Sendable {
     public static let frameworkSections: [String: [String]] = [
         "probe": ["timeout", "hook_timeout", "hooks_dir", "sonic_hook", "rundir"],
         "supervisor": ["serverurl", "username", "password", "source", "supervisorctl", "config", "ledger_max_age"],
-        "listener": ["on_critical_exit", "terminate_grace", "run_checks", "tick"],
+        "listener": ["on_critical_exit", "terminate_grace", "run_checks", "tick", "failure_hold"],
     ]
 
     /// Reads the framework sections of `doc`.
@@ -103,6 +105,11 @@ public struct ProbeSettings: Sendable {
             if let e = s.entry("terminate_grace") {
                 do { listener.terminateGrace = try DurationText.parse(e.value) } catch {
                     throw ConfigError("terminate_grace: \(error)", at: e.location)
+                }
+            }
+            if let e = s.entry("failure_hold") {
+                do { listener.failureHold = try DurationText.parse(e.value) } catch {
+                    throw ConfigError("failure_hold: \(error)", at: e.location)
                 }
             }
             if let e = s.entry("run_checks") { listener.runChecks = try ConfigValue.bool(e) }

@@ -1,0 +1,32 @@
+// `readiness-probe listen`: the supervisord event listener (docs/event-listener.md).
+// stdout is the protocol channel: nothing but protocol bytes is ever written to it.
+
+enum ListenCommand {
+    static let spec = CommandSpec(
+        path: "readiness-probe listen",
+        summary: "Supervisor event listener: keeps the program ledger, records critical exits, caches check results.",
+        usage: "[--config PATH]",
+        options: [CLI.configOption],
+        discussion: """
+            Run by supervisord as an [eventlistener] with events=PROCESS_STATE,TICK_5 (see docs/event-listener.md).
+            Speaks the listener protocol on stdin/stdout; logs to stderr. Exits 0 when stdin is closed.
+            Writes <rundir>/readiness-probe/ledger.json (read by `run` with [supervisor] source = events or auto)
+            and, on every TICK, <rundir>/readiness-probe/result.json (read by `run --cached`).
+            """)
+
+    static let command = CLI.Command(name: "listen", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+        let config = try CLI.loadConfiguration(args, inv)
+        let listener = EventListener(configuration: config)
+        listener.start()
+        let loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
+        let end = loop.run { listener.handle($0) }
+        listener.finish()
+        switch end {
+        case .endOfInput:
+            return 0
+        case .readFailed(let why), .writeFailed(let why):
+            listener.log("error: \(why)")
+            return 1
+        }
+    }
+}

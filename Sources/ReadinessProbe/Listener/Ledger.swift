@@ -1,0 +1,321 @@
+// The event listener's ledger: what `readiness-probe listen` knows about every supervisord
+// program, kept from PROCESS_STATE events (seeded from one getAllProcessInfo), and written
+// atomically to <rundir>/readiness-probe/ledger.json for `run` to read (source = events/auto).
+// docs/event-listener.md describes the file.
+import SupervisorKit
+
+/// A critical program's unexpected exit (EXITED expected:0) or FATAL, as the listener saw it.
+public struct LedgerFailure: Sendable, Equatable {
+    /// EXITED or FATAL.
+    public var state: ProcessState
+    /// Epoch seconds when the listener saw it.
+    public var at: Double
+    public var serial: Int
+    public var detail: String
+
+    public init(state: ProcessState, at: Double, serial: Int, detail: String) {
+        self.state = state
+        self.at = at
+        self.serial = serial
+        self.detail = detail
+    }
+}
+
+/// One program in the ledger.
+public struct LedgerEntry: Sendable, Equatable {
+    public var name: String
+    public var group: String
+    public var state: ProcessState
+    public var pid: Int
+    /// `expected` of the last PROCESS_STATE_EXITED event; nil if not seen since the seed.
+    public var expected: Bool?
+    /// The exit status from the seed (getAllProcessInfo); nil once an event replaced it.
+    public var exitStatus: Int?
+    public var spawnError: String
+    /// Epoch seconds of the last change (event or seed).
+    public var changedAt: Double
+    /// The serial of the last applied event; -1 when the state came from the seed.
+    public var serial: Int
+    /// Set by an unexpected exit of a critical program; see `failureActive`.
+    public var failure: LedgerFailure?
+
+    public init(name: String, group: String, state: ProcessState, pid: Int = 0, expected: Bool? = nil,
+                exitStatus: Int? = nil, spawnError: String = "", changedAt: Double, serial: Int = -1,
+                failure: LedgerFailure? = nil) {
+        self.name = name
+        self.group = group
+        self.state = state
+        self.pid = pid
+        self.expected = expected
+        self.exitStatus = exitStatus
+        self.spawnError = spawnError
+        self.changedAt = changedAt
+        self.serial = serial
+        self.failure = failure
+    }
+
+    public var namespec: String { group == name ? name : "\(group):\(name)" }
+
+    /// A recorded failure counts until the program is RUNNING again AND `hold` has passed
+    /// since the failure (so a crash that autorestart repairs within a second is still reported
+    /// by probes for `hold`).
+    public func failureActive(now: Double, hold: Duration) -> Bool {
+        guard let f = failure else { return false }
+        return state != .running || now - f.at < hold.secondsDouble
+    }
+
+    /// The process as the checks see it. An active failure shows as the failing state
+    /// (EXITED/FATAL) with the listener's explanation, so the programs check gives code 4.
+    public func process(now: Double, hold: Duration) -> SupervisorProcess {
+        if let f = failure, failureActive(now: now, hold: hold) {
+            var desc = f.detail
+            if state == .running { desc += "; RUNNING again (pid \(pid)), reported for \(DurationText.format(hold)) after the exit" }
+            else if state != f.state { desc += "; now \(state.name)" }
+            return SupervisorProcess(name: name, group: group, state: f.state, description: desc, spawnError: "",
+                                     exitStatus: nil, exitExpected: f.state == .exited ? false : nil, pid: pid)
+        }
+        return SupervisorProcess(name: name, group: group, state: state, description: "", spawnError: spawnError,
+                                 exitStatus: exitStatus, exitExpected: expected, pid: pid)
+    }
+}
+
+/// The ledger: every program plus the listener's own bookkeeping.
+public struct Ledger: Sendable, Equatable {
+    public static let format = "readiness-probe-ledger/1"
+
+    public var entries: [LedgerEntry] = []
+    /// Epoch seconds of the last write (set by `encode`); readers judge freshness by it.
+    public var writtenAt: Double = 0
+    /// `when` of the last TICK event (supervisord's clock), if any.
+    public var tickAt: Double? = nil
+    public var listenerPID: Int = 0
+    public var supervisordPID: Int? = nil
+    /// The listener's own pool (group), never a program of the ledger.
+    public var pool: String? = nil
+    /// Event-listener groups (never critical by `*`).
+    public var listenerGroups: [String] = []
+    /// True once seeded from getAllProcessInfo; an unseeded ledger is not trusted.
+    public var complete = false
+    public var seededAt: Double? = nil
+    /// True when the listener ended (stdin closed): the ledger is no longer kept.
+    public var closed = false
+    /// supervisord's own state from SUPERVISOR_STATE_CHANGE events: RUNNING or STOPPING.
+    public var supervisordState = "RUNNING"
+    public var lastSerial: Int = -1
+    public var eventsApplied: Int = 0
+    /// Every distinct event handled (duplicates excluded), of any kind.
+    public var eventsSeen: Int = 0
+    /// The highest `poolserial` seen in the listener's own pool (-1: none). With no event lost
+    /// since the pool began, `events == pool_serial + 1`.
+    public var poolSerial: Int = -1
+
+    public init() {}
+
+    public func index(name: String, group: String) -> Int? {
+        entries.firstIndex { $0.name == name && $0.group == group }
+    }
+
+    public func entry(_ namespec: String) -> LedgerEntry? {
+        entries.first { $0.namespec == namespec } ?? entries.first { $0.name == namespec }
+    }
+
+    // MARK: applying what the listener learns
+
+    /// Replaces every program's state with a fresh getAllProcessInfo answer, keeping recorded
+    /// failures of programs that still exist. Listener groups are left out.
+    public mutating func seed(_ processes: [SupervisorProcess], now: Double) {
+        var next: [LedgerEntry] = []
+        for p in processes where p.group != pool && !listenerGroups.contains(p.group) {
+            var e = LedgerEntry(name: p.name, group: p.group, state: p.state, pid: p.pid, expected: nil,
+                                exitStatus: p.exitStatus, spawnError: p.spawnError, changedAt: now)
+            if let old = index(name: p.name, group: p.group) {
+                e.failure = entries[old].failure
+                if entries[old].state == p.state {
+                    e.expected = entries[old].expected
+                    e.changedAt = entries[old].changedAt
+                    e.serial = entries[old].serial
+                }
+            }
+            next.append(e)
+        }
+        entries = next
+        complete = true
+        seededAt = now
+    }
+
+    /// What applying one PROCESS_STATE event changed.
+    public struct Change: Sendable, Equatable {
+        public var namespec: String
+        public var state: ProcessState
+        /// A failure that this event recorded (the program must be critical).
+        public var newFailure: LedgerFailure?
+    }
+
+    /// Applies `PROCESS_STATE_<STATE>` for one process. `critical` says whether the program is
+    /// critical (an unexpected exit or FATAL then records a failure). Events older than the
+    /// entry's last event (by serial) are ignored. Returns nil when nothing changed.
+    public mutating func apply(state: ProcessState, name: String, group: String, pid: Int?, expected: Bool?,
+                               serial: Int, now: Double, critical: Bool) -> Change? {
+        lastSerial = max(lastSerial, serial)
+        eventsApplied += 1
+        let i: Int
+        if let found = index(name: name, group: group) {
+            i = found
+            if serial < entries[i].serial { return nil }
+        } else {
+            entries.append(LedgerEntry(name: name, group: group, state: state, changedAt: now))
+            i = entries.count - 1
+        }
+        var e = entries[i]
+        e.state = state
+        e.serial = serial
+        e.changedAt = now
+        if let pid { e.pid = pid } else if state == .backoff || state == .fatal || state == .starting { e.pid = 0 }
+        if state == .exited || state == .stopped { e.pid = 0 }
+        if state == .exited {
+            e.expected = expected
+            e.exitStatus = nil
+        } else if state == .starting {
+            e.expected = nil
+            e.exitStatus = nil
+        }
+        e.spawnError = state == .fatal ? "Exited too quickly (event listener saw FATAL)" : ""
+        var recorded: LedgerFailure? = nil
+        if critical && ((state == .exited && expected == false) || state == .fatal) && e.failure?.serial != serial {
+            let what = state == .fatal
+                ? "entered FATAL (it could not be kept running)"
+                : "exited unexpectedly" + (pid.map { " (pid \($0))" } ?? "")
+            let f = LedgerFailure(state: state, at: now, serial: serial,
+                                  detail: "critical program \(e.namespec) \(what); seen by the event listener")
+            e.failure = f
+            recorded = f
+        }
+        entries[i] = e
+        return Change(namespec: e.namespec, state: state, newFailure: recorded)
+    }
+
+    /// Drops failures that are over (RUNNING again and past `hold`); returns whether any was dropped.
+    public mutating func expireFailures(now: Double, hold: Duration) -> Bool {
+        var changed = false
+        for i in entries.indices where entries[i].failure != nil && !entries[i].failureActive(now: now, hold: hold) {
+            entries[i].failure = nil
+            changed = true
+        }
+        return changed
+    }
+
+    // MARK: the snapshot the checks read
+
+    public func snapshot(now: Double, hold: Duration) -> SupervisorSnapshot {
+        SupervisorSnapshot(processes: entries.map { $0.process(now: now, hold: hold) }, source: "events",
+                           listenerGroups: Set(listenerGroups + (pool.map { [$0] } ?? [])))
+    }
+
+    // MARK: JSON
+
+    public func json() -> JSONValue {
+        func num(_ d: Double?) -> JSONValue { d.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
+        func int(_ i: Int?) -> JSONValue { i.map { .number(Double($0)) } ?? .null }
+        let programs: [JSONValue] = entries.map { e in
+            .object([
+                ("name", .string(e.name)), ("group", .string(e.group)), ("state", .string(e.state.name)),
+                ("pid", int(e.pid)), ("expected", e.expected.map { .bool($0) } ?? .null),
+                ("exit_status", int(e.exitStatus)), ("spawnerr", .string(e.spawnError)),
+                ("changed_at", num(e.changedAt)), ("serial", int(e.serial)),
+                ("failure", e.failure.map { f in
+                    .object([("state", .string(f.state.name)), ("at", num(f.at)), ("serial", int(f.serial)),
+                             ("detail", .string(f.detail))])
+                } ?? .null),
+            ])
+        }
+        return .object([
+            ("format", .string(Ledger.format)),
+            ("written_at", num(writtenAt)), ("tick_at", num(tickAt)),
+            ("listener_pid", int(listenerPID)), ("supervisord_pid", int(supervisordPID)),
+            ("pool", pool.map { .string($0) } ?? .null),
+            ("listener_groups", .array(listenerGroups.map { .string($0) })),
+            ("complete", .bool(complete)), ("seeded_at", num(seededAt)), ("closed", .bool(closed)),
+            ("supervisord_state", .string(supervisordState)),
+            ("last_serial", int(lastSerial)), ("events", int(eventsSeen)), ("pool_serial", int(poolSerial)), ("state_events", int(eventsApplied)),
+            ("programs", .array(programs)),
+        ])
+    }
+
+    public struct DecodeError: Error, Sendable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    public init(json v: JSONValue) throws(DecodeError) {
+        func bad(_ r: String) -> DecodeError { DecodeError(reason: r) }
+        guard v["format"]?.stringValue == Ledger.format else {
+            throw bad("not a \(Ledger.format) file (format is \(v["format"].map { JSON.serialize($0) } ?? "missing"))")
+        }
+        guard let written = v["written_at"]?.doubleValue else { throw bad("written_at is missing") }
+        guard let programs = v["programs"]?.arrayValue else { throw bad("programs is missing") }
+        writtenAt = written
+        tickAt = v["tick_at"]?.doubleValue
+        listenerPID = v["listener_pid"]?.intValue ?? 0
+        supervisordPID = v["supervisord_pid"]?.intValue
+        pool = v["pool"]?.stringValue
+        listenerGroups = (v["listener_groups"]?.arrayValue ?? []).compactMap(\.stringValue)
+        complete = v["complete"]?.boolValue ?? false
+        seededAt = v["seeded_at"]?.doubleValue
+        closed = v["closed"]?.boolValue ?? false
+        supervisordState = v["supervisord_state"]?.stringValue ?? "RUNNING"
+        lastSerial = v["last_serial"]?.intValue ?? -1
+        eventsApplied = v["state_events"]?.intValue ?? 0
+        eventsSeen = v["events"]?.intValue ?? 0
+        poolSerial = v["pool_serial"]?.intValue ?? -1
+        for p in programs {
+            guard let name = p["name"]?.stringValue, let group = p["group"]?.stringValue,
+                  let sn = p["state"]?.stringValue, let state = ProcessState(name: sn) else {
+                throw bad("a program entry lacks name, group or a known state")
+            }
+            var failure: LedgerFailure? = nil
+            if let f = p["failure"], f != .null {
+                guard let fs = f["state"]?.stringValue.flatMap(ProcessState.init(name:)), let at = f["at"]?.doubleValue else {
+                    throw bad("program \(name): malformed failure")
+                }
+                failure = LedgerFailure(state: fs, at: at, serial: f["serial"]?.intValue ?? -1,
+                                        detail: f["detail"]?.stringValue ?? "critical program \(name) failed")
+            }
+            entries.append(LedgerEntry(name: name, group: group, state: state, pid: p["pid"]?.intValue ?? 0,
+                                       expected: p["expected"]?.boolValue, exitStatus: p["exit_status"]?.intValue,
+                                       spawnError: p["spawnerr"]?.stringValue ?? "",
+                                       changedAt: p["changed_at"]?.doubleValue ?? 0, serial: p["serial"]?.intValue ?? -1,
+                                       failure: failure))
+        }
+    }
+
+    /// The folder under rundir that holds the ledger and the cached result.
+    public static func folder(_ settings: ProbeSettings) -> String { settings.rundir + "/readiness-probe" }
+    public static func path(_ settings: ProbeSettings) -> String { folder(settings) + "/ledger.json" }
+
+    /// Reads the ledger file; nil when it does not exist.
+    public static func read(path: String) throws(DecodeError) -> Ledger? {
+        let bytes: [UInt8]
+        do { bytes = try Platform.readFile(path, limit: 4 << 20) } catch {
+            if error.errno == 2 { return nil }  // ENOENT
+            throw DecodeError(reason: "cannot read \(path): \(error.message)")
+        }
+        do { return try Ledger(json: try JSON.parse(bytes)) } catch let e as JSON.ParseError {
+            throw DecodeError(reason: "\(path): \(e)")
+        } catch let e as DecodeError {
+            throw DecodeError(reason: "\(path): \(e.reason)")
+        } catch {
+            throw DecodeError(reason: "\(path): \(error)")
+        }
+    }
+
+    /// Writes the ledger atomically, stamping `writtenAt`.
+    public mutating func write(path: String, now: Double) throws(SystemError) {
+        writtenAt = now
+        try Platform.writeFileAtomically(path, Array((JSON.serialize(json()) + "\n").utf8))
+    }
+}
+
+extension Duration {
+    /// Seconds as a Double.
+    public var secondsDouble: Double { millisecondsDouble / 1000 }
+}

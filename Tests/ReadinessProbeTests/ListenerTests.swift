@@ -1,0 +1,257 @@
+// `readiness-probe listen` under a real supervisord (the binary is the [eventlistener]).
+@preconcurrency import Glibc
+import Testing
+@testable import ReadinessProbe
+import ProbeTestSupport
+import SupervisorKit
+
+/// A supervisord with `readiness-probe listen` as its `readiness` event listener, and a probe
+/// config (no serverurl: the listener finds supervisord through SUPERVISOR_SERVER_URL).
+final class ListenerRig: @unchecked Sendable {
+    let work: TempDir
+    let probeConf: String
+    let harness: SupervisordHarness
+    var rundir: String { work.path + "/run" }
+    var ledgerPath: String { rundir + "/readiness-probe/ledger.json" }
+    var resultPath: String { rundir + "/readiness-probe/result.json" }
+
+    init(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5") throws {
+        work = TempDir("lrig")
+        probeConf = try work.write("probe.conf", "[probe]\nrundir = \(work.path)/run\nhooks_dir =\nsonic_hook =\n" + probe + "\n")
+        harness = try SupervisordHarness(programs: """
+            [eventlistener:readiness]
+            command=\(TestPaths.binary) listen --config \(probeConf)
+            events=\(events)
+            startsecs=0
+            buffer_size=1000
+            priority=1
+            stderr_logfile={dir}/listener.err
+
+            """ + programs.replacing("{work}", with: work.path))
+    }
+
+    /// Starts the rig on its own thread (supervisord's start-up blocks), not on a cooperative one.
+    static func start(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5") async throws -> ListenerRig {
+        try await Blocking.run { () -> Result<ListenerRig, any Error> in
+            Result { try ListenerRig(programs: programs, probe: probe, events: events) }
+        }.get()
+    }
+
+    func ledger() -> Ledger? { (try? Ledger.read(path: ledgerPath)) ?? nil }
+    func listenerLog() -> String { (try? Platform.readTextFile(harness.dir.file("listener.err"), limit: 16 << 20)) ?? "" }
+    func processes() -> [SupervisorProcess] {
+        (try? SupervisorClient(url: .unix(path: harness.socketPath)).getAllProcessInfo(deadline: .after(.seconds(3)))) ?? []
+    }
+
+    /// Every non-listener program's state in the ledger equals getAllProcessInfo's.
+    func ledgerMatchesSupervisord() -> Bool {
+        guard let l = ledger(), l.complete else { return false }
+        let live = processes().filter { $0.group != "readiness" }
+        guard !live.isEmpty, live.count == l.entries.count else { return false }
+        return live.allSatisfy { p in
+            guard let e = l.entries.first(where: { $0.name == p.name && $0.group == p.group }) else { return false }
+            return e.state == p.state && (p.state != .running || e.pid == p.pid)
+        }
+    }
+
+    func waitForLedger(timeout: Duration = .seconds(20), _ condition: (Ledger) -> Bool) async -> Bool {
+        await poll(timeout: timeout) { ledger().map(condition) ?? false }
+    }
+
+    /// `program` has `state` per XML-RPC.
+    func waitFor(_ program: String, _ state: ProcessState) async -> Bool {
+        await poll(timeout: .seconds(20), every: .milliseconds(100)) { processes().contains { $0.name == program && $0.state == state } }
+    }
+
+    func run(_ args: [String]) -> CommandResult { Command.run([TestPaths.binary] + args) }
+
+    func protocolBroken() -> Bool {
+        harness.output().contains("will no longer receive events") || harness.output().contains("UNKNOWN")
+    }
+}
+
+/// Polls `condition` until true or `timeout`, sleeping with Task.sleep so that these long live
+/// tests never hold one of the (two) cooperative threads the other async tests need.
+func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50), _ condition: () -> Bool) async -> Bool {
+    let deadline = Deadline.after(timeout)
+    while true {
+        if condition() { return true }
+        if deadline.hasPassed { return false }
+        try? await Task.sleep(for: every)
+    }
+}
+
+@Suite(.timeLimit(.minutes(2))) struct ListenerLiveTests {
+    @Test func startRunCrashFatalSequence() async throws {
+        let rig = try await ListenerRig.start(programs: """
+            [program:start]
+            command=/bin/sh -c 'sleep 0.3; exit 0'
+            startsecs=0
+            autorestart=false
+
+            [program:flaky]
+            command=/bin/sh -c 'if [ -e {work}/crashed ]; then exit 1; fi; touch {work}/crashed; sleep 1.5; exit 1'
+            startsecs=1
+            startretries=1
+            autorestart=true
+
+            [program:steady]
+            command=sleep 1000
+            """, probe: "[programs]\ncritical = flaky, steady\n")
+        #expect(await rig.waitFor("flaky", .fatal))
+        #expect(await poll(timeout: .seconds(10)) { rig.ledgerMatchesSupervisord() }, "\(rig.listenerLog())")
+        let l = try #require(rig.ledger())
+        #expect(l.entry("flaky")?.failure?.state == .fatal)
+        #expect(l.entry("start")?.state == .exited && l.entry("start")?.expected == true && l.entry("start")?.failure == nil)
+        #expect(l.entry("steady")?.failure == nil)
+        // Every event of the pool arrived once, in order, and was answered (no gap in poolserial).
+        #expect(l.eventsSeen == l.poolSerial + 1 && l.poolSerial > 10)
+        let log = rig.listenerLog()
+        let order = ["flaky STARTING", "flaky RUNNING", "flaky EXITED (unexpected)", "CRITICAL: critical program flaky exited",
+                     "flaky BACKOFF", "flaky FATAL", "CRITICAL: critical program flaky entered FATAL"]
+        var at = log.startIndex
+        for step in order {
+            let found = log[at...].firstRange(of: step)
+            #expect(found != nil, "\(step) missing after the previous step in:\n\(log)")
+            if let found { at = found.upperBound }
+        }
+        #expect(!rig.protocolBroken())
+        #expect(rig.processes().first { $0.group == "readiness" }?.state == .running)
+        // run answers from the ledger: flaky is FATAL -> 4.
+        let r = rig.run(["run", "--config", rig.probeConf])
+        #expect(r.status == 4, "\(r.stdout)")
+        #expect(r.stdout.contains("flaky"))
+    }
+
+    @Test func utf8LogEventsDoNotDesync() async throws {
+        let work = TempDir("chat")
+        let script = try work.write("chatty.py", """
+            import sys, time
+            i = 0
+            while True:
+                i += 1
+                line = 'café ✓ 日本 #%d' % i
+                if i % 5 == 0:
+                    line += ' 🚀'
+                sys.stdout.buffer.write((line + '\\n').encode('utf-8'))
+                sys.stdout.buffer.flush()
+                time.sleep(0.03)
+            """)
+        let rig = try await ListenerRig.start(programs: """
+            [program:chatty]
+            command=python3 \(script)
+            stdout_events_enabled=true
+            """, probe: "[programs]\ncritical = chatty\n", events: "PROCESS_STATE,PROCESS_LOG,TICK_5")
+        // Two TICKs after many log events: the listener is still in step.
+        #expect(await rig.waitForLedger { $0.eventsSeen > 100 && $0.tickAt != nil })
+        let firstTick = rig.ledger()?.tickAt ?? 0
+        #expect(await rig.waitForLedger(timeout: .seconds(15)) { ($0.tickAt ?? 0) >= firstTick + 5 })
+        let l = try #require(rig.ledger())
+        #expect(l.eventsSeen == l.poolSerial + 1, "events \(l.eventsSeen), pool serial \(l.poolSerial)")
+        #expect(l.eventsSeen > 150)
+        #expect(!rig.protocolBroken(), "\(rig.harness.output())")
+        #expect(rig.processes().first { $0.group == "readiness" }?.state == .running)
+        #expect(!rig.listenerLog().contains("error"), "\(rig.listenerLog())")
+    }
+
+    @Test func killedListenerLosesNothing() async throws {
+        let rig = try await ListenerRig.start(programs: """
+            [program:victim]
+            command=sleep 1000
+            startsecs=1
+            autorestart=true
+
+            [program:steady]
+            command=sleep 1000
+            """, probe: "[programs]\ncritical = victim, steady\n")
+        #expect(await rig.waitForLedger { l in l.complete && l.entry("victim")?.state == .running && l.entry("steady")?.state == .running })
+        let before = try #require(rig.ledger())
+        let listenerPID = Int32(before.listenerPID)
+        let victimPID = Int32(try #require(rig.processes().first { $0.name == "victim" }).pid)
+        // Stop the listener, crash the victim (supervisord sends the EXITED event into the
+        // stopped listener's pipe and restarts the victim), then kill the listener mid-event.
+        kill(listenerPID, SIGSTOP)
+        kill(victimPID, SIGKILL)
+        #expect(await poll(timeout: .seconds(10)) {
+            rig.processes().contains { $0.name == "victim" && $0.state == .running && $0.pid != Int(victimPID) }
+        })
+        kill(listenerPID, SIGKILL)
+        #expect(await rig.waitForLedger { $0.listenerPID != Int(listenerPID) && $0.complete }, "\(rig.listenerLog())")
+        #expect(await poll(timeout: .seconds(10)) { rig.ledgerMatchesSupervisord() }, "\(rig.listenerLog())")
+        let after = try #require(rig.ledger())
+        #expect(after.entry("victim")?.failure?.state == .exited, "\(rig.listenerLog())")
+        #expect(!rig.protocolBroken())
+        let r = rig.run(["run", "--config", rig.probeConf])
+        #expect(r.status == 4 && r.stdout.contains("victim"), "\(r.stdout)")
+    }
+
+    @Test func terminateOnCriticalExitOnly() async throws {
+        let rig = try await ListenerRig.start(programs: """
+            [program:crit]
+            command=/bin/sh -c 'while [ ! -e {work}/stop-crit ]; do sleep 0.05; done; exit 1'
+            startsecs=1
+            autorestart=false
+
+            [program:other]
+            command=/bin/sh -c 'while [ ! -e {work}/stop-other ]; do sleep 0.05; done; exit 1'
+            startsecs=1
+            autorestart=false
+            """, probe: "[programs]\ncritical = crit\n[listener]\non_critical_exit = terminate\nrun_checks = false\n")
+        #expect(await rig.waitForLedger { l in l.complete && l.supervisordPID != nil && l.entry("crit")?.state == .running
+            && l.entry("other")?.state == .running })
+        #expect(rig.ledger()?.supervisordPID == Int(rig.harness.pid))
+        _ = try rig.work.write("stop-other", "")
+        #expect(await rig.waitForLedger { $0.entry("other")?.state == .exited && $0.entry("other")?.expected == false })
+        // A non-critical exit: supervisord keeps running.
+        #expect(!(await poll(timeout: .seconds(1)) { !rig.harness.isRunning }))
+        _ = try rig.work.write("stop-crit", "")
+        #expect(await poll(timeout: .seconds(15)) { !rig.harness.isRunning }, "\(rig.listenerLog())")
+        #expect(rig.listenerLog().contains("sending SIGTERM to supervisord (pid \(rig.ledger()?.supervisordPID ?? -1))"))
+    }
+
+    @Test func cachedResultAfterCriticalExitWithoutSupervisord() async throws {
+        let rig = try await ListenerRig.start(programs: """
+            [program:start]
+            command=/bin/sh -c 'exit 0'
+            startsecs=0
+            autorestart=false
+
+            [program:crit]
+            command=/bin/sh -c 'while [ ! -e {work}/stop ]; do sleep 0.05; done; rm -f {work}/stop; exit 1'
+            startsecs=1
+            autorestart=true
+            """, probe: "[programs]\ncritical = crit\n")
+        #expect(await rig.waitForLedger { l in l.complete && l.entry("crit")?.state == .running && l.entry("start")?.state == .exited })
+        // The cached result becomes ready on a TICK.
+        let ready = await poll(timeout: .seconds(15), every: .milliseconds(100)) {
+            CachedResult.read(path: rig.resultPath, maxAge: .seconds(15)).code == 0
+        }
+        #expect(ready, "\(rig.listenerLog())")
+        _ = try rig.work.write("stop", "")
+        #expect(await rig.waitForLedger { $0.entry("crit")?.failure != nil })
+        let failed = await poll(timeout: .seconds(15), every: .milliseconds(100)) {
+            CachedResult.read(path: rig.resultPath, maxAge: .seconds(15)).code == Codes.programNotRunning
+        }
+        #expect(failed, "\(rig.listenerLog())")
+        // A config whose supervisord does not exist, same rundir: --cached never asks it.
+        let cachedConf = try rig.work.write("cached.conf", """
+            [probe]
+            rundir = \(rig.rundir)
+            hooks_dir =
+            sonic_hook =
+            [supervisor]
+            serverurl = unix:///nonexistent/readiness-probe-test.sock
+            source = events
+            [programs]
+            critical = crit
+            """)
+        let cached = rig.run(["run", "--cached", "--config", cachedConf])
+        #expect(cached.status == 4, "\(cached.stdout)\(cached.stderr)")
+        #expect(cached.stdout.contains("crit") && !cached.stdout.contains("nonexistent"))
+        // source = events answers from the ledger, also without supervisord; crit is RUNNING
+        // again (autorestart) but its exit stays reported for failure_hold.
+        let events = rig.run(["run", "--config", cachedConf, "--format", "json"])
+        #expect(events.status == 4, "\(events.stdout)")
+        #expect(events.stdout.contains("RUNNING again") || events.stdout.contains("exited unexpectedly"))
+    }
+}

@@ -1,0 +1,308 @@
+// The event listener without supervisord: the protocol loop over real fds (the 4.3.0 capture
+// replayed), dedupe, resync after a malformed header, the ledger model, LedgerSource staleness,
+// the cached result, and the binary's exit codes for source = events and run --cached.
+@preconcurrency import Glibc
+import Testing
+@testable import ReadinessProbe
+import ProbeTestSupport
+import SupervisorKit
+
+/// One envelope as supervisord writes it (`len` counted in code points).
+func envelope(_ serial: Int, _ name: String, _ payload: String, pool: String = "readiness") -> [UInt8] {
+    Array("ver:3.0 server:supervisor serial:\(serial) pool:\(pool) poolserial:\(serial) eventname:\(name) len:\(payload.unicodeScalars.count)\n".utf8)
+        + Array(payload.utf8)
+}
+
+func stateEvent(_ serial: Int, _ state: String, _ name: String, from: String = "RUNNING", extra: String = "") -> [UInt8] {
+    envelope(serial, "PROCESS_STATE_\(state)", "processname:\(name) groupname:\(name) from_state:\(from)\(extra)")
+}
+
+/// A configuration from INI text (rundir and serverurl filled in).
+func listenerConfig(_ dir: TempDir, _ extra: String, serverURL: String? = nil) throws -> ProbeConfiguration {
+    let text = """
+        [probe]
+        rundir = \(dir.path)/run
+        hooks_dir =
+        sonic_hook =
+        [supervisor]
+        serverurl = \(serverURL ?? "unix://\(dir.path)/no-such.sock")
+
+        """ + extra
+    var doc = INIDocument()
+    doc.sections = try INI.parse(text, file: dir.file("probe.conf"))
+    return try ProbeConfiguration.build(document: doc, configFile: nil, environment: [:])
+}
+
+/// Runs the protocol loop over a file (stdin) and a file (stdout); returns the end and the output bytes.
+func replay(_ input: [UInt8], dir: TempDir, handle: (SupervisorEvent) -> (() -> Void)?) throws -> (ListenerProtocol.End, [UInt8], [String]) {
+    let inPath = dir.file("in-\(UInt32.random(in: 0...UInt32.max))")
+    let outPath = inPath + ".out"
+    try Platform.writeFileAtomically(inPath, input)
+    let inFD = open(inPath, O_RDONLY)
+    let outFD = open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    defer { close(inFD); close(outFD) }
+    var logs: [String] = []
+    let end = ListenerProtocol(input: inFD, output: outFD, log: { logs.append($0) }).run(handle)
+    return (end, try Platform.readFile(outPath, limit: 64 << 20), logs)
+}
+
+func expectedReplies(_ n: Int) -> [UInt8] {
+    ListenerProtocol.ready + Array((0..<n).map { _ in ListenerProtocol.okReady }.joined())
+}
+
+@Suite struct ListenerProtocolTests {
+    @Test(arguments: ["4.3.0", "4.2.5"])
+    func fixtureReplayThroughLoopWritesOnlyProtocolBytes(version: String) throws {
+        let dir = TempDir("lsn")
+        let bytes = try TestPaths.fixture("supervisor/\(version)-events-stream.bin")
+        let config = try listenerConfig(dir, "[programs]\ncritical = badstart, failfast, longrun\n[listener]\nrun_checks = false\n")
+        let listener = EventListener(configuration: config, log: { _ in })
+        listener.start()
+        var names: [String] = []
+        let (end, out, logs) = try replay(bytes, dir: dir) { e in
+            names.append(e.header.eventName)
+            return listener.handle(e)
+        }
+        #expect(end == .endOfInput)
+        #expect(logs.isEmpty)
+        let total = version == "4.3.0" ? 131 : 130
+        #expect(names.count == total)
+        #expect(out == expectedReplies(total))
+        let l = listener.ledger
+        #expect(l.eventsSeen == total)
+        #expect(l.entry("badstart")?.state == .exited && l.entry("badstart")?.expected == false)
+        #expect(l.entry("badstart")?.failure?.state == .exited)
+        #expect(l.entry("failfast")?.state == .fatal && l.entry("failfast")?.failure?.state == .fatal)
+        #expect(l.entry("start")?.state == .exited && l.entry("start")?.expected == true)
+        #expect(l.entry("start")?.failure == nil)  // not critical
+        #expect(l.entry("longrun")?.failure == nil)  // stopped by the shutdown, not a crash
+        #expect(l.entry("worker:worker_00") != nil)
+        #expect(l.supervisordState == "STOPPING")
+        // The critical and start changes were written before their answers: the file has them.
+        let onDisk = try #require(try Ledger.read(path: Ledger.path(config.settings)))
+        #expect(onDisk.entry("badstart")?.failure != nil && onDisk.entry("failfast")?.failure != nil)
+        #expect(onDisk.entry("start")?.expected == true)
+    }
+
+    @Test func fixtureReplayThroughTheBinary() throws {
+        let dir = TempDir("lsn")
+        let conf = try dir.write("p.conf", """
+            [probe]
+            rundir = \(dir.path)/run
+            [supervisor]
+            serverurl = unix://\(dir.path)/no-such.sock
+            [listener]
+            run_checks = false
+            """)
+        let stream = String(decoding: try TestPaths.fixture("supervisor/4.3.0-events-stream.bin"), as: UTF8.self)
+        let r = Command.run([TestPaths.binary, "listen", "--config", conf], stdin: stream)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(Array(r.stdout.utf8) == expectedReplies(131))
+        #expect(r.stderr.contains("cannot ask supervisord"))  // logged to stderr, not stdout
+        let ledger = try #require(try Ledger.read(path: dir.path + "/run/readiness-probe/ledger.json"))
+        #expect(ledger.closed && !ledger.complete && ledger.eventsSeen == 131 && ledger.lastSerial == 130)
+    }
+
+    @Test func duplicatesAreAnsweredButAppliedOnce() throws {
+        let dir = TempDir("lsn")
+        let listener = EventListener(configuration: try listenerConfig(dir, "[listener]\nrun_checks = false\n"), log: { _ in })
+        let a = stateEvent(1, "STARTING", "syncd", from: "STOPPED", extra: " tries:0")
+        let b = stateEvent(2, "RUNNING", "syncd", from: "STARTING", extra: " pid:42")
+        // 2 is redelivered after 3 (an older state must not win), 1 comes again from another pool.
+        let c = stateEvent(3, "EXITED", "syncd", extra: " expected:0 pid:42")
+        let stream = a + b + c + b + envelope(1, "PROCESS_STATE_STARTING", "processname:syncd groupname:syncd from_state:STOPPED tries:0", pool: "other")
+        let (end, out, _) = try replay(stream, dir: dir) { listener.handle($0) }
+        #expect(end == .endOfInput)
+        #expect(out == expectedReplies(5))
+        #expect(listener.ledger.eventsSeen == 3 && listener.ledger.eventsApplied == 3)
+        #expect(listener.ledger.entry("syncd")?.state == .exited)
+    }
+
+    @Test func malformedHeaderWithLenIsSkippedExactly() throws {
+        let dir = TempDir("lsn")
+        let listener = EventListener(configuration: try listenerConfig(dir, "[listener]\nrun_checks = false\n"), log: { _ in })
+        let payload = "processname:x groupname:x from_state:RUNNING pid:1\ncafé 🚀"
+        let bad = Array("ver:3.0 serial:oops pool:readiness eventname:PROCESS_LOG_STDOUT len:\(payload.unicodeScalars.count)\n".utf8)
+            + Array(payload.utf8)
+        let stream = stateEvent(1, "STARTING", "a", from: "STOPPED") + bad + stateEvent(2, "RUNNING", "a", from: "STARTING", extra: " pid:7")
+        let (end, out, logs) = try replay(stream, dir: dir) { listener.handle($0) }
+        #expect(end == .endOfInput)
+        #expect(out == expectedReplies(3))
+        #expect(logs.count == 1 && logs[0].contains("serial"))
+        #expect(listener.ledger.entry("a")?.state == .running && listener.ledger.entry("a")?.pid == 7)
+    }
+
+    @Test func malformedHeaderWithoutLenDropsTheEnvelope() throws {
+        let dir = TempDir("lsn")
+        let listener = EventListener(configuration: try listenerConfig(dir, "[listener]\nrun_checks = false\n"), log: { _ in })
+        let stream = stateEvent(1, "STARTING", "a", from: "STOPPED") + Array("garbage without tokens\nmore garbage".utf8)
+        let (end, out, logs) = try replay(stream, dir: dir) { listener.handle($0) }
+        #expect(end == .endOfInput)
+        #expect(out == expectedReplies(2))
+        #expect(logs.count == 1)
+    }
+
+    @Test func serialWindowIsBounded() {
+        var w = SerialWindow(capacity: 3)
+        let answers = [1, 2, 3, 2, 4, 1, 4].map { w.insert($0) }
+        // 2 is a duplicate; 4 evicts 1, so 1 is new again; then 4 is a duplicate.
+        #expect(answers == [true, true, true, false, true, true, false])
+    }
+}
+
+@Suite struct LedgerTests {
+    @Test func failureStaysUntilRunningAndHoldPassed() {
+        var l = Ledger()
+        l.seed([SupervisorProcess(name: "syncd", group: "syncd", state: .running, pid: 5)], now: 100)
+        let c = l.apply(state: .exited, name: "syncd", group: "syncd", pid: 5, expected: false, serial: 10, now: 101, critical: true)
+        #expect(c?.newFailure != nil)
+        _ = l.apply(state: .starting, name: "syncd", group: "syncd", pid: nil, expected: nil, serial: 11, now: 101.1, critical: true)
+        _ = l.apply(state: .running, name: "syncd", group: "syncd", pid: 6, expected: nil, serial: 12, now: 102, critical: true)
+        let hold = Duration.seconds(30)
+        let during = l.snapshot(now: 110, hold: hold)
+        #expect(during.processes[0].state == .exited && during.processes[0].description.contains("RUNNING again"))
+        let check = ProgramsCheck(selectors: [.program("syncd")])
+        #expect(check.evaluate(during).code == Codes.programNotRunning)
+        #expect(check.evaluate(l.snapshot(now: 132, hold: hold)).code == 0)
+        let early = l.expireFailures(now: 120, hold: hold)
+        #expect(!early)
+        let late = l.expireFailures(now: 132, hold: hold)
+        #expect(late && l.entries[0].failure == nil)
+        // A non-critical unexpected exit records nothing; an expected exit of a critical one neither.
+        let other = l.apply(state: .exited, name: "other", group: "other", pid: 1, expected: false, serial: 13, now: 140, critical: false)
+        #expect(other != nil && other?.newFailure == nil)
+        let expectedExit = l.apply(state: .exited, name: "syncd", group: "syncd", pid: 6, expected: true, serial: 14, now: 140, critical: true)
+        #expect(expectedExit != nil && expectedExit?.newFailure == nil)
+        // An older serial never overwrites a newer one.
+        let older = l.apply(state: .running, name: "syncd", group: "syncd", pid: 6, expected: nil, serial: 12, now: 141, critical: true)
+        #expect(older == nil && l.entry("syncd")?.state == .exited)
+    }
+
+    @Test func startCheckUsesTheExpectedFlag() {
+        var l = Ledger()
+        l.seed([SupervisorProcess(name: "start", group: "start", state: .running, exitStatus: 0, pid: 5)], now: 1)
+        _ = l.apply(state: .exited, name: "start", group: "start", pid: 5, expected: false, serial: 3, now: 2, critical: false)
+        let start = StartCheck()
+        #expect(start.evaluate(l.snapshot(now: 3, hold: .zero).processes[0], source: "events").code == Codes.startNotDone)
+        _ = l.apply(state: .exited, name: "start", group: "start", pid: 5, expected: true, serial: 4, now: 2, critical: false)
+        #expect(start.evaluate(l.snapshot(now: 3, hold: .zero).processes[0], source: "events").code == 0)
+    }
+
+    @Test func jsonRoundTrip() throws {
+        var l = Ledger()
+        l.pool = "readiness"
+        l.supervisordPID = 77
+        l.seed([SupervisorProcess(name: "a", group: "g", state: .running, pid: 5),
+                SupervisorProcess(name: "readiness", group: "readiness", state: .running, pid: 9)], now: 1)
+        _ = l.apply(state: .fatal, name: "a", group: "g", pid: nil, expected: nil, serial: 4, now: 2, critical: true)
+        l.writtenAt = 3.5
+        let back = try Ledger(json: try JSON.parse(JSON.serialize(l.json())))
+        #expect(back == l)
+        #expect(l.entries.count == 1)  // the listener's own pool is not a program
+    }
+}
+
+@Suite struct LedgerSourceTests {
+    func settings(_ dir: TempDir) -> ProbeSettings {
+        var s = ProbeSettings()
+        s.rundir = dir.path
+        s.supervisor.source = .events
+        return s
+    }
+
+    func write(_ l: Ledger, _ s: ProbeSettings, at: Double) throws {
+        try Platform.makeDirectories(Ledger.folder(s))
+        var l = l
+        try l.write(path: Ledger.path(s), now: at)
+    }
+
+    @Test func verdicts() throws {
+        let dir = TempDir("lsrc")
+        let s = settings(dir)
+        func code(_ now: Double) -> Int32? {
+            if case .failure(let f) = LedgerSource.snapshot(s, now: now) { return f.code }
+            return nil
+        }
+        #expect(code(1000) == Codes.noFreshResult)  // missing
+        var l = Ledger()
+        try write(l, s, at: 1000)
+        #expect(code(1001) == Codes.noFreshResult)  // not seeded
+        l.seed([SupervisorProcess(name: "start", group: "start", state: .exited, exitStatus: 0)], now: 1000)
+        try write(l, s, at: 1000)
+        #expect(code(1001) == nil)
+        #expect(code(1016) == Codes.noFreshResult)  // older than 15s
+        l.closed = true
+        try write(l, s, at: 1000)
+        #expect(code(1001) == Codes.noFreshResult)
+        l.closed = false
+        l.supervisordState = "STOPPING"
+        try write(l, s, at: 1000)
+        #expect(code(1001) == Codes.supervisorUnavailable)
+        try Platform.writeFileAtomically(Ledger.path(s), Array("{not json".utf8))
+        #expect(code(1001) == Codes.noFreshResult)
+    }
+
+    @Test func runWithEventsSourceAndNoOrStaleLedgerExits11() throws {
+        let dir = TempDir("lsrc")
+        let conf = try dir.write("p.conf", """
+            [probe]
+            rundir = \(dir.path)
+            hooks_dir =
+            sonic_hook =
+            [supervisor]
+            source = events
+            serverurl = unix://\(dir.path)/no-such.sock
+            ledger_max_age = 2s
+            """)
+        let missing = Command.run([TestPaths.binary, "run", "--config", conf])
+        #expect(missing.status == 11, "\(missing.stdout)\(missing.stderr)")
+        #expect(missing.stdout.hasPrefix("not ready (code 11): start: no event listener ledger"))
+        var l = Ledger()
+        l.seed([SupervisorProcess(name: "start", group: "start", state: .exited, exitStatus: 0)], now: 1)
+        try Platform.makeDirectories(dir.path + "/readiness-probe")
+        try l.write(path: dir.path + "/readiness-probe/ledger.json", now: Platform.epochSeconds() - 60)
+        let stale = Command.run([TestPaths.binary, "run", "--config", conf, "--format", "json"])
+        #expect(stale.status == 11)
+        #expect(stale.stdout.contains("\"code\": 11") && stale.stdout.contains("ledger_max_age 2s"))
+        try l.write(path: dir.path + "/readiness-probe/ledger.json", now: Platform.epochSeconds())
+        let fresh = Command.run([TestPaths.binary, "run", "--config", conf])
+        #expect(fresh.status == 0, "\(fresh.stdout)")
+    }
+}
+
+@Suite struct CachedResultTests {
+    @Test func missingStaleAndFresh() throws {
+        let dir = TempDir("cache")
+        let path = dir.file("result.json")
+        #expect(CachedResult.read(path: path, maxAge: .seconds(10)).code == Codes.noFreshResult)
+        let row = CheckResult(name: "programs", kind: "supervisor-programs", status: .fail, code: 4,
+                              detail: "program syncd is EXITED", durationMs: 1)
+        let report = ProbeReport.aggregate([row], durationMs: 1.5, finishedAt: 1000)
+        try CachedResult.write(report, path: path)
+        let fresh = CachedResult.read(path: path, maxAge: .seconds(10), now: 1005)
+        #expect(fresh.code == 4 && fresh.summary == report.summary && fresh.results.map(\.name) == ["programs"])
+        let stale = CachedResult.read(path: path, maxAge: .seconds(10), now: 1011)
+        #expect(stale.code == Codes.noFreshResult && stale.summary.contains("stale"))
+        try Platform.writeFileAtomically(path, Array("{}".utf8))
+        #expect(CachedResult.read(path: path, maxAge: .seconds(10), now: 1005).code == Codes.noFreshResult)
+    }
+
+    @Test func runCachedCommand() throws {
+        let dir = TempDir("cache")
+        let conf = try dir.write("p.conf", "[probe]\nrundir = \(dir.path)\nhooks_dir =\nsonic_hook =\n[supervisor]\nserverurl = unix:///nonexistent/s.sock\n")
+        let none = Command.run([TestPaths.binary, "run", "--cached", "--config", conf])
+        #expect(none.status == 11 && none.stdout.hasPrefix("not ready (code 11): cached-result: no cached result yet"))
+        try Platform.makeDirectories(dir.path + "/readiness-probe")
+        let ok = ProbeReport.aggregate([CheckResult(name: "start", kind: "supervisor-start", status: .pass, code: 0,
+                                                    detail: "start exited 0", durationMs: 1)], durationMs: 1)
+        try CachedResult.write(ok, path: dir.path + "/readiness-probe/result.json")
+        let good = Command.run([TestPaths.binary, "run", "--cached", "--config", conf, "--format", "json"])
+        #expect(good.status == 0 && good.stdout.contains("\"ready\": true"), "\(good.stdout)\(good.stderr)")
+        let old = ProbeReport.aggregate(ok.results, durationMs: 1, finishedAt: Platform.epochSeconds() - 5)
+        try CachedResult.write(old, path: dir.path + "/readiness-probe/result.json")
+        let stale = Command.run([TestPaths.binary, "run", "--cached", "--max-age", "2s", "--config", conf])
+        #expect(stale.status == 11 && stale.stdout.contains("cached result is stale"))
+        let bad = Command.run([TestPaths.binary, "run", "--max-age", "2s", "--config", conf])
+        #expect(bad.status == 8)
+    }
+}
