@@ -29,7 +29,7 @@ public struct ProgramsCheck: Check {
     public static let kind = CheckKind(
         section: "programs", resultKind: "supervisor-programs", order: 20, instance: .forbidden,
         keys: ["critical", "critical_file"],
-        codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable],
+        codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable, Codes.noFreshResult],
         about: "every critical program must be RUNNING",
         make: { (input) throws(ConfigError) -> [CheckEntry] in
             guard let s = input.sections.first else { return [] }
