@@ -204,6 +204,11 @@ public enum Platform {
         }
     }
 
+    /// chmod(2): sets exactly `mode` (the umask does not apply).
+    public static func changeMode(_ path: String, _ mode: mode_t) throws(SystemError) {
+        if chmod(path, mode) != 0 { throw SystemError("chmod", path: path) }
+    }
+
     public static func removeFile(_ path: String) throws(SystemError) {
         if unlink(path) != 0 && errno != ENOENT { throw SystemError("unlink", path: path) }
     }

@@ -1,1 +1,0 @@
-// ProbeState: see docs/architecture.md
