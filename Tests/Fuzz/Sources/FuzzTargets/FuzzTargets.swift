@@ -183,7 +183,9 @@ public enum FuzzTargets {
         var end = 0
         for e in whole.events {
             require(e.offset >= end, "event offsets increase")
-            require(e.payloadBytes.count == e.header.length, "payload has the header's length")
+            // `len` counts characters (UTF-8 sequences; a stray byte counts as one).
+            require(e.payloadBytes.count >= e.header.length && e.payloadBytes.count <= 4 * e.header.length,
+                    "payload bytes fit the header's character length", "\(e.payloadBytes.count) bytes for len \(e.header.length)")
             end = e.offset + e.payloadBytes.count
             _ = try? e.parsedPayload()
         }
