@@ -1,6 +1,10 @@
 // The fuzz bodies, one per hand-written parser. Each takes arbitrary bytes, must not crash, hang or
 // grow without bound, and checks the properties noted on it; a broken property aborts, which libFuzzer
 // records as a crash with the input that caused it.
+//
+// This file is also compiled into the root package's ReadinessProbeTests (through the symlink
+// Tests/ReadinessProbeTests/FuzzTargets.swift), where CorpusSmokeTests runs every seed and a few thousand
+// mutations through the same bodies on each `swift test`. Keep it free of libFuzzer symbols (see Driver.swift).
 import Glibc
 import ProbeHTTP
 import ProbeState
@@ -28,17 +32,23 @@ public struct FuzzInput {
 }
 
 /// Stops the process with a message; libFuzzer keeps the input that got here.
-func violated(_ property: String, _ detail: @autoclosure () -> String = "") -> Never {
+fileprivate func violated(_ property: String, _ detail: @autoclosure () -> String = "") -> Never {
     let line = "fuzz property violated: \(property)" + (detail().isEmpty ? "" : ": \(detail())") + "\n"
     Platform.writeStderr(line)
     abort()
 }
 
-func require(_ condition: Bool, _ property: String, _ detail: @autoclosure () -> String = "") {
+fileprivate func require(_ condition: Bool, _ property: String, _ detail: @autoclosure () -> String = "") {
     if !condition { violated(property, detail()) }
 }
 
 public enum FuzzTargets {
+    /// Every target by its name (the corpus folder and the `fuzz-NAME` executable).
+    public static let all: [(name: String, body: @Sendable (FuzzInput) -> Void)] = [
+        ("xmlrpc", xmlrpc), ("http-response", httpResponse), ("http-request", httpRequest), ("status", status),
+        ("events", events), ("ini", ini), ("state", state), ("duration", duration), ("args", args), ("json", json),
+    ]
+
     // MARK: 1. XML-RPC
 
     /// `XMLRPC.parseResponse`, then `SupervisorProcess.list(fromProcessInfo:)` on the value.
@@ -292,7 +302,7 @@ public enum FuzzTargets {
     }
 }
 
-func firstRange(of needle: [UInt8], in hay: [UInt8]) -> Range<Int>? {
+fileprivate func firstRange(of needle: [UInt8], in hay: [UInt8]) -> Range<Int>? {
     guard needle.count <= hay.count else { return nil }
     for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) {
         return i..<(i + needle.count)
@@ -300,7 +310,7 @@ func firstRange(of needle: [UInt8], in hay: [UInt8]) -> Range<Int>? {
     return nil
 }
 
-func lastRange(of needle: [UInt8], in hay: [UInt8]) -> Range<Int>? {
+fileprivate func lastRange(of needle: [UInt8], in hay: [UInt8]) -> Range<Int>? {
     guard needle.count <= hay.count else { return nil }
     for i in stride(from: hay.count - needle.count, through: 0, by: -1) where hay[i..<(i + needle.count)].elementsEqual(needle) {
         return i..<(i + needle.count)
@@ -308,17 +318,3 @@ func lastRange(of needle: [UInt8], in hay: [UInt8]) -> Range<Int>? {
     return nil
 }
 
-// MARK: - Driver
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ body: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-
-/// Hands the command line to libFuzzer's driver (the targets are linked without libFuzzer's own `main`).
-public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
-                      _ body: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt {
-    var count = argc
-    var vector = argv
-    return LLVMFuzzerRunDriver(&count, &vector, body)
-}
