@@ -15,7 +15,7 @@ import ProbeTestSupport
         let dir = TestPaths.packageRoot + "/Tests/Fuzz/corpus/" + name
         let files = try #require(try Platform.listDirectory(dir)).sorted()
         #expect(files.count >= 3, "the \(name) corpus has \(files.count) seeds")
-        var rng = SplitMix64(seed: 0x5EED_F022 ^ UInt64(name.utf8.count))
+        var rng = SplitMix(seed: 0x5EED_F022 ^ UInt64(name.utf8.count))
         for file in files {
             let seed = try Platform.readFile(dir + "/" + file, limit: 1 << 22)
             body(FuzzInput(seed))
@@ -24,7 +24,7 @@ import ProbeTestSupport
     }
 
     @Test func mutatorIsDeterministicAndChangesInput() {
-        var a = SplitMix64(seed: 7), b = SplitMix64(seed: 7)
+        var a = SplitMix(seed: 7), b = SplitMix(seed: 7)
         let seed = Array("ver:3.0 server:supervisor serial:0 len:0\n".utf8)
         let x = (0..<50).map { _ in Mutator.mutate(seed, &a) }
         let y = (0..<50).map { _ in Mutator.mutate(seed, &b) }
@@ -33,26 +33,12 @@ import ProbeTestSupport
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a failing mutation is reproducible.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
-}
-
 /// libFuzzer-like byte mutations: flip, set to an interesting byte, insert, delete, duplicate a run, truncate.
 enum Mutator {
     static let interesting: [UInt8] = [0, 0x0A, 0x0D, 0x20, 0x22, 0x25, 0x2B, 0x2D, 0x2E, 0x3A, 0x3C, 0x3D, 0x3E,
                                        0x5B, 0x5D, 0x7B, 0x7D, 0x7F, 0x80, 0xC3, 0xE2, 0xF0, 0xFF]
 
-    static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ rng: inout SplitMix) -> [UInt8] {
         var b = input
         for _ in 0...rng.below(4) {
             let at = rng.below(b.count + 1)
