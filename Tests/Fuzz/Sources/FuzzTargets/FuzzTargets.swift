@@ -89,7 +89,7 @@ public enum FuzzTargets {
 
     /// `HTTPResponseParser.parse`. The first byte picks the limits and `atEOF`.
     /// Properties: `consumed` stays within the input; a complete response stays complete, with the same
-    /// length, when more bytes follow it; every byte prefix of a complete message is `needMore` or complete.
+    /// length, when more bytes follow it; strict prefixes of a complete response are `needMore`.
     public static func httpResponse(_ input: FuzzInput) {
         guard let control = input.bytes.first else { return }
         let bytes = Array(input.bytes.dropFirst())
@@ -110,26 +110,37 @@ public enum FuzzTargets {
             guard case .complete(let r2, let c2) = more, c2 == consumed, r2.body == response.body else {
                 violated("a complete reply stays the same when more bytes follow", "\(more)")
             }
-            // A prefix cut must never complete early.
-            let cut = consumed - 1
-            if case .complete(_, let c3) = HTTPResponseParser.parse(Array(bytes[..<cut]), maxHeaderBytes: maxHeader,
-                                                                    maxBodyBytes: maxBody, atEOF: false, requestMethod: method),
-               c3 > cut {
-                violated("a prefix completes within its own bytes")
+            // Replies arrive in pieces: every strict prefix of a complete reply must ask for more.
+            for cut in cutPoints(consumed, control) {
+                let state = HTTPResponseParser.parse(Array(bytes[..<cut]), maxHeaderBytes: maxHeader,
+                                                     maxBodyBytes: maxBody, atEOF: false, requestMethod: method)
+                guard case .needMore = state else { violated("a prefix of a complete reply needs more", "cut \(cut): \(state)") }
             }
         }
+    }
+
+    /// A few strict-prefix lengths of a `count`-byte message: the last byte, the middle, and one picked by `pick`.
+    static func cutPoints(_ count: Int, _ pick: UInt8) -> [Int] {
+        guard count > 1 else { return count == 1 ? [0] : [] }
+        return [count - 1, count / 2, Int(pick >> 4) * (count - 1) / 15]
     }
 
     // MARK: 3. HTTP requests (server side)
 
     /// `HTTPRequestParser.parse`, plus `HTTPCodec.percentDecode` and `queryItems` on the whole input.
-    /// Properties: `consumed` within input; a parsed query matches `HTTPCodec.queryItems(rawQuery)`;
+    /// Properties: `consumed` within input; strict prefixes of a complete request are `needMore`;
+    /// a parsed query matches `HTTPCodec.queryItems(rawQuery)`;
     /// percent-decoding a string without `%` and `+` is the identity (for valid UTF-8).
     public static func httpRequest(_ input: FuzzInput) {
         switch HTTPRequestParser.parse(input.bytes) {
         case .complete(let request, let consumed):
             require(consumed > 0 && consumed <= input.bytes.count, "request consumed within input")
             _ = request.description
+            // Requests arrive in pieces: every strict prefix of a complete request must ask for more.
+            for cut in cutPoints(consumed, input.bytes[consumed - 1]) {
+                let state = HTTPRequestParser.parse(Array(input.bytes[..<cut]))
+                guard case .needMore = state else { violated("a prefix of a complete request needs more", "cut \(cut): \(state)") }
+            }
             if let items = HTTPCodec.queryItems(request.rawQuery) {
                 require(items.map(\.name) == request.queryItems.map(\.name)
                         && items.map(\.value) == request.queryItems.map(\.value),
