@@ -2,7 +2,7 @@
 # libFuzzer over every hand-written parser (a dev-only harness; see docs/reliability.md).
 #
 #   Tests/Fuzz/fuzz.sh [SECONDS] [TARGET...]     fuzz each target for SECONDS (default 10), one after another
-#   Tests/Fuzz/fuzz.sh replay [TARGET...]        run every seed and saved crash once (a regression check)
+#   Tests/Fuzz/fuzz.sh replay [TARGET...]        run every seed once, without fuzzing (a regression check)
 #
 # Targets: xmlrpc http-response http-request status events ini state duration args json.
 # Work files go to <root>/fuzz-out/ (gitignored): <target>/corpus (seeds plus what libFuzzer found),
@@ -68,7 +68,7 @@ for t in "${targets[@]}"; do
     flags+=(${FUZZ_FLAGS:-})
     before=$(find "$work" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'timeout-*' -o -maxdepth 1 -name 'oom-*' | wc -l)
     if [[ $mode == replay ]]; then
-        echo "== $t: replaying seeds and saved crashes"
+        echo "== $t: replaying the seeds"
         inputs=("$here/corpus/$t"/*)
         status=0
         "$bin/fuzz-$t" "${flags[@]}" -runs=1 "${inputs[@]}" >"$log" 2>&1 || status=$?
