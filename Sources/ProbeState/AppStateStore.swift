@@ -162,10 +162,19 @@ public struct AppStateStore: Sendable, Equatable {
         }
     }
 
+    /// Writes atomically; the folder is created (0755) only when the first attempt finds it missing.
     private func writeStateFile(_ path: String, _ text: String) throws(AppStateError) {
-        let created: Bool
+        let bytes = Array(text.utf8)
         do {
-            created = try Platform.fileInfo(directory) == nil
+            try Platform.writeFileAtomically(path, bytes, mode: 0o644)
+            return
+        } catch where error.errno == ENOENT || error.errno == ENOTDIR {
+            // The folder (or one above it) is missing, or a file stands in its way: create it, or say why not.
+        } catch {
+            throw .write(path: path, error)
+        }
+        do {
+            let created = try Platform.fileInfo(directory) == nil
             try Platform.makeDirectories(directory, mode: 0o755)
             // mkdir(2) applies the umask; the folder the module would create is 0755.
             if created { try Platform.changeMode(directory, 0o755) }
@@ -173,7 +182,7 @@ public struct AppStateStore: Sendable, Equatable {
             throw .makeDirectory(path: directory, error)
         }
         do {
-            try Platform.writeFileAtomically(path, Array(text.utf8), mode: 0o644)
+            try Platform.writeFileAtomically(path, bytes, mode: 0o644)
         } catch {
             throw .write(path: path, error)
         }

@@ -386,7 +386,7 @@ private func health(_ dir: TempDir) throws -> AppHealth { try makeStore(dir).eva
         let script = """
             cd "$1" || exit 9
             i=0
-            while [ $i -lt 1000 ]; do
+            while [ $i -lt 300 ]; do
               printf 12345 > error.tmp && mv -f error.tmp error || exit 8
               printf 0 > error.tmp && mv -f error.tmp error || exit 8
               i=$((i+1))
@@ -409,7 +409,7 @@ private func health(_ dir: TempDir) throws -> AppHealth { try makeStore(dir).eva
         let script = """
             cd "$1" || exit 9
             i=0
-            while [ $i -lt 20000 ]; do
+            while [ $i -lt 5000 ]; do
               printf 12345 > error; printf 0 > error
               i=$((i+1))
             done
@@ -459,5 +459,65 @@ extension String {
 extension Platform {
     fileprivate static func removeDirectoryForTest(_ path: String) throws {
         if rmdir(path) != 0 { throw SystemError("rmdir", path: path) }
+    }
+}
+
+/// hooks/health.sh against a stand-in for `readiness-probe` that records its argv and answers as told
+/// (the real `state show` is wired by the CLI, not in this module).
+@Suite struct HealthScript {
+    let script = TestPaths.packageRoot + "/hooks/health.sh"
+
+    func run(_ dir: TempDir, exit code: Int32, says: String, env: [String: String]) throws -> (CommandResult, String) {
+        let stub = try dir.script("probe", """
+            printf '%s\\n' "$@" > "\(dir.path)/argv"
+            [ -n "\(says)" ] && printf '%s\\nsecond line\\n' "\(says)"
+            exit \(code)
+            """)
+        var environment = ["PATH": "/usr/bin:/bin", "READINESS_PROBE": stub]
+        for (k, v) in env { environment[k] = v }
+        let r = Command.run([script], environment: environment, clearEnvironment: true)
+        let argv = (try? Platform.readTextFile(dir.file("argv"))) ?? ""
+        return (r, argv)
+    }
+
+    @Test func unhealthyMapsToOneWithTheReason() throws {
+        let dir = TempDir("hs")
+        let (r, argv) = try run(dir, exit: 5, says: "error is -1", env: ["CIC_UNIT": "web", "CIC_RUNDIR": "/srv/run"])
+        #expect(r.status == 1)
+        #expect(r.stdout == "")
+        #expect(r.stderr == "health web: unhealthy: error is -1\n")
+        #expect(argv == "state\nshow\n--unit\nweb\n--rundir\n/srv/run\n")
+    }
+
+    @Test func healthyIsZeroAndDefaultsFollowTheModule() throws {
+        let dir = TempDir("hs")
+        let (r, argv) = try run(dir, exit: 0, says: "ok", env: ["LIVENESS_UNIT_NAME": "lv"])
+        #expect(r.status == 0)
+        #expect(r.stderr == "health lv: ok\n")
+        #expect(argv == "state\nshow\n--unit\nlv\n--rundir\n/run\n")
+
+        let (h, hostArgv) = try run(dir, exit: 0, says: "", env: [:])
+        #expect(h.status == 0)
+        #expect(h.stderr == "health \(Platform.hostname()): healthy\n")
+        #expect(hostArgv == "state\nshow\n--unit\n\(Platform.hostname())\n--rundir\n/run\n")
+    }
+
+    @Test(arguments: [1, 2, 3, 8, 127] as [Int32])
+    func anyOtherCodeIsOne(_ code: Int32) throws {
+        let dir = TempDir("hs")
+        let (r, _) = try run(dir, exit: code, says: "", env: ["CIC_UNIT": "u"])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("health u: unhealthy: "))
+        #expect(r.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func missingBinaryIsUnhealthy() {
+        let r = Command.run([script], environment: ["PATH": "/usr/bin:/bin", "CIC_UNIT": "u",
+                                                   "READINESS_PROBE": "/nonexistent/readiness-probe"],
+                            clearEnvironment: true)
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("health u: unhealthy: "))
+        #expect(r.stderr.contains("/nonexistent/readiness-probe"))
+        #expect(r.stderr.split(separator: "\n").count == 1)
     }
 }
