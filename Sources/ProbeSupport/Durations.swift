@@ -30,7 +30,7 @@ public enum DurationText {
                 i += 1
             }
             if numText.isEmpty || dots > 1 || numText == "." {
-                throw fail(bytes[i] == 45 ? "must not be negative" : "expected a number, like 250ms, 5s or 1m")
+                throw fail(i < bytes.count && bytes[i] == 45 ? "must not be negative" : "expected a number, like 250ms, 5s or 1m")
             }
             guard let value = Double(numText) else { throw fail("bad number \(numText)") }
             var unit = ""
@@ -50,9 +50,9 @@ public enum DurationText {
             total += value * scale
             sawPart = true
         }
-        let d = Duration.milliseconds(Int64(total.rounded()))
-        if d > maximum { throw fail("longer than 24h") }
-        return d
+        // Checked as a Double first: 32 digits of hours do not fit an Int64 of milliseconds.
+        if !(total.rounded() <= Double(maximum.milliseconds)) { throw fail("longer than 24h") }
+        return .milliseconds(Int64(total.rounded()))
     }
 
     /// Formats a duration compactly: `250ms`, `5s`, `1.5s`, `2m`, `1m30s`.
@@ -120,7 +120,10 @@ public enum Decimal1 {
         var scale: Double = 1
         for _ in 0..<digits { scale *= 10 }
         let scaled = (abs(value) * scale).rounded()
-        if scaled >= 9.0e17 { return String(Int64(value)) }
+        if scaled >= 9.0e17 {
+            // No fraction digits fit; beyond Int64 (about 9.2e18) only the exponent form is exact enough.
+            return abs(value) < 9.0e18 ? String(Int64(value)) : "\(value)"
+        }
         let n = Int64(scaled)
         let intPart = n / Int64(scale)
         var frac = String(n % Int64(scale))

@@ -1,0 +1,331 @@
+// The fuzz bodies, one per hand-written parser. Each takes arbitrary bytes, must not crash, hang or
+// grow without bound, and checks the properties noted on it; a broken property aborts, which libFuzzer
+// records as a crash with the input that caused it.
+//
+// This file is also compiled into the root package's ReadinessProbeTests (through the symlink
+// Tests/ReadinessProbeTests/FuzzTargets.swift), where CorpusSmokeTests runs every seed and a few thousand
+// mutations through the same bodies on each `swift test`. Keep it free of libFuzzer symbols (see Driver.swift).
+import Glibc
+import ProbeHTTP
+import ProbeState
+import ProbeSupport
+import ReadinessProbe
+import SupervisorKit
+
+/// One fuzz input: the raw bytes, and helpers to cut them into the shapes the parsers take.
+public struct FuzzInput {
+    public let bytes: [UInt8]
+
+    public init(_ data: UnsafePointer<UInt8>?, _ size: Int) {
+        bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    }
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The bytes as text (invalid UTF-8 becomes U+FFFD, as when the programs read a file or pipe).
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// The bytes cut at NUL: argv lists, and several fields packed into one input.
+    public var nulSeparated: [String] {
+        bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+/// Stops the process with a message; libFuzzer keeps the input that got here.
+fileprivate func violated(_ property: String, _ detail: @autoclosure () -> String = "") -> Never {
+    let line = "fuzz property violated: \(property)" + (detail().isEmpty ? "" : ": \(detail())") + "\n"
+    Platform.writeStderr(line)
+    abort()
+}
+
+fileprivate func require(_ condition: Bool, _ property: String, _ detail: @autoclosure () -> String = "") {
+    if !condition { violated(property, detail()) }
+}
+
+public enum FuzzTargets {
+    /// Every target by its name (the corpus folder and the `fuzz-NAME` executable).
+    public static let all: [(name: String, body: @Sendable (FuzzInput) -> Void)] = [
+        ("xmlrpc", xmlrpc), ("http-response", httpResponse), ("http-request", httpRequest), ("status", status),
+        ("events", events), ("ini", ini), ("state", state), ("duration", duration), ("args", args), ("json", json),
+    ]
+
+    // MARK: 1. XML-RPC
+
+    /// `XMLRPC.parseResponse`, then `SupervisorProcess.list(fromProcessInfo:)` on the value.
+    /// Property: a parsed value re-encoded by `XMLRPC.encodeCall` parses back to the same value.
+    public static func xmlrpc(_ input: FuzzInput) {
+        let response: XMLRPCResponse
+        do { response = try XMLRPC.parseResponse(input.bytes) } catch { return }
+        guard case .value(let value) = response else { return }
+        _ = try? SupervisorProcess.list(fromProcessInfo: value)
+        _ = try? SupervisorProcess(processInfo: value)
+        _ = value.description
+        if !containsNaN(value) {
+            let call = XMLRPC.encodeCall(method: "fuzz", params: [value])
+            let open = Array("<param>\n".utf8), close = Array("\n</param>".utf8)
+            guard let from = firstRange(of: open, in: call)?.upperBound,
+                  let to = lastRange(of: close, in: call)?.lowerBound else {
+                violated("encodeCall wraps its parameter in <param>")
+            }
+            do {
+                let again = try XMLRPC.parseValue(call[from..<to])
+                require(again == value, "XML-RPC value round trip", "\(value) became \(again)")
+            } catch {
+                violated("XML-RPC value round trip", "\(value) re-encoded does not parse: \(error)")
+            }
+        }
+    }
+
+    static func containsNaN(_ v: XMLRPCValue) -> Bool {
+        switch v {
+        case .double(let d): d.isNaN
+        case .array(let a): a.contains(where: containsNaN)
+        case .struct(let s): s.values.contains(where: containsNaN)
+        default: false
+        }
+    }
+
+    // MARK: 2. HTTP responses (client side)
+
+    /// `HTTPResponseParser.parse`. The first byte picks the limits and `atEOF`.
+    /// Properties: `consumed` stays within the input; a complete response stays complete, with the same
+    /// length, when more bytes follow it; strict prefixes of a complete response are `needMore`.
+    public static func httpResponse(_ input: FuzzInput) {
+        guard let control = input.bytes.first else { return }
+        let bytes = Array(input.bytes.dropFirst())
+        let atEOF = control & 1 == 1
+        let method = control & 2 == 2 ? "HEAD" : "GET"
+        let maxHeader = control & 4 == 4 ? 64 : 64 << 10
+        let maxBody = control & 8 == 8 ? 16 : 4 << 20
+        let result = HTTPResponseParser.parse(bytes, maxHeaderBytes: maxHeader, maxBodyBytes: maxBody,
+                                              atEOF: atEOF, requestMethod: method)
+        guard case .complete(let response, let consumed) = result else { return }
+        require(consumed > 0 && consumed <= bytes.count, "response consumed within input", "\(consumed) of \(bytes.count)")
+        _ = response.description
+        _ = response.bodyText
+        if !atEOF {
+            // Pipelined garbage after a complete, length-delimited reply must not change it.
+            let more = HTTPResponseParser.parse(bytes + Array("HTTP/1.1 200 OK\r\n".utf8), maxHeaderBytes: maxHeader,
+                                                maxBodyBytes: maxBody, atEOF: false, requestMethod: method)
+            guard case .complete(let r2, let c2) = more, c2 == consumed, r2.body == response.body else {
+                violated("a complete reply stays the same when more bytes follow", "\(more)")
+            }
+            // Replies arrive in pieces: every strict prefix of a complete reply must ask for more.
+            for cut in cutPoints(consumed, control) {
+                let state = HTTPResponseParser.parse(Array(bytes[..<cut]), maxHeaderBytes: maxHeader,
+                                                     maxBodyBytes: maxBody, atEOF: false, requestMethod: method)
+                guard case .needMore = state else { violated("a prefix of a complete reply needs more", "cut \(cut): \(state)") }
+            }
+        }
+    }
+
+    /// A few strict-prefix lengths of a `count`-byte message: the last byte, the middle, and one picked by `pick`.
+    static func cutPoints(_ count: Int, _ pick: UInt8) -> [Int] {
+        guard count > 1 else { return count == 1 ? [0] : [] }
+        return [count - 1, count / 2, Int(pick >> 4) * (count - 1) / 15]
+    }
+
+    // MARK: 3. HTTP requests (server side)
+
+    /// `HTTPRequestParser.parse`, plus `HTTPCodec.percentDecode` and `queryItems` on the whole input.
+    /// Properties: `consumed` within input; strict prefixes of a complete request are `needMore`;
+    /// a parsed query matches `HTTPCodec.queryItems(rawQuery)`;
+    /// percent-decoding a string without `%` and `+` is the identity (for valid UTF-8).
+    public static func httpRequest(_ input: FuzzInput) {
+        switch HTTPRequestParser.parse(input.bytes) {
+        case .complete(let request, let consumed):
+            require(consumed > 0 && consumed <= input.bytes.count, "request consumed within input")
+            _ = request.description
+            // Requests arrive in pieces: every strict prefix of a complete request must ask for more.
+            for cut in cutPoints(consumed, input.bytes[consumed - 1]) {
+                let state = HTTPRequestParser.parse(Array(input.bytes[..<cut]))
+                guard case .needMore = state else { violated("a prefix of a complete request needs more", "cut \(cut): \(state)") }
+            }
+            if let items = HTTPCodec.queryItems(request.rawQuery) {
+                require(items.map(\.name) == request.queryItems.map(\.name)
+                        && items.map(\.value) == request.queryItems.map(\.value),
+                        "request query items are HTTPCodec.queryItems(rawQuery)")
+            }
+        case .needMore, .error: break
+        }
+        let text = input.text
+        let plain = HTTPCodec.percentDecode(text)
+        let query = HTTPCodec.percentDecode(text, plusIsSpace: true)
+        if !text.utf8.contains(UInt8(ascii: "%")) && !text.utf8.contains(0) && String(validating: input.bytes, as: UTF8.self) != nil {
+            require(plain == text, "percentDecode without escapes is the identity")
+            if !text.contains("+") { require(query == text, "query decoding without escapes is the identity") }
+        }
+        _ = HTTPCodec.queryItems(text)
+    }
+
+    // MARK: 4. supervisorctl status
+
+    /// `SupervisorctlStatus.parse`. Property: one result per non-empty line, at most `maxLines`.
+    public static func status(_ input: FuzzInput) {
+        let lines = SupervisorctlStatus.parse(input.text)
+        require(lines.count <= SupervisorctlStatus.maxLines, "status line count bounded")
+        for line in lines {
+            if case .process(let p) = line { _ = p.name }
+        }
+        if let first = input.text.split(separator: "\n").first {
+            _ = SupervisorctlStatus.parseLine(String(first))
+            _ = SupervisorctlStatus.classifyError(String(first))
+        }
+    }
+
+    // MARK: 5. Event listener framing
+
+    /// `EventStreamDecoder` fed whole and in chunks whose sizes come from the first bytes; both must give
+    /// the same events and the same error (a differential property), and `EventHeader.parse` /
+    /// `EventPayload.parse` on each event (and on the raw input).
+    public static func events(_ input: FuzzInput) {
+        guard input.bytes.count >= 2 else { return }
+        let cuts = Int(input.bytes[0] % 8) + 1
+        let seed = Int(input.bytes[1])
+        let stream = Array(input.bytes.dropFirst(2))
+        let maxPayload = seed & 1 == 1 ? 64 : 1 << 20
+
+        let whole = drain(chunks: [stream[...]], maxPayload: maxPayload)
+        // Chunk sizes derived from the seed: 1, 2, 3... up to `cuts` times, then the rest.
+        var chunks: [ArraySlice<UInt8>] = []
+        var at = 0
+        var size = seed % 7 + 1
+        while at < stream.count {
+            let end = chunks.count < cuts * 64 ? min(stream.count, at + size) : stream.count
+            chunks.append(stream[at..<end])
+            at = end
+            size = (size * 5 + 3) % 97 + 1
+        }
+        let split = drain(chunks: chunks, maxPayload: maxPayload)
+        require(whole.events == split.events, "events decoded whole and split are equal",
+                "\(whole.events.count) vs \(split.events.count)")
+        require(whole.error == split.error, "errors decoded whole and split are equal",
+                "\(String(describing: whole.error)) vs \(String(describing: split.error))")
+        var end = 0
+        for e in whole.events {
+            require(e.offset >= end, "event offsets increase")
+            // `len` counts characters (UTF-8 sequences; a stray byte counts as one).
+            require(e.payloadBytes.count >= e.header.length && e.payloadBytes.count <= 4 * e.header.length,
+                    "payload bytes fit the header's character length", "\(e.payloadBytes.count) bytes for len \(e.header.length)")
+            end = e.offset + e.payloadBytes.count
+            _ = try? e.parsedPayload()
+        }
+        let text = String(decoding: stream, as: UTF8.self)
+        _ = try? EventHeader.parse(text)
+        _ = try? EventPayload.parse(text)
+    }
+
+    static func drain(chunks: [ArraySlice<UInt8>], maxPayload: Int) -> (events: [SupervisorEvent], error: EventParseError?) {
+        var decoder = EventStreamDecoder(maxPayloadLength: maxPayload)
+        var events: [SupervisorEvent] = []
+        do {
+            for chunk in chunks {
+                decoder.feed(chunk)
+                while let e = try decoder.next() { events.append(e) }
+            }
+            try decoder.finish()
+            return (events, nil)
+        } catch {
+            return (events, error)
+        }
+    }
+
+    // MARK: 6. INI and the configuration built from it
+
+    /// `INI.parse` both strict and lenient, then `ProbeConfiguration.build` on the document.
+    /// Property: every entry's line number is within the text.
+    public static func ini(_ input: FuzzInput) {
+        let text = input.text
+        let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+        _ = try? INI.parse(text, file: "fuzz.conf", strictDuplicates: false)
+        guard let sections = try? INI.parse(text, file: "fuzz.conf", strictDuplicates: true) else { return }
+        for s in sections {
+            require(s.location.line >= 1 && s.location.line <= lineCount, "section line within text")
+            for e in s.entries { require(e.location.line >= 1 && e.location.line <= lineCount, "entry line within text") }
+        }
+        var doc = INIDocument()
+        doc.sections = sections
+        doc.files = ["fuzz.conf"]
+        _ = try? ProbeConfiguration.build(document: doc, configFile: "fuzz.conf", environment: [:])
+    }
+
+    // MARK: 7. Application state files
+
+    /// `StateFormat.parsePID` / `parseError` and the health rule over a pid and an error file
+    /// (the input cut at the first NUL). Properties: a parsed pid is positive and prints back as its text
+    /// (canonical form), a parsed error code likewise.
+    public static func state(_ input: FuzzInput) {
+        let parts = input.nulSeparated
+        let pidText = parts[0]
+        let errorText = parts.count > 1 ? parts[1...].joined(separator: "\0") : ""
+        for t in [pidText, errorText] {
+            if let pid = StateFormat.parsePID(t) {
+                require(pid > 0, "pid positive")
+                require("\(pid)" == StateFormat.strippingNewline(t), "pid canonical", t)
+            }
+            if let code = StateFormat.parseError(t) {
+                require("\(code)" == StateFormat.strippingNewline(t), "error code canonical", t)
+            }
+            _ = StateFormat.quoted(Substring(t))
+        }
+        let snapshot = AppStateSnapshot(unit: "fuzz", directory: "/nonexistent/fuzz",
+                                        pidFile: parts.count > 2 ? .missing : .text(pidText),
+                                        errorFile: .text(errorText))
+        let health = AppHealth(snapshot)
+        _ = JSON.serialize(health.jsonValue)
+    }
+
+    // MARK: 8. Durations
+
+    /// `DurationText.parse`. Properties: a result is within 0...24h, and formatting it parses back to it.
+    public static func duration(_ input: FuzzInput) {
+        guard let d = try? DurationText.parse(input.text) else { return }
+        require(d >= .zero && d <= DurationText.maximum, "duration within 0...24h", "\(d)")
+        let text = DurationText.format(d)
+        guard let again = try? DurationText.parse(text) else { violated("formatted duration parses", text) }
+        require(again == d, "duration format round trip", "\(d) -> \(text) -> \(again)")
+    }
+
+    // MARK: 9. Command-line arguments
+
+    /// `ArgumentParser.parse` with every command's spec (argv is the input cut at NUL).
+    /// Property: a successful parse only reports declared options.
+    public static func args(_ input: FuzzInput) {
+        let argv = input.bytes.isEmpty ? [] : input.nulSeparated
+        for command in CLI.commands {
+            guard let parsed = try? ArgumentParser.parse(argv, command.spec) else { continue }
+            let names = Set(command.spec.options.map(\.name))
+            require(parsed.flags.isSubset(of: names) && Set(parsed.values.keys).isSubset(of: names),
+                    "parsed options are declared ones")
+            for name in names { _ = parsed.list(name) }
+        }
+    }
+
+    // MARK: 10. JSON
+
+    /// `JSON.parse`. Property: serialize(parse(x)) parses, and serializing that again gives the same text
+    /// (numbers are written with at most 3 decimals, so values themselves may round once).
+    public static func json(_ input: FuzzInput) {
+        guard let value = try? JSON.parse(input.bytes) else { return }
+        let text = JSON.serialize(value)
+        guard let again = try? JSON.parse(text) else { violated("serialized JSON parses", text) }
+        require(JSON.serialize(again) == text, "JSON serialization is stable", text)
+    }
+}
+
+fileprivate func firstRange(of needle: [UInt8], in hay: [UInt8]) -> Range<Int>? {
+    guard needle.count <= hay.count else { return nil }
+    for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) {
+        return i..<(i + needle.count)
+    }
+    return nil
+}
+
+fileprivate func lastRange(of needle: [UInt8], in hay: [UInt8]) -> Range<Int>? {
+    guard needle.count <= hay.count else { return nil }
+    for i in stride(from: hay.count - needle.count, through: 0, by: -1) where hay[i..<(i + needle.count)].elementsEqual(needle) {
+        return i..<(i + needle.count)
+    }
+    return nil
+}
+
