@@ -99,31 +99,33 @@ D="$TMP/s50"
 mkdir -p "$D"
 HD="$(hooks_dir "$D" 1)"
 probe_conf "$D" "$HD"
+sed 's/^\[supervisor\]$/[supervisor]\nsource = xmlrpc/' "$D/rp.conf" > "$D/rp-xmlrpc.conf"
 start_supervisord "$D" 50 listener
 for _ in $(seq 100); do "$BIN" run --cached --config "$D/rp.conf" >/dev/null 2>&1 && break; sleep 0.2; done
 HOOK="$HD/h001"
 hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$TMP/side.json" \
     -n "sonic-style bash + supervisorctl" "bash $HERE/sonic_readiness_probe.sh $D/supervisord.conf $HOOK" \
-    -n "readiness-probe run" "$BIN run --config $D/rp.conf" \
+    -n "readiness-probe run (source = xmlrpc: one round trip)" "$BIN run --config $D/rp-xmlrpc.conf" \
+    -n "readiness-probe run (source = auto: the listener's ledger)" "$BIN run --config $D/rp.conf" \
     -n "readiness-probe run --cached" "$BIN run --cached --config $D/rp.conf" >/dev/null
 echo "## 1. Side by side: 50 programs, start + programs (critical = *) + one trivial hook"
 echo
 echo "| command | median ms | min ms | max ms | user ms | sys ms | max RSS KiB |"
 echo "|---|---|---|---|---|---|---|"
-rss_sonic=$(max_rss_kb bash "$HERE/sonic_readiness_probe.sh" "$D/supervisord.conf" "$HOOK")
-rss_run=$(max_rss_kb "$BIN" run --config "$D/rp.conf")
-rss_cached=$(max_rss_kb "$BIN" run --cached --config "$D/rp.conf")
+rss=("$(max_rss_kb bash "$HERE/sonic_readiness_probe.sh" "$D/supervisord.conf" "$HOOK")"
+     "$(max_rss_kb "$BIN" run --config "$D/rp-xmlrpc.conf")"
+     "$(max_rss_kb "$BIN" run --config "$D/rp.conf")"
+     "$(max_rss_kb "$BIN" run --cached --config "$D/rp.conf")")
 i=0
 while IFS=$'\t' read -r name med min max usr sys; do
-    rss=$([ $i -eq 0 ] && echo "$rss_sonic" || ([ $i -eq 1 ] && echo "$rss_run" || echo "$rss_cached"))
-    echo "| $name | $med | $min | $max | $usr | $sys | $rss |"
+    echo "| $name | $med | $min | $max | $usr | $sys | ${rss[$i]} |"
     i=$((i+1))
 done < <(median_ms "$TMP/side.json")
 python3 - "$TMP/side.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-s, p, c = (x["median"] for x in r)
-print(f"\nRatio (median wall): run is {s/p:.1f}x faster than the SONiC-style script; --cached is {s/c:.1f}x faster.")
+s, x, a, c = (v["median"] for v in r)
+print(f"\nRatios (median wall) against the SONiC-style script: xmlrpc {s/x:.1f}x, ledger {s/a:.1f}x, --cached {s/c:.1f}x faster.")
 PY
 echo
 
