@@ -15,7 +15,10 @@ public final class RunServices: Sendable {
             table[key] = t
             return t
         }
-        return await task.value as! T
+        if let value = await task.value as? T { return value }
+        // The key is shared by a different type (two plugins chose the same key): do not
+        // crash; compute this caller's value on its own.
+        return await make()
     }
 
     /// Seeds a value (used when the caller already has it, e.g. tests or the listener).
