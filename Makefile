@@ -14,7 +14,7 @@ else
 SUPERVISOR_DEP :=
 endif
 
-.PHONY: all build debug test demo bench fuzz venv clean docs help
+.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help
 
 all: build
 
@@ -57,8 +57,19 @@ docs: debug
 demo: venv build
 	./examples/demo.sh $(BIN)
 
-bench: venv build
+# hyperfine and wrk come from Debian's packages; installed when missing and we are root.
+bench-deps:
+	@for t in hyperfine wrk curl; do \
+	    command -v $$t >/dev/null || { \
+	        if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	            (apt-get update -qq && apt-get install -y -qq hyperfine wrk curl >/dev/null) || exit 1; \
+	        else echo "make bench needs $$t (apt-get install hyperfine wrk curl)" >&2; exit 1; fi; }; \
+	done
+
+bench: venv build bench-deps
 	./Tests/Bench/bench.sh $(BIN)
+	./Tests/Bench/listener.sh $(BIN)
+	./Tests/Bench/serve.sh $(BIN)
 
 fuzz:
 	./Tests/Fuzz/fuzz.sh $(or $(FUZZ_SECONDS),10)
