@@ -55,12 +55,16 @@ public final class CheckContext: Sendable {
     public let overallDeadline: Deadline
     public let settings: ProbeSettings
     public let services: RunServices
+    /// The supervisord processes the run's checks read (the runner works it out from the entries).
+    public let supervisorQuery: SupervisorQuery
 
-    public init(deadline: Deadline, overallDeadline: Deadline, settings: ProbeSettings, services: RunServices) {
+    public init(deadline: Deadline, overallDeadline: Deadline, settings: ProbeSettings, services: RunServices,
+                supervisorQuery: SupervisorQuery = .everything) {
         self.deadline = deadline
         self.overallDeadline = overallDeadline
         self.settings = settings
         self.services = services
+        self.supervisorQuery = supervisorQuery
     }
 
     /// True when this check's own timeout (not the overall deadline) is what ran out.
