@@ -26,30 +26,28 @@ public enum SupervisorQuery: Sendable, Equatable {
         return .programs(names)
     }
 
-    /// What `entries` need together. A check that does not adopt `SupervisorQuerying` may read
-    /// the snapshot in any way, so it needs everything.
+    /// What `entries` need together (each check's `supervisorQuery`; a check that does not
+    /// say needs everything).
     public static func needed(by entries: [CheckEntry]) -> SupervisorQuery {
         var q = SupervisorQuery.programs([])
         for e in entries {
-            guard let c = e.check as? any SupervisorQuerying else { return .everything }
-            q = q.union(c.supervisorQuery)
+            q = q.union(e.check.supervisorQuery)
             if q == .everything { return q }
         }
         return q
     }
 }
 
-/// Adopted by checks that say which supervisord processes they read (`.programs([])`: none), so
-/// that a run asks supervisord for only those. Checks that do not adopt it are given every process.
-public protocol SupervisorQuerying {
-    var supervisorQuery: SupervisorQuery { get }
+extension Check {
+    /// By default a check may read the snapshot in any way, so it is given every process.
+    public var supervisorQuery: SupervisorQuery { .everything }
 }
 
-extension StartCheck: SupervisorQuerying {
+extension StartCheck {
     public var supervisorQuery: SupervisorQuery { .program(program) }
 }
 
-extension ProgramsCheck: SupervisorQuerying {
+extension ProgramsCheck {
     public var supervisorQuery: SupervisorQuery {
         var q = SupervisorQuery.programs([])
         for sel in selectors {
@@ -60,10 +58,10 @@ extension ProgramsCheck: SupervisorQuerying {
     }
 }
 
-extension HookCheck: SupervisorQuerying {
+extension HookCheck {
     public var supervisorQuery: SupervisorQuery { .programs([]) }
 }
 
-extension StateCheck: SupervisorQuerying {
+extension StateCheck {
     public var supervisorQuery: SupervisorQuery { .programs([]) }
 }

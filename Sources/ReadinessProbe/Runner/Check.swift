@@ -5,6 +5,10 @@
 /// `context.deadline`; the runner marks it code 9 if the overall deadline passes first.
 public protocol Check: Sendable {
     func check(_ context: CheckContext) async -> CheckOutcome
+    /// The supervisord processes this check reads through `SupervisorView.snapshot`, so that a
+    /// run asks supervisord for only those (`.programs([])`: none). Optional: the default,
+    /// `.everything`, is always correct.
+    var supervisorQuery: SupervisorQuery { get }
 }
 
 /// A check built from a closure, for quick plugins and tests.
