@@ -138,13 +138,24 @@ public enum Decimal1 {
 
 extension StringProtocol {
     /// The string without leading and trailing spaces, tabs, CR and LF.
+    /// Works on UTF-8 bytes: these whitespace characters are single bytes that never occur
+    /// inside a multi-byte sequence (and it is the config reader's hot path).
     public func trimmingASCIIWhitespace() -> String {
-        let scalars = Array(unicodeScalars)
-        guard let first = scalars.firstIndex(where: { !$0.isASCIIWhitespace }) else { return "" }
-        let last = scalars.lastIndex(where: { !$0.isASCIIWhitespace })!
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars[first...last])
-        return String(view)
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+        let bytes = utf8
+        var lo: String.Index? = nil
+        var hi = bytes.startIndex
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let next = bytes.index(after: i)
+            if !isSpace(bytes[i]) {
+                if lo == nil { lo = i }
+                hi = next
+            }
+            i = next
+        }
+        guard let lo else { return "" }
+        return String(self[lo..<hi])
     }
 }
 

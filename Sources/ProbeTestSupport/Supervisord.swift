@@ -42,8 +42,9 @@ public final class SupervisordHarness: @unchecked Sendable {
     ///     `{dir}` in it is replaced by the harness's folder path.
     ///   - username/password: set on `[unix_http_server]` and `[supervisorctl]` when given.
     ///   - supervisorctlCredentials: false leaves them out of `[supervisorctl]` (to test 401 through supervisorctl).
+    ///   - loglevel: supervisord's `loglevel`; `trace` logs every XML-RPC method called (see `xmlrpcMethods`).
     public init(programs: String, username: String? = nil, password: String? = nil,
-                supervisorctlCredentials: Bool = true, startTimeout: Duration = .seconds(20)) throws {
+                supervisorctlCredentials: Bool = true, loglevel: String = "info", startTimeout: Duration = .seconds(20)) throws {
         guard let exe = SupervisordHarness.findSupervisord() else {
             throw SupervisordHarnessError(
                 "supervisord not found on PATH nor at \(TestPaths.packageRoot)/.venv/bin/supervisord; run `make venv` (or `make test`)")
@@ -73,7 +74,7 @@ public final class SupervisordHarness: @unchecked Sendable {
             logfile=\(dir.path)/supervisord.log
             pidfile=\(dir.path)/supervisord.pid
             childlogdir=\(dir.path)/logs
-            loglevel=info
+            loglevel=\(loglevel)
 
             [rpcinterface:supervisor]
             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
@@ -154,6 +155,22 @@ public final class SupervisordHarness: @unchecked Sendable {
         let out = (try? Platform.readTextFile(dir.file("supervisord.out"), limit: 1 << 20)) ?? ""
         let log = (try? Platform.readTextFile(dir.file("supervisord.log"), limit: 1 << 20)) ?? ""
         return out + log
+    }
+
+    /// The XML-RPC methods supervisord logged as called (needs `loglevel: "trace"`), in order, from
+    /// byte `offset` of its log; and the log's length, to pass as the next offset.
+    public func xmlrpcMethods(since offset: Int = 0) -> (methods: [String], end: Int) {
+        let log = Array(((try? Platform.readTextFile(dir.file("supervisord.log"), limit: 64 << 20)) ?? "").utf8)
+        guard offset <= log.count else { return ([], log.count) }
+        let marker = "XML-RPC method called: "
+        var methods: [String] = []
+        for line in String(decoding: log[offset...], as: UTF8.self).split(separator: "\n") {
+            guard let r = line.firstRange(of: marker) else { continue }
+            var m = line[r.upperBound...]
+            if m.hasSuffix("()") { m = m.dropLast(2) }
+            methods.append(String(m))
+        }
+        return (methods, log.count)
     }
 
     /// Runs `supervisorctl -c CONF args...`.

@@ -120,3 +120,24 @@ import ProbeTestSupport
         #expect(throws: SystemError.self) { try Platform.readFile(dir.file("big"), limit: 100) }
     }
 }
+
+@Suite struct TrimmingTests {
+    /// The byte-based trim gives what a trim by Unicode scalars gives (the six ASCII spaces only).
+    @Test func trimsOnlyASCIIWhitespaceAtBothEnds() {
+        let reference: (String) -> String = { s in
+            let scalars = Array(s.unicodeScalars)
+            guard let a = scalars.firstIndex(where: { !$0.isASCIIWhitespace }) else { return "" }
+            let b = scalars.lastIndex(where: { !$0.isASCIIWhitespace })!
+            var v = String.UnicodeScalarView()
+            v.append(contentsOf: scalars[a...b])
+            return String(v)
+        }
+        let cases = ["", " ", " \t\r\n\u{0B}\u{0C}", "a", "  a b  ", "\té\u{301} x\u{00A0}\n", "\u{00A0}x\u{2003}", "\r\n", "x\r\n",
+                     "ünï cödé ", " 🇫🇷 ", "a\u{0}b "]
+        for c in cases {
+            #expect(c.trimmingASCIIWhitespace() == reference(c), "\(Array(c.unicodeScalars))")
+            let sub = ("[" + c + "]").dropFirst().dropLast()
+            #expect(sub.trimmingASCIIWhitespace() == reference(c))
+        }
+    }
+}

@@ -93,12 +93,18 @@ public enum CLI {
     }
 
     public static func environmentDictionary() -> [String: String] {
+        var count = 0
+        while environ[count] != nil { count += 1 }
         var env: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let kv = String(cString: entry)
-            if let eq = kv.firstIndex(of: "=") { env[String(kv[..<eq])] = String(kv[kv.index(after: eq)...]) }
-            p += 1
+        env.reserveCapacity(count)
+        for i in 0..<count {
+            // Split at the first "=" byte, as getenv(3) does; no Character (grapheme) walk.
+            let entry = UnsafeRawPointer(environ[i]!).assumingMemoryBound(to: UInt8.self)
+            let length = strlen(environ[i]!)
+            guard let eq = memchr(entry, 0x3D, length) else { continue }
+            let keyLength = UnsafeRawPointer(eq) - UnsafeRawPointer(entry)
+            env[String(decoding: UnsafeBufferPointer(start: entry, count: keyLength), as: UTF8.self)] =
+                String(decoding: UnsafeBufferPointer(start: entry + keyLength + 1, count: length - keyLength - 1), as: UTF8.self)
         }
         return env
     }

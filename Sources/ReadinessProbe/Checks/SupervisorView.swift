@@ -1,6 +1,7 @@
-// What the supervisor checks see: one snapshot of every process per run, fetched once
-// (one XML-RPC round trip, or one `supervisorctl status`, or the listener's ledger) and
-// shared by the start and programs checks.
+// What the supervisor checks see: one snapshot per run, fetched once (one XML-RPC round trip,
+// or one `supervisorctl status`, or the listener's ledger) and shared by the start and programs
+// checks. Over XML-RPC it holds only the processes the checks name when they name plain
+// programs (`SupervisorQuery`), else every process.
 import SupervisorKit
 import ProbeSpawn
 
@@ -70,29 +71,33 @@ public enum SupervisorView {
             // Give up a little before the overall deadline, so that a silent supervisord is
             // reported as what it is (code 3, "did not answer in time") rather than code 9.
             let margin = min(Duration.milliseconds(200), context.overallDeadline.remaining / 10)
-            return await fetch(context.settings, deadline: Deadline(context.overallDeadline.instant - margin))
+            return await fetch(context.settings, deadline: Deadline(context.overallDeadline.instant - margin),
+                               query: context.supervisorQuery)
         }
     }
 
     /// One fetch, from the configured source. `auto` prefers a fresh listener ledger, then
     /// XML-RPC, and falls back to `supervisorctl status` only when XML-RPC was refused for
     /// credentials or permissions (supervisorctl may know credentials we do not).
-    public static func fetch(_ settings: ProbeSettings, deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
+    /// `query` narrows only the XML-RPC call; the ledger and `supervisorctl status` give everything.
+    public static func fetch(_ settings: ProbeSettings, deadline: Deadline,
+                             query: SupervisorQuery = .everything) async -> Result<SupervisorSnapshot, SupervisorFailure> {
         switch settings.supervisor.source {
         case .events:
             return LedgerSource.snapshot(settings)
         case .xmlrpc:
-            return await xmlrpc(settings, deadline: deadline)
+            return await xmlrpc(settings, deadline: deadline, query: query)
         case .supervisorctl:
             return await supervisorctl(settings, deadline: deadline)
         case .auto:
             if case .success(let s) = LedgerSource.snapshot(settings) { return .success(s) }
-            return await xmlrpcThenCtl(settings, deadline)
+            return await xmlrpcThenCtl(settings, deadline, query)
         }
     }
 
-    static func xmlrpcThenCtl(_ settings: ProbeSettings, _ deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
-        let viaRPC = await xmlrpc(settings, deadline: deadline)
+    static func xmlrpcThenCtl(_ settings: ProbeSettings, _ deadline: Deadline,
+                              _ query: SupervisorQuery) async -> Result<SupervisorSnapshot, SupervisorFailure> {
+        let viaRPC = await xmlrpc(settings, deadline: deadline, query: query)
         guard case .failure = viaRPC, let err = lastXMLRPCError(viaRPC), worthSupervisorctl(err), !deadline.hasPassed else { return viaRPC }
         let viaCtl = await supervisorctl(settings, deadline: deadline)
         if case .success = viaCtl { return viaCtl }
@@ -128,11 +133,18 @@ public enum SupervisorView {
                                        environment: settings.environment)
     }
 
-    /// One XML-RPC round trip (getAllProcessInfo), on its own thread, under the deadline.
-    public static func xmlrpc(_ settings: ProbeSettings, deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
+    /// One XML-RPC round trip, on its own thread, under the deadline: `getAllProcessInfo`, or for
+    /// named programs one `system.multicall` of `getProcessInfo` (plus `getAllProcessInfo` when
+    /// that answer cannot stand in for it; see `named`).
+    public static func xmlrpc(_ settings: ProbeSettings, deadline: Deadline,
+                              query: SupervisorQuery = .everything) async -> Result<SupervisorSnapshot, SupervisorFailure> {
         await Blocking.run { () -> Result<SupervisorSnapshot, SupervisorFailure> in
             do throws(SupervisorError) {
                 let client = SupervisorClient(location: try locate(settings))
+                if case .programs(let names) = query, !names.isEmpty,
+                   let some = try named(names, client: client, deadline: deadline) {
+                    return .success(SupervisorSnapshot(processes: some, source: "xmlrpc"))
+                }
                 let processes = try client.getAllProcessInfo(deadline: deadline)
                 return .success(SupervisorSnapshot(processes: processes, source: "xmlrpc"))
             } catch {
@@ -141,6 +153,35 @@ public enum SupervisorView {
                 return .failure(f)
             }
         }
+    }
+
+    /// The processes `names` (plain names) in one `system.multicall` of `getProcessInfo(name)`, or
+    /// nil when that answer cannot stand in for `getAllProcessInfo` and the caller must ask for it:
+    /// a BAD_NAME fault (the checks also match a name against a member of another group, e.g.
+    /// `worker_00` in group `worker`, and a missing start program is allowed), any other per-call
+    /// fault, a fault of the multicall itself, or a reply for another process. SHUTDOWN_STATE in
+    /// any result is thrown, as getAllProcessInfo would throw it; so is every transport error.
+    ///
+    /// One case is not told apart: a name that is both a program of its own (`x`) and a process of
+    /// another group (`g:x`) gets only `x`, where the whole list would also give `g:x`.
+    static func named(_ names: [String], client: SupervisorClient, deadline: Deadline) throws(SupervisorError) -> [SupervisorProcess]? {
+        let results: [Result<XMLRPCValue, SupervisorError>]
+        do {
+            results = try client.multicall(names.map { (method: "supervisor.getProcessInfo", params: [.string($0)]) }, deadline: deadline)
+        } catch {
+            if case .fault = error { return nil }
+            throw error
+        }
+        if results.contains(where: { if case .failure(.shuttingDown) = $0 { true } else { false } }) { throw .shuttingDown }
+        var processes: [SupervisorProcess] = []
+        processes.reserveCapacity(names.count)
+        for (name, result) in zip(names, results) {
+            guard case .success(let value) = result else { return nil }
+            let p = try SupervisorProcess(processInfo: value)
+            guard p.namespec == name else { return nil }
+            processes.append(p)
+        }
+        return processes
     }
 
     /// `supervisorctl [-c CONF] status`, parsed. Its exit status is not a readiness signal

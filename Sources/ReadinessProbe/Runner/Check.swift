@@ -5,6 +5,10 @@
 /// `context.deadline`; the runner marks it code 9 if the overall deadline passes first.
 public protocol Check: Sendable {
     func check(_ context: CheckContext) async -> CheckOutcome
+    /// The supervisord processes this check reads through `SupervisorView.snapshot`, so that a
+    /// run asks supervisord for only those (`.programs([])`: none). Optional: the default,
+    /// `.everything`, is always correct.
+    var supervisorQuery: SupervisorQuery { get }
 }
 
 /// A check built from a closure, for quick plugins and tests.
@@ -55,12 +59,16 @@ public final class CheckContext: Sendable {
     public let overallDeadline: Deadline
     public let settings: ProbeSettings
     public let services: RunServices
+    /// The supervisord processes the run's checks read (the runner works it out from the entries).
+    public let supervisorQuery: SupervisorQuery
 
-    public init(deadline: Deadline, overallDeadline: Deadline, settings: ProbeSettings, services: RunServices) {
+    public init(deadline: Deadline, overallDeadline: Deadline, settings: ProbeSettings, services: RunServices,
+                supervisorQuery: SupervisorQuery = .everything) {
         self.deadline = deadline
         self.overallDeadline = overallDeadline
         self.settings = settings
         self.services = services
+        self.supervisorQuery = supervisorQuery
     }
 
     /// True when this check's own timeout (not the overall deadline) is what ran out.

@@ -11,6 +11,7 @@ public enum ProbeRunner {
         let overallLimit = timeout ?? settings.timeout
         let overall = Deadline(start + overallLimit)
         let collector = Collector(count: entries.count)
+        let query = SupervisorQuery.needed(by: entries)
 
         // Cancelling the calling task ends the run early: every check task is cancelled (hooks are
         // killed), and whatever has not answered 200 ms later gets the code-9 row.
@@ -21,7 +22,8 @@ public enum ProbeRunner {
             for (index, entry) in entries.enumerated() {
                 let own = entry.timeout.map { Deadline(start + $0) }
                 let deadline = overall.earlier(own)
-                let context = CheckContext(deadline: deadline, overallDeadline: overall, settings: settings, services: services)
+                let context = CheckContext(deadline: deadline, overallDeadline: overall, settings: settings, services: services,
+                                           supervisorQuery: query)
                 collector.track(Task {
                     let began = ContinuousClock.now
                     let outcome = await entry.check.check(context)
