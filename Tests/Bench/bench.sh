@@ -47,7 +47,7 @@ start_supervisord() {
     echo "bench: supervisord with $n programs did not come up" >&2; exit 1
 }
 
-probe_conf() { # DIR HOOKS_DIR
+probe_conf() { # DIR HOOKS_DIR [CRITICAL]
     cat > "$1/rp.conf" <<CONF
 [probe]
 timeout = 5s
@@ -59,7 +59,7 @@ serverurl = unix://$1/s.sock
 [start]
 program = start
 [programs]
-critical = *
+critical = ${3:-*}
 CONF
 }
 
@@ -98,17 +98,17 @@ echo
 D="$TMP/s50"
 mkdir -p "$D"
 HD="$(hooks_dir "$D" 1)"
-probe_conf "$D" "$HD"
+probe_conf "$D" "$HD" "p1, p2"
 sed 's/^\[supervisor\]$/[supervisor]\nsource = xmlrpc/' "$D/rp.conf" > "$D/rp-xmlrpc.conf"
 start_supervisord "$D" 50 listener
 for _ in $(seq 100); do "$BIN" run --cached --config "$D/rp.conf" >/dev/null 2>&1 && break; sleep 0.2; done
 HOOK="$HD/h001"
 hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$TMP/side.json" \
     -n "sonic-style bash + supervisorctl" "bash $HERE/sonic_readiness_probe.sh $D/supervisord.conf $HOOK" \
-    -n "readiness-probe run (source = xmlrpc: one round trip)" "$BIN run --config $D/rp-xmlrpc.conf" \
+    -n "readiness-probe run (source = xmlrpc: one multicall)" "$BIN run --config $D/rp-xmlrpc.conf" \
     -n "readiness-probe run (source = auto: the listener's ledger)" "$BIN run --config $D/rp.conf" \
     -n "readiness-probe run --cached" "$BIN run --cached --config $D/rp.conf" >/dev/null
-echo "## 1. Side by side: 50 programs, start + programs (critical = *) + one trivial hook"
+echo "## 1. Side by side: 50 programs, start + programs (critical = p1, p2) + one trivial hook"
 echo
 echo "| command | median ms | min ms | max ms | user ms | sys ms | max RSS KiB |"
 echo "|---|---|---|---|---|---|---|"
