@@ -36,6 +36,22 @@ public final class SupervisordHarness: @unchecked Sendable {
         return Platform.isExecutable(venv) ? venv : nil
     }
 
+    /// A `[program:stubborn]` that ignores SIGTERM (stopwaitsecs=5): once supervisord gets SIGTERM,
+    /// it stays in SHUTDOWN_STATE for about 5 s. Wait with `waitUntilStubbornIgnoresTERM()` first.
+    public static let stubbornProgram = """
+        [program:stubborn]
+        command=sh -c 'trap "" TERM; touch {dir}/trapped; while :; do sleep 0.2; done'
+        startsecs=0
+        stopwaitsecs=5
+
+        """
+
+    /// `stubbornProgram` is RUNNING at spawn (startsecs=0), before its trap is set: wait for both.
+    public func waitUntilStubbornIgnoresTERM(timeout: Duration = .seconds(10)) -> Bool {
+        waitFor(program: "stubborn", state: "RUNNING", timeout: timeout)
+            && Wait.until(timeout: timeout) { Platform.exists(dir.file("trapped")) }
+    }
+
     /// Writes the config and starts `supervisord -n -c CONF`, then waits for its socket.
     /// - Parameters:
     ///   - programs: INI text appended to the config (`[program:x]` sections and so on);

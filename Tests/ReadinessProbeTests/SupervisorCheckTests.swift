@@ -158,15 +158,9 @@ extension JSONValue {
             command=sh -c 'exit 0'
             startsecs=0
             autorestart=false
-            [program:stubborn]
-            command=sh -c 'trap "" TERM; touch {dir}/trapped; while :; do sleep 0.2; done'
-            stopwaitsecs=5
-            startsecs=0
-            """)
+            """ + "\n" + SupervisordHarness.stubbornProgram)
         defer { h.stop() }
-        #expect(h.waitFor(program: "stubborn", state: "RUNNING"))
-        // RUNNING comes at spawn (startsecs=0): wait until it really ignores SIGTERM.
-        #expect(Wait.until(timeout: .seconds(10)) { Platform.exists(h.dir.file("trapped")) })
+        #expect(h.waitUntilStubbornIgnoresTERM())
         h.signal(SIGTERM)
         // While stubborn holds up the stop, every call faults with SHUTDOWN_STATE.
         var shutdown: (status: Int32, json: JSONValue?, out: CommandResult)? = nil

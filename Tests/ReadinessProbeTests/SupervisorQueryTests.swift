@@ -138,14 +138,9 @@ import Glibc
             command=sh -c 'exit 0'
             startsecs=0
             autorestart=false
-            [program:stubborn]
-            command=sh -c 'trap "" TERM; touch {dir}/trapped; while :; do sleep 0.2; done'
-            stopwaitsecs=5
-            startsecs=0
-            """, loglevel: "trace")
+            """ + "\n" + SupervisordHarness.stubbornProgram, loglevel: "trace")
         defer { h.stop() }
-        #expect(h.waitFor(program: "stubborn", state: "RUNNING"))
-        #expect(Wait.until(timeout: .seconds(10)) { Platform.exists(h.dir.file("trapped")) })
+        #expect(h.waitUntilStubbornIgnoresTERM())
         let sections = "[start]\nprogram = start\n[programs]\ncritical = stubborn\n"
         let up = try probe(h, sections)
         #expect(up.status == 0, "\(up.out.stdout)")

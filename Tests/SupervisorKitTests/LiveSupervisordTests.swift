@@ -118,19 +118,10 @@ func soon() -> Deadline { .after(.seconds(5)) }
     }
 
     @Test func shutdownStateThenGone() throws {
-        let h = try SupervisordHarness(programs: """
-            [program:stubborn]
-            command=sh -c 'trap "" TERM; touch {dir}/trapped; while :; do sleep 1; done'
-            startsecs=0
-            stopwaitsecs=5
-            """)
+        let h = try SupervisordHarness(programs: SupervisordHarness.stubbornProgram)
         defer { h.stop() }
         let c = try client(h)
-        #expect(Wait.until(timeout: .seconds(10), every: .milliseconds(50)) {
-            (try? c.getProcessInfo("stubborn", deadline: soon()).state) == .running
-        })
-        // RUNNING comes at spawn (startsecs=0): wait until it really ignores SIGTERM.
-        #expect(Wait.until(timeout: .seconds(10)) { Platform.exists(h.dir.file("trapped")) })
+        #expect(h.waitUntilStubbornIgnoresTERM())
         h.signal(SIGTERM)
         var last: SupervisorError?
         let sawShutdown = Wait.until(timeout: .seconds(4), every: .milliseconds(20)) {
