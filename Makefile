@@ -14,7 +14,7 @@ else
 SUPERVISOR_DEP :=
 endif
 
-.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help
+.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order
 
 all: build
 
@@ -25,9 +25,22 @@ help:
 	@echo "make bench   benchmarks (hyperfine, wrk); results go to docs/benchmarks.md by hand"
 	@echo "make fuzz    libFuzzer over every hand-written parser (FUZZ_SECONDS=10 each)"
 	@echo "make docs    regenerate docs/codes.md from the code table"
+	@echo "make link-order  regenerate the release link order (valgrind; see docs/benchmarks.md)"
+
+# The release link: fully static, one section per function, linked by lld (it ships with the
+# Swift toolchain) with the functions the common commands run packed first (LINK_ORDER, made by
+# `make link-order`). That halves the binary's text a probe maps; see docs/benchmarks.md.
+LINK_ORDER := Sources/readiness-probe/link-order.txt
+RELEASE_FLAGS := -c release --product readiness-probe -Xswiftc -static-executable \
+	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld
 
 build:
-	$(SWIFT) build -c release --product readiness-probe -Xswiftc -static-executable -Xlinker -s
+	$(SWIFT) build $(RELEASE_FLAGS) -Xlinker --symbol-ordering-file=$(CURDIR)/$(LINK_ORDER) \
+		-Xlinker --no-warn-symbol-ordering -Xlinker -s
+
+# Regenerates LINK_ORDER from callgrind runs of the common commands (needs valgrind).
+link-order: venv
+	./Tests/Bench/link-order.sh
 
 debug:
 	$(SWIFT) build --product readiness-probe
@@ -75,4 +88,4 @@ fuzz:
 	./Tests/Fuzz/fuzz.sh $(or $(FUZZ_SECONDS),10)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-order

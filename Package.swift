@@ -30,7 +30,9 @@ let package = Package(
             name: "ReadinessProbe",
             dependencies: ["ProbeSupport", "ProbeSpawn", "ProbeHTTP", "SupervisorKit", "ProbeState"],
             swiftSettings: strict),
-        .executableTarget(name: "readiness-probe", dependencies: ["ReadinessProbe"], swiftSettings: strict),
+        // link-order.txt: the release link's hot functions (Makefile, `make link-order`).
+        .executableTarget(
+            name: "readiness-probe", dependencies: ["ReadinessProbe"], exclude: ["link-order.txt"], swiftSettings: strict),
         // Test-only helpers (temporary folders, a real supervisord harness); never linked into the binary.
         .target(name: "ProbeTestSupport", dependencies: ["ProbeSupport"], swiftSettings: strict),
 

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# make link-order: regenerate Sources/readiness-probe/link-order.txt, the list of functions the
+# release binary runs in its common commands, which `make build` hands to lld
+# (--symbol-ordering-file) so that this code sits together at the front of .text.
+#
+# Why: the kernel maps a static binary's text in 64 KiB blocks around each page fault
+# ("fault-around"), so code spread over the 7 MB of .text made a probe touch 5.4 MB of it.
+# Packing the hot functions first roughly halves the text a run maps (docs/benchmarks.md).
+# A stale list is harmless: functions it misses are placed after the listed ones.
+#
+# How: build an unstripped release binary with a link map, run the scenarios below under
+# callgrind, take every function executed, and order them: functions in their own section first
+# (lld can move those one by one), then local C++ symbols the map does not name, and last the
+# symbols inside large shared .text sections (libswiftCore's Swift.o is one 1.6 MB section).
+# Needs valgrind and supervisord (make venv).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+OUT="$ROOT/Sources/readiness-probe/link-order.txt"
+SCRATCH="$ROOT/.build-order"
+command -v valgrind >/dev/null || { echo "link-order: valgrind missing (apt-get install valgrind)" >&2; exit 1; }
+command -v supervisord >/dev/null || { echo "link-order: supervisord missing (make venv)" >&2; exit 1; }
+SWIFT="${SWIFT:-swift}"
+
+TMP="$(mktemp -d /tmp/rp-order.XXXXXX)"
+SDPID=""
+cleanup() {
+    [ -n "$SDPID" ] && kill -TERM "$SDPID" 2>/dev/null && wait "$SDPID" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+"$SWIFT" build --package-path "$ROOT" --scratch-path "$SCRATCH" -c release --product readiness-probe \
+    -Xswiftc -static-executable -Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld \
+    -Xlinker "-Map=$TMP/link.map" >&2
+BIN="$SCRATCH/release/readiness-probe"
+
+# A real supervisord: a finished one-shot `start` and three daemons.
+D="$TMP/sd"
+mkdir -p "$D/hooks.d" "$D/run/readiness-probe"
+cat > "$D/supervisord.conf" <<CONF
+[unix_http_server]
+file=$D/s.sock
+[supervisord]
+nodaemon=true
+logfile=$D/supervisord.log
+pidfile=$D/sd.pid
+childlogdir=$D
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[supervisorctl]
+serverurl=unix://$D/s.sock
+[program:start]
+command=/bin/true
+startsecs=0
+autorestart=false
+[program:p1]
+command=sleep 100000
+startsecs=0
+[program:p2]
+command=sleep 100000
+startsecs=0
+[program:p3]
+command=sleep 100000
+startsecs=0
+CONF
+printf '#!/bin/sh\nexit 0\n' > "$D/hooks.d/10-ok"
+chmod 755 "$D/hooks.d/10-ok"
+cat > "$D/rp.conf" <<CONF
+[probe]
+timeout = 5s
+hooks_dir = $D/hooks.d
+sonic_hook =
+rundir = $D/run
+[supervisor]
+serverurl = unix://$D/s.sock
+source = xmlrpc
+[start]
+program = start
+[programs]
+critical = p1, p2
+CONF
+sed 's/^source = xmlrpc/source = auto/; s/^critical = p1, p2/critical = */' "$D/rp.conf" > "$D/rp-auto.conf"
+printf "[probe]\nhooks_dir = %s\nsonic_hook =\nrundir = %s\n[start]\nprogram =\n" "$D/hooks.d" "$D/run" > "$D/rp-hooks.conf"
+
+supervisord -n -c "$D/supervisord.conf" > "$D/out" 2>&1 &
+SDPID=$!
+for _ in $(seq 300); do
+    [ "$(supervisorctl -c "$D/supervisord.conf" status 2>/dev/null | grep -c RUNNING)" -ge 3 ] && break
+    sleep 0.1
+done
+
+n=0
+profile() { # command args... (under callgrind; exit codes ignored)
+    n=$((n + 1))
+    valgrind --tool=callgrind --demangle=no --compress-strings=no --dump-instr=no \
+        --callgrind-out-file="$TMP/cg.$n" "$BIN" "$@" > /dev/null 2>&1 < "${STDIN:-/dev/null}" || true
+}
+
+profile --version
+profile --help
+profile run --help
+profile codes
+profile validate --config "$D/rp.conf"
+profile run --config "$D/rp-hooks.conf"
+profile run --config "$D/rp.conf"
+profile run --config "$D/rp.conf" --format json
+profile run --config "$D/rp-auto.conf" --format table
+"$BIN" run --config "$D/rp.conf" --format json > "$TMP/result.json" || true
+python3 - "$TMP/result.json" "$D/run/readiness-probe/result.json" <<'PY'
+import json, sys, time
+r = json.load(open(sys.argv[1]))
+json.dump({"format": "readiness-probe-result/1", "finished_at": time.time() + 600, "listener_pid": 1, "result": r},
+          open(sys.argv[2], "w"))
+PY
+profile run --cached --config "$D/rp.conf" --max-age 1h
+profile state show --unit myapp --rundir "$D/run"
+STDIN="$ROOT/Tests/Fixtures/supervisor/4.3.0-events-stream.bin" profile listen --config "$D/rp.conf"
+
+# serve: a few requests, then SIGTERM (callgrind writes its file on the normal exit).
+n=$((n + 1))
+valgrind --tool=callgrind --demangle=no --compress-strings=no --dump-instr=no --callgrind-out-file="$TMP/cg.$n" \
+    "$BIN" serve --config "$D/rp.conf" --listen 127.0.0.1:0 --period 200ms --quiet 2> "$TMP/serve.err" &
+SERVE=$!
+port=""
+for _ in $(seq 300); do
+    port="$(sed -n 's#.*listening on http://127.0.0.1:\([0-9]*\).*#\1#p' "$TMP/serve.err" | head -1)"
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+if [ -n "$port" ]; then
+    python3 - "$port" <<'PY'
+import sys, time, urllib.request
+port = sys.argv[1]
+for path in ["/readyz", "/readyz", "/livez", "/healthz?verbose", "/readyz?format=json", "/metrics", "/readyz/p1", "/nope"]:
+    for _ in range(20):
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%s%s" % (port, path), timeout=10).read()
+            break
+        except urllib.error.HTTPError:
+            break
+        except Exception:
+            time.sleep(0.1)
+    time.sleep(0.3)
+PY
+fi
+kill -TERM "$SERVE" 2>/dev/null || true
+wait "$SERVE" 2>/dev/null || true
+
+python3 - "$TMP/link.map" "$OUT" "$TMP"/cg.* <<'PY'
+import re, sys
+mapfile, out, profiles = sys.argv[1], sys.argv[2], sys.argv[3:]
+# lld's map: VMA LMA Size Align, then an output section, an input section or a symbol,
+# each indented one step further (columns "Out", "In", "Symbol" of the header).
+lines = open(mapfile).read().split("\n")
+header = lines[0]
+col_in, col_sym = header.index("In"), header.index("Symbol")
+section_of = {}
+current = None
+for line in lines[1:]:
+    if len(line) <= col_in:
+        continue
+    if line[col_in] != " " and line[col_in - 1] == " " and not line[col_in - 8:col_in].strip():
+        m = re.search(r":\(([^)]*)\)\s*$", line)
+        current = (m.group(1) if m else "", int(line.split()[2], 16))
+    elif len(line) > col_sym and line[col_sym] != " " and current:
+        section_of[line[col_sym:].strip()] = current
+executed = set()
+for p in profiles:
+    for line in open(p, errors="replace"):
+        if line.startswith(("fn=", "cfn=")):
+            name = re.sub(r"'\d+$", "", line.split("=", 1)[1].strip())
+            if name and not name.startswith(("0x", "(")):
+                executed.add(name)
+def shared_text(name):
+    sec, size = section_of[name]
+    return sec == ".text" and size > 32768
+own = sorted(n for n in executed if n in section_of and not shared_text(n))
+local = sorted(n for n in executed if n not in section_of)
+shared = sorted(n for n in executed if n in section_of and shared_text(n))
+with open(out, "w") as f:
+    f.write("\n".join(own + local + shared) + "\n")
+print("link-order: %d functions (%d in their own section, %d local, %d in shared .text) from %d runs -> %s"
+      % (len(executed), len(own), len(local), len(shared), len(profiles), out))
+PY
