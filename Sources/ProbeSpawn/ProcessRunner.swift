@@ -11,16 +11,16 @@ public final class ProcessRunner: Sendable {
     public static let shared = ProcessRunner()
 
     private struct Request: Sendable {
-        var id: UInt64
+        var id: Int
         var spec: ProcessSpec
         var deadline: Deadline
         var continuation: CheckedContinuation<ProcessOutcome, Never>
     }
 
     private struct Queue: Sendable {
-        var nextID: UInt64 = 1
+        var nextID = 1
         var pending: [Request] = []
-        var cancelled: Set<UInt64> = []
+        var cancelled: Set<Int> = []
         var threadStarted = false
         /// Set when the loop thread could not be created: requests fail with this errno.
         var threadError: Int32?
@@ -42,7 +42,7 @@ public final class ProcessRunner: Sendable {
     /// at `min(start + spec.timeout, deadline)`. Cancelling the calling task kills it too
     /// (reported as `.deadlineExceeded`). Never throws: failures are `.spawnFailed`.
     public func run(_ spec: ProcessSpec, deadline: Deadline) async -> ProcessOutcome {
-        let id = queue.withLock { q -> UInt64 in
+        let id = queue.withLock { q -> Int in
             defer { q.nextID += 1 }
             return q.nextID
         }
@@ -67,7 +67,7 @@ public final class ProcessRunner: Sendable {
         let loop = SpawnLoop()
         var results = [ProcessOutcome?](repeating: nil, count: specs.count)
         for (i, spec) in specs.enumerated() {
-            loop.start(id: UInt64(i), spec, deadline: deadline) { results[i] = $0 }
+            loop.start(id: i, spec, deadline: deadline) { results[i] = $0 }
         }
         loop.runToCompletion()
         return results.map { $0 ?? ProcessOutcome(termination: .exited(-1)) }
@@ -143,11 +143,11 @@ public final class ProcessRunner: Sendable {
 
     private func loopMain() {
         let loop = SpawnLoop()
-        var continuations: [UInt64: CheckedContinuation<ProcessOutcome, Never>] = [:]
+        var continuations: [Int: CheckedContinuation<ProcessOutcome, Never>] = [:]
         var nextSweep = ContinuousClock.now + Self.sweepInterval
         var drainBuffer = [UInt8](repeating: 0, count: 256)
         while true {
-            let (requests, cancelled) = queue.withLock { q -> ([Request], Set<UInt64>) in
+            let (requests, cancelled) = queue.withLock { q -> ([Request], Set<Int>) in
                 defer { q.pending.removeAll(); q.cancelled.removeAll() }
                 return (q.pending, q.cancelled)
             }

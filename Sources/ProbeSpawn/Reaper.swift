@@ -8,9 +8,9 @@ import Synchronization
 enum Reaper {
     struct State {
         /// Process groups (= leader pids) that a loop is watching; the loop reaps them itself.
-        var active: Set<pid_t> = []
+        var active = PidSet()
         /// Groups that were SIGKILLed but not fully reaped within the grace; swept later.
-        var lingering: Set<pid_t> = []
+        var lingering = PidSet()
     }
 
     static let state = Mutex(State())
@@ -145,4 +145,17 @@ enum Reaper {
         else { return nil }
         return ProcStat(state: Character(Unicode.Scalar(state)), ppid: ppid, pgrp: pgrp)
     }
+}
+
+/// A handful of pids (the groups of one run's hooks). An array, not a `Set<pid_t>`: the first
+/// Set of a new element type costs a one-shot probe a scan of the runtime's conformance tables
+/// (about 120k instructions, docs/benchmarks.md), and these sets hold a few entries.
+struct PidSet: Sequence {
+    private var pids: [pid_t] = []
+
+    var isEmpty: Bool { pids.isEmpty }
+    func contains(_ pid: pid_t) -> Bool { pids.contains(pid) }
+    mutating func insert(_ pid: pid_t) { if !pids.contains(pid) { pids.append(pid) } }
+    mutating func remove(_ pid: pid_t) { pids.removeAll { $0 == pid } }
+    func makeIterator() -> IndexingIterator<[pid_t]> { pids.makeIterator() }
 }

@@ -102,7 +102,7 @@ final class SpawnLoop {
     /// anyway (a process in uninterruptible sleep); the rest is swept later by `Reaper`.
     static let reapGrace: Duration = .seconds(1)
 
-    private(set) var children: [UInt64: WatchedChild] = [:]
+    private(set) var children: [Int: WatchedChild] = [:]
     private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
 
     deinit { buffer.deallocate() }
@@ -111,7 +111,7 @@ final class SpawnLoop {
 
     /// Starts `spec` and watches it; `complete` is called on this loop's thread when it is done
     /// (at once when it cannot be started or the deadline has already passed).
-    func start(id: UInt64, _ spec: ProcessSpec, deadline: Deadline, complete: @escaping (ProcessOutcome) -> Void) {
+    func start(id: Int, _ spec: ProcessSpec, deadline: Deadline, complete: @escaping (ProcessOutcome) -> Void) {
         _ = Reaper.isSubreaper
         let started = ContinuousClock.now
         if deadline.instant <= started {
@@ -129,7 +129,7 @@ final class SpawnLoop {
     }
 
     /// The caller gave up on `id` (task cancellation): kill it now.
-    func cancel(id: UInt64) {
+    func cancel(id: Int) {
         guard let c = children[id], c.isRunning else { return }
         kill(c, as: .deadlineExceeded, now: .now)
     }
@@ -183,7 +183,7 @@ final class SpawnLoop {
 
         let after = ContinuousClock.now
         for c in exited { leaderExited(c, now: after) }
-        var finished: [UInt64] = []
+        var finished: [Int] = []
         for (id, c) in children {
             switch c.phase {
             case .running:

@@ -185,3 +185,78 @@ import Glibc
         #expect(r.status == 6)
     }
 }
+
+/// `runBlocking` runs a run made only of hooks inline (one poll loop on the calling thread, no
+/// tasks): the rows, codes and deadlines must be the async runner's.
+@Suite struct InlineHookRunTests {
+    func settings() -> ProbeSettings {
+        var s = ProbeSettings()
+        s.hooksDir = ""
+        s.sonicHook = ""
+        return s
+    }
+
+    func hook(_ name: String, _ argv: [String], timeout: Duration = .seconds(3), optional: Bool = false) -> CheckEntry {
+        CheckEntry(name: name, kind: "hook", timeout: timeout, origin: "test",
+                   check: HookCheck(argv: argv, timeout: timeout, optional: optional))
+    }
+
+    @Test func onlyRunsMadeOfHooksGoInline() {
+        let hooks = [hook("a", ["/bin/true"]), hook("b", ["/bin/false"])]
+        #expect(ProbeRunner.hooksOnly(hooks)?.count == 2)
+        let state = CheckEntry(name: "s", kind: "state", origin: "test", check: ClosureCheck { _ in .pass("ok") })
+        #expect(ProbeRunner.hooksOnly(hooks + [state]) == nil)
+    }
+
+    @Test func inlineRowsMatchTheAsyncRunner() async throws {
+        let dir = TempDir("inline")
+        let ok = try dir.script("ok", "echo fine\n")
+        let fails = try dir.script("fails", "echo 'not yet'\nexit 3\n")
+        let passthrough = try dir.script("passthrough", "exit 42\n")
+        let segv = try dir.script("segv", "kill -SEGV $$\n")
+        let hang = try dir.script("hang", "sleep 30\n")
+        let writable = try dir.script("writable", "exit 0\n")
+        chmod(writable, 0o777)
+        let entries = [
+            hook("ok", [ok]), hook("fails", [fails]), hook("passthrough", [passthrough]), hook("segv", [segv]),
+            hook("hang", [hang], timeout: .milliseconds(200)), hook("missing", [dir.file("nothere")]),
+            hook("optional", [dir.file("nothere")], optional: true), hook("writable", [writable]),
+        ]
+        let asyncReport = await ProbeRunner.run(entries, settings: settings())
+        let start = ContinuousClock.now
+        let inline = ProbeRunner.runBlocking(entries, settings: settings())
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(inline.code == asyncReport.code)
+        #expect(inline.code == 1)
+        #expect(inline.results.map(\.name) == asyncReport.results.map(\.name))
+        #expect(inline.results.map(\.code) == [0, 1, 42, 7, 6, 7, 0, 7])
+        #expect(inline.results.map(\.code) == asyncReport.results.map(\.code))
+        #expect(inline.results.map(\.status) == asyncReport.results.map(\.status))
+        #expect(inline.results[0].detail == "fine")
+        #expect(inline.results[1].detail == "exited 3: not yet")
+    }
+
+    @Test func inlineOverallDeadlineIs9AndKillsTheHook() throws {
+        let dir = TempDir("inline")
+        let pidFile = dir.file("pid")
+        let hang = try dir.script("hang", "echo $$ > \(pidFile)\nsleep 30\n")
+        let start = ContinuousClock.now
+        let r = ProbeRunner.runBlocking([hook("h", [hang], timeout: .seconds(10))], settings: settings(), timeout: .milliseconds(300))
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(r.code == 9)
+        #expect(r.results[0].code == 9)
+        let pid = Int32((try Platform.readTextFile(pidFile)).trimmingASCIIWhitespace())!
+        #expect(!Platform.processExists(pid))
+    }
+
+    @Test func oneShotHookRunStartsNoThread() throws {
+        // The hook reports how many threads its parent, the probe, has while it runs.
+        let dir = TempDir("inline")
+        try dir.script("hooks.d/10-threads", "ls /proc/$PPID/task | wc -l\n")
+        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
+        let r = Command.run([TestPaths.binary, "run", "--config", conf, "--format", "json"])
+        #expect(r.status == 0)
+        let v = try JSON.parse(r.stdout)
+        #expect(v["checks"]?.arrayValue?[0]["detail"]?.stringValue == "1", "\(r.stdout)")
+    }
+}

@@ -65,19 +65,34 @@ public struct HookCheck: Check {
     }
 
     public func check(_ context: CheckContext) async -> CheckOutcome {
+        switch plan(context.settings) {
+        case .answer(let outcome):
+            return outcome
+        case .run(let spec):
+            let outcome = await ProcessRunner.shared.run(spec, deadline: context.overallDeadline)
+            return HookCheck.interpret(outcome, timeout: timeout)
+        }
+    }
+
+    /// What running the hook takes: the process to start, or the answer when there is nothing
+    /// to start (a missing or unsafe executable). Shared by `check` and the runner's inline path.
+    enum Plan {
+        case run(ProcessSpec)
+        case answer(CheckOutcome)
+    }
+
+    func plan(_ settings: ProbeSettings) -> Plan {
         let path: String
-        switch HookCheck.resolve(argv[0], path: context.settings.environment["PATH"] ?? Platform.environment("PATH")) {
+        switch HookCheck.resolve(argv[0], path: settings.environment["PATH"] ?? Platform.environment("PATH")) {
         case .found(let p): path = p
         case .missing:
-            if optional { return .skip("\(argv[0]) is not installed (optional)") }
-            return .fail(Codes.hookNotStarted, "\(argv[0]) does not exist", summary: "hook executable missing")
+            if optional { return .answer(.skip("\(argv[0]) is not installed (optional)")) }
+            return .answer(.fail(Codes.hookNotStarted, "\(argv[0]) does not exist", summary: "hook executable missing"))
         }
         if let refusal = HookCheck.unsafeReason(path) {
-            return .fail(Codes.hookNotStarted, refusal, summary: "hook refused: unsafe permissions")
+            return .answer(.fail(Codes.hookNotStarted, refusal, summary: "hook refused: unsafe permissions"))
         }
-        let spec = ProcessSpec(argv: [path] + argv.dropFirst(), timeout: timeout)
-        let outcome = await ProcessRunner.shared.run(spec, deadline: context.overallDeadline)
-        return HookCheck.interpret(outcome, timeout: timeout)
+        return .run(ProcessSpec(argv: [path] + argv.dropFirst(), timeout: timeout))
     }
 
     enum Resolution: Equatable { case found(String), missing }

@@ -5,9 +5,11 @@ import SupervisorKit
 public struct StartCheck: Check {
     public var program: String
     public var required: Bool
-    public var exitCodes: Set<Int>
+    /// The statuses that count as success. A short list, not a Set: a probe that builds its first
+    /// Set<Int> pays a scan of the runtime's conformance tables (docs/benchmarks.md).
+    public var exitCodes: [Int]
 
-    public init(program: String = "start", required: Bool = false, exitCodes: Set<Int> = [0]) {
+    public init(program: String = "start", required: Bool = false, exitCodes: [Int] = [0]) {
         self.program = program
         self.required = required
         self.exitCodes = exitCodes
@@ -25,12 +27,12 @@ public struct StartCheck: Check {
             if check.program.isEmpty { return [] }
             if let e = s?.entry("required") { check.required = try ConfigValue.bool(e) }
             if let e = s?.entry("exitcodes") {
-                var codes = Set<Int>()
+                var codes: [Int] = []
                 for item in ConfigValue.list(e) {
                     guard let n = Int(item), (0...255).contains(n) else {
                         throw ConfigError("exitcodes must be numbers from 0 to 255, not \"\(item)\"", at: e.location)
                     }
-                    codes.insert(n)
+                    if !codes.contains(n) { codes.append(n) }
                 }
                 if codes.isEmpty { throw ConfigError("exitcodes is empty", at: e.location) }
                 check.exitCodes = codes

@@ -54,6 +54,13 @@ public struct CheckResult: Sendable, Equatable {
 
     /// Details are one line: control characters become spaces, length is capped.
     static func oneLine(_ s: String, limit: Int = 300) -> String {
+        // Most details are already one clean line: return them as they are (no copy). UTF-8
+        // continuation bytes are >= 0x80, so a byte below 0x20 or 0x7F is a control character.
+        let utf8 = s.utf8
+        if utf8.count <= limit, utf8.first != 0x20, utf8.last != 0x20,
+           !utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            return s
+        }
         var out = String.UnicodeScalarView()
         var count = 0
         for scalar in s.unicodeScalars {
