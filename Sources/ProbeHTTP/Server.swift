@@ -447,17 +447,32 @@ public final class HTTPServer: @unchecked Sendable {
     /// The bytes of a response. Handler headers with invalid names or values are dropped, as are
     /// Content-Length, Connection and Transfer-Encoding (the server sets those).
     static func serialize(_ r: HTTPServerResponse, head: Bool, keepAlive: Bool) -> [UInt8] {
+        // Built as bytes, not by string interpolation: this runs once per request.
         let status = (100...999).contains(r.status) ? r.status : 500
-        var s = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + (head ? 0 : r.body.count))
+        func append(_ s: String) { out.append(contentsOf: s.utf8) }
+        func append(number n: Int) {
+            if n >= 10 { append(number: n / 10) }
+            out.append(UInt8(48 + n % 10))
+        }
+        append("HTTP/1.1 ")
+        append(number: status)
+        out.append(0x20)
+        append(reasonPhrase(status))
+        append("\r\n")
         for (name, value) in r.headers {
             guard HTTPHeaders.isValidName(name), HTTPHeaders.isValidValue(value) else { continue }
             if HTTPHeaders.isFraming(name) { continue }
-            s += "\(name): \(value)\r\n"
+            append(name)
+            append(": ")
+            append(value)
+            append("\r\n")
         }
-        s += "Content-Length: \(r.body.count)\r\n"
-        s += keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n"
-        var out = Array(s.utf8)
-        if !head { out += r.body }
+        append("Content-Length: ")
+        append(number: r.body.count)
+        append(keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
+        if !head { out.append(contentsOf: r.body) }
         return out
     }
 

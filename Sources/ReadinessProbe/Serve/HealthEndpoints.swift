@@ -1,6 +1,7 @@
 // serve's endpoints: /readyz, /livez, /healthz, /readyz/NAME, /livez/NAME, /metrics.
 // Every answer is built from the cached report (HealthCache); a request never runs a check.
 import ProbeHTTP
+import Synchronization
 
 public struct HealthEndpoints: Sendable {
     /// One check as configured (table order).
@@ -23,6 +24,8 @@ public struct HealthEndpoints: Sendable {
     public let checks: [CheckInfo]
     /// A result older than this is served as not ready (code 11).
     public let maxAge: Duration
+    /// The aggregate answers already built for the current result (see `ResponseMemo`).
+    let memo = ResponseMemo()
 
     public init(cache: HealthCache, checks: [CheckInfo], maxAge: Duration) {
         self.cache = cache
@@ -94,6 +97,14 @@ public struct HealthEndpoints: Sendable {
 
     func aggregate(scope: Scope, excludes: [String], json: Bool, verbose: Bool) -> HTTPServerResponse {
         let snapshot = cache.snapshot()
+        // The same result gives the same answer until the next run: build each variant once.
+        // Only a fresh result is memoized (a stale or missing one is built on every request).
+        let slot = ResponseMemo.slot(scope: scope, json: json, verbose: verbose)
+        let memoizable = excludes.isEmpty && snapshot.report != nil && (snapshot.age.map { $0 <= maxAge } ?? false)
+        if memoizable, let hit = memo.lookup(slot, generation: snapshot.runs) {
+            if scope == .readyz { cache.note(code: hit.code, line: hit.line) }
+            return hit.response
+        }
         let inScope = checks.filter { scope == .readyz || $0.liveness }.map(\.name)
         let excluded = inScope.filter { excludes.contains($0) }
         var unknown: [String] = []
@@ -106,11 +117,13 @@ public struct HealthEndpoints: Sendable {
         } else {
             report = view(scope: scope, names: Set(inScope).subtracting(excluded), snapshot: snapshot)
         }
+        let line = Render.firstLine(report)
         if scope == .readyz && excludes.isEmpty {
-            cache.note(code: report.code, line: Render.firstLine(report))
+            cache.note(code: report.code, line: line)
         }
         let status = report.ready ? 200 : 503
         let headers = [(Self.codeHeader, String(report.code))]
+        let response: HTTPServerResponse
         if json {
             var value = Render.jsonValue(report)
             if case .object(var pairs) = value {
@@ -118,12 +131,18 @@ public struct HealthEndpoints: Sendable {
                 if !unknown.isEmpty { pairs.append(("unknown_excludes", .array(unknown.map { .string($0) }))) }
                 value = .object(pairs)
             }
-            return .text(status, JSON.serialize(value) + "\n", contentType: "application/json", headers: headers)
+            response = .text(status, JSON.serialize(value) + "\n", contentType: "application/json", headers: headers)
+        } else if report.ready && !verbose {
+            response = .text(status, "ok", headers: headers)
+        } else {
+            var body = Render.verbose(report, excluded: excluded, unknownExcludes: unknown, verdictPrefix: scope.rawValue)
+            if report.code == Codes.noFreshResult { body = line + "\n" + body }
+            response = .text(status, body, headers: headers)
         }
-        if report.ready && !verbose { return .text(status, "ok", headers: headers) }
-        var body = Render.verbose(report, excluded: excluded, unknownExcludes: unknown, verdictPrefix: scope.rawValue)
-        if report.code == Codes.noFreshResult { body = Render.firstLine(report) + "\n" + body }
-        return .text(status, body, headers: headers)
+        if memoizable {
+            memo.store(slot, generation: snapshot.runs, ResponseMemo.Entry(response: response, code: report.code, line: line))
+        }
+        return response
     }
 
     func single(_ name: String, scope: Scope, json: Bool, verbose: Bool) -> HTTPServerResponse {
@@ -151,5 +170,42 @@ public struct HealthEndpoints: Sendable {
         }
         let text = row.status == .pass && !verbose ? "ok" : Render.verboseLine(row) + "\n"
         return .text(status, text, headers: headers)
+    }
+}
+
+/// The aggregate answers (scope x format x verbose, no excludes) built from one result, so that a
+/// burst of probes costs a lookup each instead of a render. `generation` is the cache's run count:
+/// a new result empties the memo. Staleness is checked before every lookup, by the caller.
+final class ResponseMemo: Sendable {
+    struct Entry: Sendable {
+        var response: HTTPServerResponse
+        var code: Int32
+        var line: String
+    }
+
+    private struct State {
+        var generation = -1
+        var entries = [Entry?](repeating: nil, count: 8)
+    }
+
+    private let state = Mutex(State())
+
+    static func slot(scope: HealthEndpoints.Scope, json: Bool, verbose: Bool) -> Int {
+        (scope == .readyz ? 0 : 4) + (json ? 2 : 0) + (verbose ? 1 : 0)
+    }
+
+    func lookup(_ slot: Int, generation: Int) -> Entry? {
+        state.withLock { s in s.generation == generation ? s.entries[slot] : nil }
+    }
+
+    func store(_ slot: Int, generation: Int, _ entry: Entry) {
+        state.withLock { s in
+            if generation < s.generation { return } // built from an older result than the memo's
+            if generation > s.generation {
+                s.generation = generation
+                s.entries = [Entry?](repeating: nil, count: 8)
+            }
+            s.entries[slot] = entry
+        }
     }
 }
