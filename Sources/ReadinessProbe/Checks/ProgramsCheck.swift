@@ -94,11 +94,16 @@ public struct ProgramsCheck: Check {
     }
 
     public func check(_ context: CheckContext) async -> CheckOutcome {
-        switch await SupervisorView.snapshot(context) {
+        verdict(await SupervisorView.snapshot(context), settings: context.settings)
+    }
+
+    /// The verdict on the run's supervisord snapshot (or the failure to get one).
+    public func verdict(_ fetched: Result<SupervisorSnapshot, SupervisorFailure>, settings: ProbeSettings) -> CheckOutcome {
+        switch fetched {
         case .failure(let f): return f.outcome
         case .success(var snapshot):
             if selectors.contains(.all) && snapshot.listenerGroups.isEmpty {
-                snapshot.listenerGroups = SupervisorView.listenerGroups(context.settings)
+                snapshot.listenerGroups = SupervisorView.listenerGroups(settings)
             }
             return evaluate(snapshot)
         }

@@ -44,8 +44,13 @@ public struct StartCheck: Check {
         })
 
     public func check(_ context: CheckContext) async -> CheckOutcome {
+        verdict(await SupervisorView.snapshot(context))
+    }
+
+    /// The verdict on the run's supervisord snapshot (or the failure to get one).
+    public func verdict(_ fetched: Result<SupervisorSnapshot, SupervisorFailure>) -> CheckOutcome {
         let snapshot: SupervisorSnapshot
-        switch await SupervisorView.snapshot(context) {
+        switch fetched {
         case .failure(let f): return f.outcome
         case .success(let s): snapshot = s
         }

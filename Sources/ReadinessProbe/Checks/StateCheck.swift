@@ -34,7 +34,10 @@ public struct StateCheck: Check {
             }
         })
 
-    public func check(_ context: CheckContext) async -> CheckOutcome {
+    public func check(_ context: CheckContext) async -> CheckOutcome { verdict() }
+
+    /// Reads the unit's state files now (no waiting: two small reads).
+    public func verdict() -> CheckOutcome {
         let store: AppStateStore
         do { store = try AppStateStore(unit: unit, rundir: rundir, environment: [:]) } catch {
             return .fail(Codes.appStateBad, error.description, summary: "invalid state unit")

@@ -68,12 +68,15 @@ public enum SupervisorView {
     /// The run's snapshot: fetched by the first check that asks, shared by the rest.
     public static func snapshot(_ context: CheckContext) async -> Result<SupervisorSnapshot, SupervisorFailure> {
         await context.services.shared("supervisor.snapshot") {
-            // Give up a little before the overall deadline, so that a silent supervisord is
-            // reported as what it is (code 3, "did not answer in time") rather than code 9.
-            let margin = min(Duration.milliseconds(200), context.overallDeadline.remaining / 10)
-            return await fetch(context.settings, deadline: Deadline(context.overallDeadline.instant - margin),
-                               query: context.supervisorQuery)
+            await fetch(context.settings, deadline: fetchDeadline(context.overallDeadline), query: context.supervisorQuery)
         }
+    }
+
+    /// When a run's fetch gives up: a little before the overall deadline, so that a silent
+    /// supervisord is reported as what it is (code 3, "did not answer in time") rather than code 9.
+    public static func fetchDeadline(_ overall: Deadline) -> Deadline {
+        let margin = min(Duration.milliseconds(200), overall.remaining / 10)
+        return Deadline(overall.instant - margin)
     }
 
     /// One fetch, from the configured source. `auto` prefers a fresh listener ledger, then
@@ -82,26 +85,28 @@ public enum SupervisorView {
     /// `query` narrows only the XML-RPC call; the ledger and `supervisorctl status` give everything.
     public static func fetch(_ settings: ProbeSettings, deadline: Deadline,
                              query: SupervisorQuery = .everything) async -> Result<SupervisorSnapshot, SupervisorFailure> {
+        if settings.supervisor.source == .events { return LedgerSource.snapshot(settings) }
+        return await Blocking.run { fetchBlocking(settings, deadline: deadline, query: query) }
+    }
+
+    /// `fetch` on the calling thread (it blocks until the answer or the deadline).
+    public static func fetchBlocking(_ settings: ProbeSettings, deadline: Deadline,
+                                     query: SupervisorQuery = .everything) -> Result<SupervisorSnapshot, SupervisorFailure> {
         switch settings.supervisor.source {
         case .events:
             return LedgerSource.snapshot(settings)
         case .xmlrpc:
-            return await xmlrpc(settings, deadline: deadline, query: query)
+            return xmlrpcBlocking(settings, deadline: deadline, query: query)
         case .supervisorctl:
-            return await supervisorctl(settings, deadline: deadline)
+            return supervisorctlBlocking(settings, deadline: deadline)
         case .auto:
             if case .success(let s) = LedgerSource.snapshot(settings) { return .success(s) }
-            return await xmlrpcThenCtl(settings, deadline, query)
+            let viaRPC = xmlrpcBlocking(settings, deadline: deadline, query: query)
+            guard case .failure = viaRPC, let err = lastXMLRPCError(viaRPC), worthSupervisorctl(err), !deadline.hasPassed else { return viaRPC }
+            let viaCtl = supervisorctlBlocking(settings, deadline: deadline)
+            if case .success = viaCtl { return viaCtl }
+            return viaRPC
         }
-    }
-
-    static func xmlrpcThenCtl(_ settings: ProbeSettings, _ deadline: Deadline,
-                              _ query: SupervisorQuery) async -> Result<SupervisorSnapshot, SupervisorFailure> {
-        let viaRPC = await xmlrpc(settings, deadline: deadline, query: query)
-        guard case .failure = viaRPC, let err = lastXMLRPCError(viaRPC), worthSupervisorctl(err), !deadline.hasPassed else { return viaRPC }
-        let viaCtl = await supervisorctl(settings, deadline: deadline)
-        if case .success = viaCtl { return viaCtl }
-        return viaRPC
     }
 
     static func worthSupervisorctl(_ e: SupervisorError) -> Bool {
@@ -138,20 +143,24 @@ public enum SupervisorView {
     /// that answer cannot stand in for it; see `named`).
     public static func xmlrpc(_ settings: ProbeSettings, deadline: Deadline,
                               query: SupervisorQuery = .everything) async -> Result<SupervisorSnapshot, SupervisorFailure> {
-        await Blocking.run { () -> Result<SupervisorSnapshot, SupervisorFailure> in
-            do throws(SupervisorError) {
-                let client = SupervisorClient(location: try locate(settings))
-                if case .programs(let names) = query, !names.isEmpty,
-                   let some = try named(names, client: client, deadline: deadline) {
-                    return .success(SupervisorSnapshot(processes: some, source: "xmlrpc"))
-                }
-                let processes = try client.getAllProcessInfo(deadline: deadline)
-                return .success(SupervisorSnapshot(processes: processes, source: "xmlrpc"))
-            } catch {
-                var f = SupervisorFailure(error)
-                f.cause = error
-                return .failure(f)
+        await Blocking.run { xmlrpcBlocking(settings, deadline: deadline, query: query) }
+    }
+
+    /// `xmlrpc` on the calling thread.
+    public static func xmlrpcBlocking(_ settings: ProbeSettings, deadline: Deadline,
+                                      query: SupervisorQuery = .everything) -> Result<SupervisorSnapshot, SupervisorFailure> {
+        do throws(SupervisorError) {
+            let client = SupervisorClient(location: try locate(settings))
+            if case .programs(let names) = query, !names.isEmpty,
+               let some = try named(names, client: client, deadline: deadline) {
+                return .success(SupervisorSnapshot(processes: some, source: "xmlrpc"))
             }
+            let processes = try client.getAllProcessInfo(deadline: deadline)
+            return .success(SupervisorSnapshot(processes: processes, source: "xmlrpc"))
+        } catch {
+            var f = SupervisorFailure(error)
+            f.cause = error
+            return .failure(f)
         }
     }
 
@@ -187,6 +196,11 @@ public enum SupervisorView {
     /// `supervisorctl [-c CONF] status`, parsed. Its exit status is not a readiness signal
     /// (it is 3 for a good one-shot); only the text counts.
     public static func supervisorctl(_ settings: ProbeSettings, deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
+        await Blocking.run { supervisorctlBlocking(settings, deadline: deadline) }
+    }
+
+    /// `supervisorctl` on the calling thread (its own poll loop for the one child).
+    public static func supervisorctlBlocking(_ settings: ProbeSettings, deadline: Deadline) -> Result<SupervisorSnapshot, SupervisorFailure> {
         var argv = [settings.supervisor.supervisorctl]
         if let conf = settings.supervisor.configFile { argv += ["-c", conf] }
         if let url = settings.supervisor.serverURL { argv += ["-s", url] }
@@ -194,7 +208,7 @@ public enum SupervisorView {
         if let p = settings.supervisor.password { argv += ["-p", p] }
         argv.append("status")
         let spec = ProcessSpec(argv: argv, timeout: deadline.remaining, outputLimit: 4 << 20)
-        let outcome = await ProcessRunner.shared.run(spec, deadline: deadline)
+        let outcome = ProcessRunner.shared.runAll([spec], deadline: deadline)[0]
         switch outcome.termination {
         case .spawnFailed(_, let message):
             return .failure(SupervisorFailure(detail: "cannot run supervisorctl: \(message)", summary: "cannot run supervisorctl"))

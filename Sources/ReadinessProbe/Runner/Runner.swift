@@ -74,53 +74,14 @@ public enum ProbeRunner {
                            summary: outcome.summary, durationMs: durationMs)
     }
 
-    /// Synchronous entry point for command-line use. A run made only of hooks (no supervisord,
-    /// no state checks) runs inline: every hook on one poll loop on this thread, with no tasks and
-    /// no threads. Same rows, codes and deadlines as `run`; it just skips the thread start-ups
-    /// that cost a one-shot probe about a millisecond (docs/benchmarks.md).
+    /// Synchronous entry point for command-line use. A run made only of the built-in kinds
+    /// (hooks, start, programs, state) runs inline, without tasks (`InlineRun`): same rows, codes
+    /// and deadlines, without the start-up of the task machinery that dominates a one-shot probe.
     public static func runBlocking(_ entries: [CheckEntry], settings: ProbeSettings, timeout: Duration? = nil) -> ProbeReport {
-        if !entries.isEmpty, let hooks = hooksOnly(entries) {
-            return runHooksInline(entries, hooks, settings: settings, timeout: timeout)
+        if let steps = InlineRun.plan(entries) {
+            return InlineRun.run(entries, steps, settings: settings, timeout: timeout)
         }
         return Blocking.await { await run(entries, settings: settings, timeout: timeout) }
-    }
-
-    /// The entries' hooks when every entry is a hook. A cast from an existential to a concrete
-    /// type only compares type metadata (a protocol cast would scan the conformance tables).
-    static func hooksOnly(_ entries: [CheckEntry]) -> [HookCheck]? {
-        var hooks: [HookCheck] = []
-        hooks.reserveCapacity(entries.count)
-        for entry in entries {
-            guard let hook = entry.check as? HookCheck else { return nil }
-            hooks.append(hook)
-        }
-        return hooks
-    }
-
-    static func runHooksInline(_ entries: [CheckEntry], _ hooks: [HookCheck], settings: ProbeSettings,
-                               timeout: Duration?) -> ProbeReport {
-        let start = ContinuousClock.now
-        let overall = Deadline(start + (timeout ?? settings.timeout))
-        var rows = [CheckResult?](repeating: nil, count: entries.count)
-        var specs: [ProcessSpec] = []
-        var slots: [(index: Int, timeout: Duration)] = []
-        for (index, hook) in hooks.enumerated() {
-            switch hook.plan(settings) {
-            case .answer(let outcome):
-                rows[index] = result(entries[index], outcome, durationMs: (ContinuousClock.now - start).millisecondsDouble)
-            case .run(var spec):
-                // The entry's own timeout caps the hook's, as the async runner's timer does.
-                if let own = entries[index].timeout, own < spec.timeout { spec.timeout = own }
-                specs.append(spec)
-                slots.append((index, spec.timeout))
-            }
-        }
-        let outcomes = ProcessRunner.shared.runAll(specs, deadline: overall)
-        for (slot, outcome) in zip(slots, outcomes) {
-            rows[slot.index] = result(entries[slot.index], HookCheck.interpret(outcome, timeout: slot.timeout),
-                                      durationMs: outcome.duration.millisecondsDouble)
-        }
-        return ProbeReport.aggregate(rows.map { $0! }, durationMs: (ContinuousClock.now - start).millisecondsDouble)
     }
 }
 
