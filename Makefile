@@ -34,7 +34,9 @@ LINK_ORDER := Sources/readiness-probe/link-order.txt
 RELEASE_FLAGS := -c release --product readiness-probe -Xswiftc -static-executable \
 	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld
 
+# The binary is removed first: swift build does not see a change of LINK_ORDER and would not relink.
 build:
+	rm -f $(BIN)
 	$(SWIFT) build $(RELEASE_FLAGS) -Xlinker --symbol-ordering-file=$(CURDIR)/$(LINK_ORDER) \
 		-Xlinker --no-warn-symbol-ordering -Xlinker -s
 
