@@ -179,3 +179,20 @@ echo "|---|---|---|---|"
 median_ms "$TMP/start.json" | while IFS=$'\t' read -r name med min max _ _; do echo "| $name | $med | $min | $max |"; done
 echo
 echo "Binary: $(stat -c %s "$BIN") bytes (stripped, fully static). Max RSS of --version: $(max_rss_kb "$BIN" --version) KiB."
+
+# 5. Instructions per command (callgrind): unlike wall time, these do not move with the VM's
+# noise, so they show what a change did. Skipped without valgrind.
+if command -v valgrind >/dev/null; then
+    instr() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/refs:/ {print $NF}'; }
+    faults() { /usr/bin/time -f "%R" "$@" 2>&1 >/dev/null | tail -1; }
+    echo
+    echo "## 5. Instructions and page faults per command (callgrind; /usr/bin/time)"
+    echo
+    echo "| command | instructions | minor page faults |"
+    echo "|---|---|---|"
+    H1="$TMP/h1/rp.conf"
+    for args in "--version" "run --config $H1" "run --cached --config $TMP/s50/rp.conf" "run --config $TMP/s50/rp-xmlrpc.conf"; do
+        # shellcheck disable=SC2086
+        echo "| \`readiness-probe ${args//$TMP/\$TMP}\` | $(instr "$BIN" $args) | $(faults "$BIN" $args) |"
+    done
+fi

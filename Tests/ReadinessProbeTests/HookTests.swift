@@ -4,7 +4,10 @@ import ProbeTestSupport
 import Glibc
 
 /// Hooks end to end: config -> registry -> runner -> real processes.
-@Suite struct HookTests {
+/// Settings with no hooks of their own (no hooks_dir, no SONiC hook), and hook entries.
+protocol HookFixtures {}
+
+extension HookFixtures {
     func settings() -> ProbeSettings {
         var s = ProbeSettings()
         s.hooksDir = ""
@@ -16,6 +19,9 @@ import Glibc
         CheckEntry(name: name, kind: "hook", timeout: timeout, origin: "test",
                    check: HookCheck(argv: argv, timeout: timeout, optional: optional))
     }
+}
+
+@Suite struct HookTests: HookFixtures {
 
     @Test(arguments: [(0, 0, CheckStatus.pass), (1, 1, .fail), (3, 1, .fail), (42, 42, .fail), (255, 1, .fail), (16, 16, .fail)])
     func exitStatusMapping(_ exit: Int32, _ code: Int32, _ status: CheckStatus) async throws {

@@ -7,18 +7,7 @@ import Testing
 import ProbeTestSupport
 import Glibc
 
-@Suite(.serialized) struct InlineRunTests {
-    func settings() -> ProbeSettings {
-        var s = ProbeSettings()
-        s.hooksDir = ""
-        s.sonicHook = ""
-        return s
-    }
-
-    func hook(_ name: String, _ argv: [String], timeout: Duration = .seconds(3), optional: Bool = false) -> CheckEntry {
-        CheckEntry(name: name, kind: "hook", timeout: timeout, origin: "test",
-                   check: HookCheck(argv: argv, timeout: timeout, optional: optional))
-    }
+@Suite(.serialized) struct InlineRunTests: HookFixtures {
 
     /// Both runners on the same entries; the rows must agree on names, codes and statuses.
     func bothWays(_ entries: [CheckEntry], _ settings: ProbeSettings, timeout: Duration? = nil) async -> (inline: ProbeReport, async: ProbeReport) {
@@ -82,22 +71,11 @@ import Glibc
     }
 
     @Test func supervisorStateAndHookRowsMatchTheAsyncRunner() async throws {
-        let h = try SupervisordHarness(programs: """
-            [program:start]
-            command=sh -c 'exit 0'
-            startsecs=0
-            autorestart=false
-            [program:daemon]
-            command=sleep 300
-            startsecs=0
-            [program:other]
-            command=sleep 300
-            startsecs=0
-            """)
+        let h = try SupervisordHarness(programs: SupervisorQueryTests.programs)
         defer { h.stop() }
         #expect(h.waitFor(program: "start", state: "EXITED"))
         #expect(h.waitFor(program: "daemon", state: "RUNNING"))
-        #expect(h.waitFor(program: "other", state: "RUNNING"))
+        #expect(h.waitFor(program: "stopme", state: "RUNNING"))
         let dir = TempDir("inline")
         let ok = try dir.script("ok", "echo fine\n")
         try dir.write("run/app/pid", "\(getpid())\n")
@@ -111,7 +89,7 @@ import Glibc
             serverurl = \(h.serverURL)
             source = xmlrpc
             [programs]
-            critical = daemon, other
+            critical = daemon, stopme
             [state:app]
             [hook:ok]
             command = \(ok)
@@ -124,8 +102,8 @@ import Glibc
         #expect(inline.code == 0, "\(inline.results)")
         #expect(inline.results.map(\.detail) == asyncReport.results.map(\.detail))
 
-        _ = h.supervisorctl(["stop", "other"])
-        #expect(h.waitFor(program: "other", state: "STOPPED"))
+        _ = h.supervisorctl(["stop", "stopme"])
+        #expect(h.waitFor(program: "stopme", state: "STOPPED"))
         (inline, asyncReport) = await bothWays(c.entries, c.settings)
         expectSameRows(inline, asyncReport)
         #expect(inline.code == 4)
