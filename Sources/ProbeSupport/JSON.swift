@@ -149,10 +149,11 @@ public enum JSON {
             while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
         }
 
-        mutating func literal(_ word: String, _ v: JSONValue) throws(ParseError) -> JSONValue {
-            let w = Array(word.utf8)
-            guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw fail("unexpected token") }
-            i += w.count
+        mutating func literal(_ word: StaticString, _ v: JSONValue) throws(ParseError) -> JSONValue {
+            let n = word.utf8CodeUnitCount
+            guard i + n <= bytes.count else { throw fail("unexpected token") }
+            for k in 0..<n where bytes[i + k] != word.utf8Start[k] { throw fail("unexpected token") }
+            i += n
             return v
         }
 
@@ -244,7 +245,21 @@ public enum JSON {
 
         mutating func string() throws(ParseError) -> String {
             i += 1 // opening quote
-            var out: [UInt8] = []
+            // Most strings have no escapes: find the closing quote and validate the span once.
+            var j = i
+            while j < bytes.count {
+                let c = bytes[j]
+                if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+                j += 1
+            }
+            if j < bytes.count && bytes[j] == UInt8(ascii: "\"") {
+                let span = bytes[i..<j]
+                i = j + 1
+                guard let s = String(validating: span, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+                return s
+            }
+            var out = Array(bytes[i..<j])
+            i = j
             while true {
                 guard i < bytes.count else { throw fail("unterminated string") }
                 let c = bytes[i]
