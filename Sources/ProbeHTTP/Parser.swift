@@ -44,13 +44,21 @@ struct ParsedHead {
 }
 
 enum HeadParser {
+    /// One head line, as byte offsets. Not a `Range<Int>`: an array of ranges makes the runtime
+    /// look up `Int: Comparable` in its conformance tables, a measurable cost in a one-shot probe.
+    struct Line {
+        var start: Int
+        var end: Int
+        var range: Range<Int> { start..<end }
+    }
+
     /// Finds and splits the head. Lines end in CRLF (a bare LF is tolerated); a bare CR anywhere,
     /// obs-fold continuation lines, and invalid names or values are errors.
     /// `skipLeadingBlankLines`: requests may be preceded by a stray CRLF (RFC 9112 §2.2).
     static func parse(_ bytes: [UInt8], maxHeaderBytes: Int, maxHeaderCount: Int = 100,
                       skipLeadingBlankLines: Bool, what: String) -> HTTPParseState<ParsedHead> {
         let n = bytes.count
-        var lines: [Range<Int>] = []
+        var lines: [Line] = []
         var lineStart = 0
         var i = 0
         var leading = 0
@@ -77,7 +85,7 @@ enum HeadParser {
                     // End of head.
                     return split(bytes, lines: lines, length: i + 1, what: what)
                 }
-                lines.append(lineStart..<end)
+                lines.append(Line(start: lineStart, end: end))
                 if lines.count > maxHeaderCount + 1 {
                     return .error(HTTPParseError(.tooLarge(limit: maxHeaderBytes),
                                                  "\(what) has more than \(maxHeaderCount) header fields", status: 431))
@@ -96,11 +104,11 @@ enum HeadParser {
         return .needMore
     }
 
-    private static func split(_ bytes: [UInt8], lines: [Range<Int>], length: Int, what: String) -> HTTPParseState<ParsedHead> {
+    private static func split(_ bytes: [UInt8], lines: [Line], length: Int, what: String) -> HTTPParseState<ParsedHead> {
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(lines.count - 1)
-        for r in lines.dropFirst() {
-            let line = bytes[r]
+        for l in lines.dropFirst() {
+            let line = bytes[l.range]
             guard let first = line.first else { continue }
             if first == 0x20 || first == 0x09 {
                 return .error(HTTPParseError(.malformed, "\(what) uses a folded header line (obs-fold), which is not accepted"))
@@ -120,7 +128,7 @@ enum HeadParser {
             }
             headers.append((String(decoding: nameBytes, as: UTF8.self), String(decoding: v, as: UTF8.self)))
         }
-        return .complete(ParsedHead(startLine: Array(bytes[lines[0]]), headers: headers, length: length), consumed: length)
+        return .complete(ParsedHead(startLine: Array(bytes[lines[0].range]), headers: headers, length: length), consumed: length)
     }
 
     /// Up to 60 bytes of a line, printable, for error messages.

@@ -59,6 +59,8 @@ final class WatchedChild {
         case reaping(since: ContinuousClock.Instant)
     }
 
+    /// The caller's id for this child (unique within its loop).
+    let id: Int
     let pid: pid_t
     let started: ContinuousClock.Instant
     let killAt: ContinuousClock.Instant
@@ -72,8 +74,9 @@ final class WatchedChild {
     var leaderStatus: Int32?
     let complete: (ProcessOutcome) -> Void
 
-    init(spawned: SpawnedChild, spec: ProcessSpec, started: ContinuousClock.Instant, deadline: Deadline,
+    init(id: Int, spawned: SpawnedChild, spec: ProcessSpec, started: ContinuousClock.Instant, deadline: Deadline,
          complete: @escaping (ProcessOutcome) -> Void) {
+        self.id = id
         pid = spawned.pid
         self.started = started
         let own = started + spec.timeout
@@ -102,7 +105,9 @@ final class SpawnLoop {
     /// anyway (a process in uninterruptible sleep); the rest is swept later by `Reaper`.
     static let reapGrace: Duration = .seconds(1)
 
-    private(set) var children: [Int: WatchedChild] = [:]
+    /// In start order. An array, not a dictionary by id: a loop watches a few children, and the
+    /// first Dictionary of a new key type costs a one-shot probe a conformance-table scan.
+    private(set) var children: [WatchedChild] = []
     private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
 
     deinit { buffer.deallocate() }
@@ -123,14 +128,14 @@ final class SpawnLoop {
             complete(ProcessOutcome(termination: .spawnFailed(errno: f.errno, message: f.message),
                                     duration: ContinuousClock.now - started))
         case .success(let spawned):
-            children[id] = WatchedChild(spawned: spawned, spec: spec, started: started, deadline: deadline,
-                                        complete: complete)
+            children.append(WatchedChild(id: id, spawned: spawned, spec: spec, started: started, deadline: deadline,
+                                         complete: complete))
         }
     }
 
     /// The caller gave up on `id` (task cancellation): kill it now.
     func cancel(id: Int) {
-        guard let c = children[id], c.isRunning else { return }
+        guard let c = children.first(where: { $0.id == id }), c.isRunning else { return }
         kill(c, as: .deadlineExceeded, now: .now)
     }
 
@@ -150,7 +155,7 @@ final class SpawnLoop {
         var wake = until
         func due(_ t: ContinuousClock.Instant) { wake = wake.map { min($0, t) } ?? t }
         let now = ContinuousClock.now
-        for c in children.values {
+        for c in children {
             if c.out.isOpen { watch(c.out.fd, .out(c)) }
             if c.err.isOpen { watch(c.err.fd, .err(c)) }
             if c.pidfd >= 0 { watch(c.pidfd, .pidfd(c)) }
@@ -183,8 +188,8 @@ final class SpawnLoop {
 
         let after = ContinuousClock.now
         for c in exited { leaderExited(c, now: after) }
-        var finished: [Int] = []
-        for (id, c) in children {
+        var finished: [WatchedChild] = []
+        for c in children {
             switch c.phase {
             case .running:
                 if c.pidfd < 0 && leaderHasExited(c.pid) {
@@ -200,15 +205,13 @@ final class SpawnLoop {
                 let done = result == .allReaped
                 if done || after - since >= Self.reapGrace {
                     finish(c, fullyReaped: done, now: after)
-                    finished.append(id)
+                    finished.append(c)
                 }
             }
         }
         if !finished.isEmpty {
-            let outcomes = finished.compactMap { id -> (WatchedChild, ProcessOutcome)? in
-                guard let c = children.removeValue(forKey: id) else { return nil }
-                return (c, outcome(c, now: after))
-            }
+            children.removeAll { c in finished.contains { $0 === c } }
+            let outcomes = finished.map { c in (c, outcome(c, now: after)) }
             Reaper.sweep()
             for (c, o) in outcomes { c.complete(o) }
         }

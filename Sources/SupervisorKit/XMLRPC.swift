@@ -233,14 +233,30 @@ struct XMLParser {
         return String(decoding: b[(i + 1)..<j], as: UTF8.self)
     }
 
+    /// Whether the bytes from `pos` are exactly the tag name `name` (not a longer name).
+    /// Compared in place: building a String per tag was most of the parser's cost.
+    func nameMatches(_ name: String, at pos: Int) -> Bool {
+        var j = pos
+        for c in name.utf8 {
+            guard j < b.count, b[j] == c else { return false }
+            j += 1
+        }
+        return j >= b.count || !XMLParser.isNameByte(b[j])
+    }
+
+    /// Whether a start tag `<name` (any form) is at the current position.
+    func atStartTag(_ name: String) -> Bool {
+        i + 1 < b.count && b[i] == 0x3C && nameMatches(name, at: i + 1)
+    }
+
     /// Consumes `<name>` or `<name/>`; returns true for the empty (self-closing) form.
     mutating func open(_ name: String) throws(XMLRPCError) -> Bool {
         let start = i
-        guard let found = peekStartTag() else {
-            throw error("expected <\(name)>, found \(describeHere())")
+        if !atStartTag(name) {
+            guard let found = peekStartTag() else { throw error("expected <\(name)>, found \(describeHere())") }
+            throw error("expected <\(name)>, found <\(found)>")
         }
-        guard found == name else { throw error("expected <\(name)>, found <\(found)>") }
-        i += 1 + found.utf8.count
+        i += 1 + name.utf8.count
         skipWhitespace()
         if i < b.count, b[i] == 0x3E { i += 1; return false }
         if i + 1 < b.count, b[i] == 0x2F, b[i + 1] == 0x3E { i += 2; return true }
@@ -254,8 +270,9 @@ struct XMLParser {
         }
         var j = i + 2
         while j < b.count, XMLParser.isNameByte(b[j]) { j += 1 }
-        let found = String(decoding: b[(i + 2)..<j], as: UTF8.self)
-        guard found == name else { throw error("expected </\(name)>, found </\(found)>") }
+        guard nameMatches(name, at: i + 2) else {
+            throw error("expected </\(name)>, found </\(String(decoding: b[(i + 2)..<j], as: UTF8.self))>")
+        }
         while j < b.count, b[j] == 0x20 || b[j] == 0x09 || b[j] == 0x0A || b[j] == 0x0D { j += 1 }
         guard j < b.count, b[j] == 0x3E else { throw error("malformed end tag </\(name)>") }
         i = j + 1
@@ -273,8 +290,19 @@ struct XMLParser {
 
     /// Reads character data up to the next markup (`<` that is not CDATA), decoding references.
     mutating func text() throws(XMLRPCError) -> String {
-        var out: [UInt8] = []
         let start = i
+        // Most text has no references, CDATA or comments: validate the span up to the next tag once.
+        var j = i
+        while j < b.count, b[j] != 0x3C, b[j] != 0x26 { j += 1 }
+        if j == b.count || (b[j] == 0x3C && !startsWith("<![CDATA[", at: j) && !startsWith("<!--", at: j)) {
+            guard let s = String(validating: b[i..<j], as: UTF8.self) else {
+                throw error("text is not valid UTF-8", at: start)
+            }
+            i = j
+            return s
+        }
+        var out = Array(b[i..<j])
+        i = j
         while i < b.count {
             let c = b[i]
             if c == 0x3C {
@@ -359,7 +387,7 @@ struct XMLParser {
             try skipMisc(allowPI: false)
             try close("param")
             try skipMisc(allowPI: false)
-            if peekStartTag() == "param" { throw error("a response has more than one <param>") }
+            if atStartTag("param") { throw error("a response has more than one <param>") }
             try close("params")
             result = .value(v)
         case "fault":
@@ -441,7 +469,7 @@ struct XMLParser {
         if !(try open("data")) {
             while true {
                 try skipMisc(allowPI: false)
-                if peekStartTag() == "value" {
+                if atStartTag("value") {
                     items.append(try value(depth: depth + 1))
                 } else {
                     try close("data")
@@ -459,7 +487,7 @@ struct XMLParser {
         var members: [String: XMLRPCValue] = [:]
         while true {
             try skipMisc(allowPI: false)
-            guard peekStartTag() == "member" else { break }
+            guard atStartTag("member") else { break }
             if try open("member") { throw error("<member/> is empty") }
             try skipMisc(allowPI: false)
             let nameEmpty = try open("name")
