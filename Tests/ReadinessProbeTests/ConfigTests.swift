@@ -110,8 +110,14 @@ import ProbeTestSupport
 }
 
 @Suite struct CLITests {
+    @Test func everyCommandNameFindsItsCommand() {
+        #expect(CLI.commands.map(\.name) == CLI.names)
+        #expect(CLI.command(named: "state") == nil && CLI.command(named: "nosuch") == nil)
+    }
+
     @Test func helpEverywhere() {
-        for cmd in [[], ["run"], ["codes"], ["checks"], ["validate"]] {
+        for cmd in [[], ["run"], ["codes"], ["checks"], ["validate"], ["listen"], ["serve"], ["wait"], ["report"],
+                    ["state", "load"], ["state", "set"], ["state", "reset"], ["state", "show"]] {
             let r = Command.run([TestPaths.binary] + cmd + ["--help"])
             #expect(r.status == 0, "\(cmd)")
             #expect(r.stdout.contains("Usage: readiness-probe"), "\(cmd)")
