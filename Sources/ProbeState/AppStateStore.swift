@@ -83,12 +83,12 @@ public struct AppStateStore: Sendable, Equatable {
     /// - Parameters:
     ///   - unit: the unit name; nil means `$LIVENESS_UNIT_NAME` if set and non-empty, else the host name.
     ///   - rundir: the run folder; nil means `/run`.
-    ///   - environment: where `LIVENESS_UNIT_NAME` is looked up; nil means the process environment.
+    ///   - environment: where `LIVENESS_UNIT_NAME` is looked up (default: the process environment).
     public init(unit: String? = nil, rundir: String? = nil,
-                environment: [String: String]? = nil) throws(AppStateError) {
+                environment: Environment = .process) throws(AppStateError) {
         let source: String
         let name: String
-        let fromEnvironment = environment.map { $0[Self.unitVariable] } ?? Platform.environment(Self.unitVariable)
+        let fromEnvironment = environment[Self.unitVariable]
         if let unit {
             name = unit
             source = "the unit argument"

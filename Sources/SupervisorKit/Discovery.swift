@@ -56,7 +56,7 @@ public enum SupervisorDiscovery {
     /// Finds the server. Throws `.invalidServerURL` for a bad URL and `.configUnreadable` for a
     /// supervisord.conf that exists but cannot be read or parsed.
     public static func locate(explicitURL: String? = nil, username: String? = nil, password: String? = nil,
-                              configFile: String? = nil, environment: [String: String],
+                              configFile: String? = nil, environment: Environment,
                               executablePath: String? = nil, searchPaths: [String]? = nil) throws(SupervisorError) -> SupervisorLocation {
         func finish(_ loc: SupervisorLocation) -> SupervisorLocation {
             var l = loc
@@ -84,7 +84,7 @@ public enum SupervisorDiscovery {
     }
 
     /// Reads the server location from one supervisord.conf (rules 4a-4d above).
-    public static func fromConfig(_ path: String, environment: [String: String]) throws(SupervisorError) -> SupervisorLocation {
+    public static func fromConfig(_ path: String, environment: Environment) throws(SupervisorError) -> SupervisorLocation {
         let text: String
         do {
             text = try Platform.readTextFile(path, limit: maxConfigBytes)
@@ -95,7 +95,7 @@ public enum SupervisorDiscovery {
     }
 
     /// As `fromConfig`, for text already read (`path` names it and gives `%(here)s`).
-    public static func fromConfigText(_ text: String, path: String, environment: [String: String]) throws(SupervisorError) -> SupervisorLocation {
+    public static func fromConfigText(_ text: String, path: String, environment: Environment) throws(SupervisorError) -> SupervisorLocation {
         let sections: [INISection]
         do {
             sections = try INI.parse(text, file: path, strictDuplicates: false)
@@ -140,7 +140,7 @@ public enum SupervisorDiscovery {
     }
 
     /// Expands `%(here)s` and `%(ENV_NAME)s`; other `%(...)s` and `%%` are left as written, except `%%` → `%`.
-    static func expand(_ s: String, here: String, environment: [String: String]) -> String {
+    static func expand(_ s: String, here: String, environment: Environment) -> String {
         guard s.contains("%") else { return s }
         var out = ""
         var rest = Substring(s)

@@ -13,9 +13,9 @@ public enum CLI {
 
     /// What every command gets besides its arguments.
     public struct Invocation: Sendable {
-        public var environment: [String: String]
+        public var environment: Environment
         public var registry: CheckRegistry
-        public init(environment: [String: String], registry: CheckRegistry = .standard) {
+        public init(environment: Environment = .process, registry: CheckRegistry = .standard) {
             self.environment = environment
             self.registry = registry
         }
@@ -64,7 +64,7 @@ public enum CLI {
     public static func main(_ arguments: [String] = CommandLine.arguments) -> Never {
         Platform.ensureStandardDescriptors()
         Platform.ignoreSIGPIPE()
-        let status = run(Array(arguments.dropFirst()), invocation: Invocation(environment: environmentDictionary()))
+        let status = run(Array(arguments.dropFirst()), invocation: Invocation())
         exit(status)
     }
 
@@ -106,23 +106,6 @@ public enum CLI {
             Platform.writeStderr(error.message + "\n")
             return error.code
         }
-    }
-
-    public static func environmentDictionary() -> [String: String] {
-        var count = 0
-        while environ[count] != nil { count += 1 }
-        var env: [String: String] = [:]
-        env.reserveCapacity(count)
-        for i in 0..<count {
-            // Split at the first "=" byte, as getenv(3) does; no Character (grapheme) walk.
-            let entry = UnsafeRawPointer(environ[i]!).assumingMemoryBound(to: UInt8.self)
-            let length = strlen(environ[i]!)
-            guard let eq = memchr(entry, 0x3D, length) else { continue }
-            let keyLength = UnsafeRawPointer(eq) - UnsafeRawPointer(entry)
-            env[String(decoding: UnsafeBufferPointer(start: entry, count: keyLength), as: UTF8.self)] =
-                String(decoding: UnsafeBufferPointer(start: entry + keyLength + 1, count: length - keyLength - 1), as: UTF8.self)
-        }
-        return env
     }
 
     /// Loads the configuration named by --config / READINESS_PROBE_CONFIG / the default path.

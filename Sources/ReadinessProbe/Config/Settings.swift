@@ -53,7 +53,7 @@ public struct ProbeSettings: Sendable {
     /// The config file that was read, or nil when the built-in defaults apply.
     public var configFile: String? = nil
     /// The process environment (for discovery and state defaults); injectable for tests.
-    public var environment: [String: String] = [:]
+    public var environment: Environment = [:]
 
     public init() {}
 
@@ -131,13 +131,13 @@ public struct ProbeConfiguration: Sendable {
 
     /// Where the config comes from: `--config`, else READINESS_PROBE_CONFIG, else the default
     /// path. A missing default file is not an error; a missing explicit one is.
-    public static func resolvePath(explicit: String?, environment: [String: String]) -> (path: String, explicit: Bool) {
+    public static func resolvePath(explicit: String?, environment: Environment) -> (path: String, explicit: Bool) {
         if let explicit, !explicit.isEmpty { return (explicit, true) }
         if let env = environment["READINESS_PROBE_CONFIG"], !env.isEmpty { return (env, true) }
         return (ProbeSettings.defaultConfigPath, false)
     }
 
-    public static func load(explicitPath: String?, environment: [String: String],
+    public static func load(explicitPath: String?, environment: Environment,
                             registry: CheckRegistry = .standard) throws(ConfigError) -> ProbeConfiguration {
         let (path, explicit) = resolvePath(explicit: explicitPath, environment: environment)
         var doc = INIDocument()
@@ -149,7 +149,7 @@ public struct ProbeConfiguration: Sendable {
     }
 
     /// Builds from an already-parsed document (tests and embedding programs use this).
-    public static func build(document doc: INIDocument, configFile: String?, environment: [String: String],
+    public static func build(document doc: INIDocument, configFile: String?, environment: Environment,
                              registry: CheckRegistry = .standard) throws(ConfigError) -> ProbeConfiguration {
         for s in doc.sections {
             if let keys = ProbeSettings.frameworkSections[s.name] {
