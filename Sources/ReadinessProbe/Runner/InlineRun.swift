@@ -105,10 +105,11 @@ enum InlineRun {
                 case .programs(let c): outcome = fetched.map { c.verdict($0, settings: settings) }
                 default: continue
                 }
-                let own = entries[index].timeout
+                // The async runner arms a check's own timer only when it ends before the overall deadline.
+                let own = entries[index].timeout.flatMap { $0 < overallLimit ? $0 : nil }
                 if let outcome, own.map({ fetchedMs <= $0.millisecondsDouble }) ?? true {
                     rows[index] = ProbeRunner.result(entries[index], outcome, durationMs: fetchedMs)
-                } else if let own, own < overallLimit {
+                } else if let own {
                     rows[index] = ProbeRunner.result(entries[index], .fail(Codes.hookTimedOut,
                         "did not answer within its timeout (\(DurationText.format(own)))", summary: "timed out"),
                         durationMs: own.millisecondsDouble)
