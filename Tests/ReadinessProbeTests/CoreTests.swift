@@ -98,6 +98,26 @@ final class Counter: Sendable {
         #expect(out.contains("CHECK     KIND"))
     }
 
+    @Test func tableColumnsAlignForASCIIAndCombiningNames() {
+        #expect(Render.table(report) == """
+            CHECK     KIND                 STATUS  CODE  TIME   DETAIL
+            start     supervisor-start     pass    0     1.1ms  start exited 0
+            programs  supervisor-programs  fail    4     1.2ms  program syncd is STOPPED (Nov 22 01:30 AM)
+
+            """)
+        // "e" + a combining acute accent is one character wide: padded as one, not as two scalars.
+        let accented = ProbeReport.aggregate([
+            CheckResult(name: "cafe\u{301}", kind: "hook", status: .pass, code: 0, detail: "", durationMs: 1),
+            CheckResult(name: "tea", kind: "hook", status: .pass, code: 0, detail: "ok", durationMs: 1),
+        ], durationMs: 1)
+        #expect(Render.table(accented) == """
+            CHECK  KIND  STATUS  CODE  TIME   DETAIL
+            cafe\u{301}   hook  pass    0     1.0ms
+            tea    hook  pass    0     1.0ms  ok
+
+            """)
+    }
+
     @Test func jsonMatchesContract() throws {
         let v = try JSON.parse(Render.json(report))
         #expect(v["ready"] == .bool(false))

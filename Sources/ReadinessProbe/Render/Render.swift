@@ -22,22 +22,32 @@ public enum Render {
 
     public static func table(_ report: ProbeReport) -> String {
         if report.results.isEmpty { return "(no checks)\n" }
-        let header = ["CHECK", "KIND", "STATUS", "CODE", "TIME", "DETAIL"]
-        let rows = report.results.map { r in
-            [r.name, r.kind, r.status.rawValue, String(r.code), formatMs(r.durationMs), r.detail]
+        var rows = [["CHECK", "KIND", "STATUS", "CODE", "TIME", "DETAIL"]]
+        rows.reserveCapacity(report.results.count + 1)
+        for r in report.results {
+            rows.append([r.name, r.kind, r.status.rawValue, String(r.code), formatMs(r.durationMs), r.detail])
         }
-        var widths = header.map { $0.count }
-        for row in rows { for (i, cell) in row.enumerated() where i < 5 { widths[i] = max(widths[i], cell.count) } }
-        func line(_ cells: [String]) -> String {
-            var out = ""
-            for (i, cell) in cells.enumerated() {
-                if i == cells.count - 1 { out += cell } else {
-                    out += cell + String(repeating: " ", count: widths[i] - cell.count + 2)
-                }
+        var widths = [Int](repeating: 0, count: 5)
+        for row in rows { for i in 0..<5 { widths[i] = max(widths[i], width(row[i])) } }
+        var out = ""
+        out.reserveCapacity(rows.count * 96)
+        for row in rows {
+            var line = ""
+            for i in 0..<5 {
+                line += row[i]
+                line += String(repeating: " ", count: widths[i] - width(row[i]) + 2)
             }
-            return out.trimmingTrailingSpaces() + "\n"
+            line += row[5]
+            out += line.trimmingTrailingSpaces()
+            out += "\n"
         }
-        return line(header) + rows.map(line).joined()
+        return out
+    }
+
+    /// Columns a cell takes: its characters; for ASCII (nearly every cell) its byte count, without
+    /// the grapheme walk that `count` does.
+    static func width(_ s: String) -> Int {
+        s.utf8.allSatisfy { $0 < 0x80 } ? s.utf8.count : s.count
     }
 
     public static func formatMs(_ ms: Double) -> String {
