@@ -94,6 +94,8 @@ public enum XMLRPC {
 
     /// Escapes `& < > " '` for XML text.
     public static func escape(_ text: String) -> String {
+        // Names and method names rarely need escaping: return them as they are.
+        if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for c in text.unicodeScalars {
