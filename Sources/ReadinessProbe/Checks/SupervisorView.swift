@@ -138,15 +138,9 @@ public enum SupervisorView {
                                        environment: settings.environment)
     }
 
-    /// One XML-RPC round trip, on its own thread, under the deadline: `getAllProcessInfo`, or for
+    /// One XML-RPC round trip on the calling thread, under the deadline: `getAllProcessInfo`, or for
     /// named programs one `system.multicall` of `getProcessInfo` (plus `getAllProcessInfo` when
     /// that answer cannot stand in for it; see `named`).
-    public static func xmlrpc(_ settings: ProbeSettings, deadline: Deadline,
-                              query: SupervisorQuery = .everything) async -> Result<SupervisorSnapshot, SupervisorFailure> {
-        await Blocking.run { xmlrpcBlocking(settings, deadline: deadline, query: query) }
-    }
-
-    /// `xmlrpc` on the calling thread.
     public static func xmlrpcBlocking(_ settings: ProbeSettings, deadline: Deadline,
                                       query: SupervisorQuery = .everything) -> Result<SupervisorSnapshot, SupervisorFailure> {
         do throws(SupervisorError) {
@@ -193,13 +187,9 @@ public enum SupervisorView {
         return processes
     }
 
-    /// `supervisorctl [-c CONF] status`, parsed. Its exit status is not a readiness signal
-    /// (it is 3 for a good one-shot); only the text counts.
-    public static func supervisorctl(_ settings: ProbeSettings, deadline: Deadline) async -> Result<SupervisorSnapshot, SupervisorFailure> {
-        await Blocking.run { supervisorctlBlocking(settings, deadline: deadline) }
-    }
-
-    /// `supervisorctl` on the calling thread (its own poll loop for the one child).
+    /// `supervisorctl [-c CONF] status` on the calling thread (its own poll loop for the one
+    /// child), parsed. Its exit status is not a readiness signal (it is 3 for a good one-shot);
+    /// only the text counts.
     public static func supervisorctlBlocking(_ settings: ProbeSettings, deadline: Deadline) -> Result<SupervisorSnapshot, SupervisorFailure> {
         var argv = [settings.supervisor.supervisorctl]
         if let conf = settings.supervisor.configFile { argv += ["-c", conf] }
