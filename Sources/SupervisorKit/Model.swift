@@ -62,5 +62,8 @@ public struct SupervisorProcess: Sendable, Equatable {
     }
 
     /// `name` when the group has the same name, otherwise `group:name` (as supervisorctl prints it).
-    public var namespec: String { group == name ? name : "\(group):\(name)" }
+    public var namespec: String { Self.namespec(group: group, name: name) }
+
+    /// supervisord's name for a process: `name` when its group has the same name, else `group:name`.
+    public static func namespec(group: String, name: String) -> String { group == name ? name : "\(group):\(name)" }
 }

@@ -169,7 +169,7 @@ public final class EventListener {
     }
 
     public func isCritical(name: String, group: String) -> Bool {
-        let namespec = group == name ? name : "\(group):\(name)"
+        let namespec = SupervisorProcess.namespec(group: group, name: name)
         for sel in critical {
             switch sel {
             case .program(let n): if n == namespec || n == name { return true }

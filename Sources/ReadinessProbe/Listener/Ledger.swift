@@ -54,7 +54,7 @@ public struct LedgerEntry: Sendable, Equatable {
         self.failure = failure
     }
 
-    public var namespec: String { group == name ? name : "\(group):\(name)" }
+    public var namespec: String { SupervisorProcess.namespec(group: group, name: name) }
 
     /// A recorded failure counts until the program is RUNNING again AND `hold` has passed
     /// since the failure (so a crash that autorestart repairs within a second is still reported
