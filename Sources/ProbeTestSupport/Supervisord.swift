@@ -36,6 +36,9 @@ public final class SupervisordHarness: @unchecked Sendable {
         return Platform.isExecutable(venv) ? venv : nil
     }
 
+    /// A one-shot `[program:start]` that exits 0 at once (the SONiC shape of a finished start.sh).
+    public static let startProgram = "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n"
+
     /// A `[program:stubborn]` that ignores SIGTERM (stopwaitsecs=5): once supervisord gets SIGTERM,
     /// it stays in SHUTDOWN_STATE for about 5 s. Wait with `waitUntilStubbornIgnoresTERM()` first.
     public static let stubbornProgram = """

@@ -119,7 +119,7 @@ import Glibc
     @Test func ownTimeoutOfASupervisorCheckIs6() async throws {
         // A stopped supervisord never answers: the start check's own 300 ms timeout ends its row
         // (code 6); the programs check waits for the fetch, which gives up before the deadline (3).
-        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n")
+        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
         defer { h.signal(SIGCONT); h.stop() }
         #expect(h.waitFor(program: "start", state: "EXITED"))
         h.signal(SIGSTOP)
@@ -156,7 +156,7 @@ import Glibc
         #expect(r.status == 0)
         #expect(try JSON.parse(r.stdout).check("threads")?.detail == "1", "\(r.stdout)")
 
-        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n")
+        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
         defer { h.stop() }
         #expect(h.waitFor(program: "start", state: "EXITED"))
         let withStart = try dir.write("start.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nserverurl = \(h.serverURL)\n[hook:threads]\ncommand = \(counter)\n")

@@ -131,7 +131,7 @@ extension JSONValue {
     }
 
     @Test func authenticationRightWrongMissing() throws {
-        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n",
+        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram,
                                        username: "user", password: "s3cret")
         defer { h.stop() }
         #expect(h.waitFor(program: "start", state: "EXITED"))
@@ -176,7 +176,7 @@ extension JSONValue {
     }
 
     @Test func staleSocketIsRefused() throws {
-        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n")
+        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
         defer { h.stop() }
         h.signal(SIGKILL)
         #expect(h.waitForExit(timeout: .seconds(5)))
@@ -266,7 +266,7 @@ final class FakeServer: @unchecked Sendable {
 
 @Suite struct SupervisorFaultTests {
     @Test func stoppedSupervisordNeverRepliesButTheProbeDoes() throws {
-        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n")
+        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
         defer { h.signal(SIGCONT); h.stop() }
         h.signal(SIGSTOP)
         let start = ContinuousClock.now
@@ -293,7 +293,7 @@ final class FakeServer: @unchecked Sendable {
     @Test func socketOfAnotherUserIsPermissionDenied() throws {
         try #require(Platform.effectiveUserID == 0, "needs root to run the probe as nobody")
         try #require(Platform.isExecutable("/usr/bin/setpriv"), "needs setpriv (util-linux)")
-        let h = try SupervisordHarness(programs: "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n")
+        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
         defer { h.stop() }
         let dir = TempDir("perm")
         let conf = try dir.write("rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\n")
