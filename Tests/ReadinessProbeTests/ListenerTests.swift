@@ -177,6 +177,9 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
         })
         kill(listenerPID, SIGKILL)
         #expect(await rig.waitForLedger { $0.listenerPID != Int(listenerPID) && $0.complete }, "\(rig.listenerLog())")
+        // The new listener seeds the ledger first; supervisord then re-sends the event the killed
+        // one never answered (the victim's EXITED), and the ones buffered behind it.
+        #expect(await rig.waitForLedger { $0.entry("victim")?.failure?.state == .exited }, "\(rig.listenerLog())")
         #expect(await poll(timeout: .seconds(10)) { rig.ledgerMatchesSupervisord() }, "\(rig.listenerLog())")
         let after = try #require(rig.ledger())
         #expect(after.entry("victim")?.failure?.state == .exited, "\(rig.listenerLog())")
