@@ -68,8 +68,8 @@ enum HPACKStatic {
     static let fields: [HPACKField] = table.map { HPACKField($0.0, $0.1) }
 
     /// The first static index whose name is `name`, if any.
-    static func nameIndex(_ name: String) -> Int? {
-        table.firstIndex { $0.0 == name }.map { $0 + 1 }
+    static func nameIndex(_ name: [UInt8]) -> Int? {
+        fields.firstIndex { $0.name == name }.map { $0 + 1 }
     }
 }
 
@@ -219,30 +219,34 @@ public struct HPACKEncoder: Sendable {
     public init() {}
 
     public mutating func encode(_ fields: [(String, String)]) -> [UInt8] {
+        encode(fields.map { HPACKField($0.0, $0.1) })
+    }
+
+    public mutating func encode(_ fields: [HPACKField]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         if pendingSizeUpdate {
             out.append(0x20)
             pendingSizeUpdate = false
         }
-        for (name, value) in fields {
-            Self.append(name: name, value: value, to: &out)
-        }
+        for f in fields { Self.append(f, to: &out) }
         return out
     }
 
-    static func append(name: String, value: String, to out: inout [UInt8]) {
-        if name == ":status" && value == "200" {
+    static let status200 = HPACKField(":status", "200")
+
+    static func append(_ f: HPACKField, to out: inout [UInt8]) {
+        if f == status200 {
             out.append(0x88)
             return
         }
-        if let index = HPACKStatic.nameIndex(name) {
+        if let index = HPACKStatic.nameIndex(f.name) {
             appendInteger(index, prefix: 4, flags: 0x00, to: &out)
         } else {
             out.append(0x00)
-            appendString(Array(name.utf8), to: &out)
+            appendString(f.name, to: &out)
         }
-        appendString(Array(value.utf8), to: &out)
+        appendString(f.value, to: &out)
     }
 
     static func appendString(_ bytes: [UInt8], to out: inout [UInt8]) {
