@@ -1,5 +1,6 @@
 // The poll loop: one thread watches every child's stdout, stderr and pidfd against its kill time.
-// A `SpawnLoop` is used by exactly one thread (the runner's loop thread, or a `runAll` caller).
+// A `SpawnLoop` is used by exactly one thread (the probe runner's executor, ProcessRunner's loop
+// thread, or a `runAll` caller).
 @preconcurrency import Glibc
 import CShim
 import ProbeSupport
@@ -96,7 +97,9 @@ final class WatchedChild {
     var isRunning: Bool { if case .running = phase { return true } else { return false } }
 }
 
-final class SpawnLoop {
+/// Runs children on the calling thread: `start` them, then call `step` until `isEmpty`. Other
+/// threads wake a `step` through the file descriptors it is given (`wakeFDs`).
+public final class SpawnLoop {
     /// How often a group being reaped is re-checked (its members' deaths wake nothing).
     static let reapTick: Duration = .milliseconds(2)
     /// How often the leader is checked when pidfd_open is unavailable.
@@ -110,13 +113,15 @@ final class SpawnLoop {
     private(set) var children: [WatchedChild] = []
     private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
 
+    public init() {}
+
     deinit { buffer.deallocate() }
 
-    var isEmpty: Bool { children.isEmpty }
+    public var isEmpty: Bool { children.isEmpty }
 
     /// Starts `spec` and watches it; `complete` is called on this loop's thread when it is done
     /// (at once when it cannot be started or the deadline has already passed).
-    func start(id: Int, _ spec: ProcessSpec, deadline: Deadline, complete: @escaping (ProcessOutcome) -> Void) {
+    public func start(id: Int, _ spec: ProcessSpec, deadline: Deadline, complete: @escaping (ProcessOutcome) -> Void) {
         _ = Reaper.isSubreaper
         let started = ContinuousClock.now
         if deadline.instant <= started {
@@ -134,7 +139,7 @@ final class SpawnLoop {
     }
 
     /// The caller gave up on `id` (task cancellation): kill it now.
-    func cancel(id: Int) {
+    public func cancel(id: Int) {
         guard let c = children.first(where: { $0.id == id }), c.isRunning else { return }
         kill(c, as: .deadlineExceeded, now: .now)
     }
@@ -144,6 +149,13 @@ final class SpawnLoop {
     /// Returns whether `extraFD` became readable.
     @discardableResult
     func step(extraFD: Int32? = nil, until: ContinuousClock.Instant? = nil) -> Bool {
+        step(wakeFDs: extraFD.map { [$0] } ?? [], until: until)
+    }
+
+    /// One round, also woken when one of `wakeFDs` becomes readable (the caller drains them).
+    /// Returns whether one did.
+    @discardableResult
+    public func step(wakeFDs: [Int32], until: ContinuousClock.Instant?) -> Bool {
         enum Slot { case extra, out(WatchedChild), err(WatchedChild), pidfd(WatchedChild) }
         var fds: [pollfd] = []
         var slots: [Slot] = []
@@ -151,7 +163,7 @@ final class SpawnLoop {
             fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
             slots.append(slot)
         }
-        if let extraFD { watch(extraFD, .extra) }
+        for fd in wakeFDs where fd >= 0 { watch(fd, .extra) }
         var wake = until
         func due(_ t: ContinuousClock.Instant) { wake = wake.map { min($0, t) } ?? t }
         let now = ContinuousClock.now
