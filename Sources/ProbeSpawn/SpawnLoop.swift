@@ -108,8 +108,7 @@ public final class SpawnLoop {
     /// anyway (a process in uninterruptible sleep); the rest is swept later by `Reaper`.
     static let reapGrace: Duration = .seconds(1)
 
-    /// In start order. An array, not a dictionary by id: a loop watches a few children, and the
-    /// first Dictionary of a new key type costs a one-shot probe a conformance-table scan.
+    /// In start order; an array, not a dictionary by id (docs/architecture.md, "The probe path").
     private(set) var children: [WatchedChild] = []
     private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
 
@@ -146,14 +145,7 @@ public final class SpawnLoop {
 
     /// One round: poll (at most until `until`, or for ever when nil and nothing is due), read
     /// output, notice exits, kill children past their time, reap, and complete finished ones.
-    /// Returns whether `extraFD` became readable.
-    @discardableResult
-    func step(extraFD: Int32? = nil, until: ContinuousClock.Instant? = nil) -> Bool {
-        step(wakeFDs: extraFD.map { [$0] } ?? [], until: until)
-    }
-
-    /// One round, also woken when one of `wakeFDs` becomes readable (the caller drains them).
-    /// Returns whether one did.
+    /// A readable `wakeFDs` also ends the poll (the caller drains it); returns whether one was.
     @discardableResult
     public func step(wakeFDs: [Int32], until: ContinuousClock.Instant?) -> Bool {
         enum Slot { case extra, out(WatchedChild), err(WatchedChild), pidfd(WatchedChild) }
@@ -232,7 +224,7 @@ public final class SpawnLoop {
 
     /// Runs rounds until every child has completed.
     func runToCompletion() {
-        while !children.isEmpty { step() }
+        while !children.isEmpty { step(wakeFDs: [], until: nil) }
     }
 
     // MARK: transitions
