@@ -54,7 +54,7 @@ FAILURES=()
 KNOWN_LIST="$(grep -v '^#' "$HERE/known-failures.txt" 2>/dev/null | awk 'NF {print $1}')"
 ok() {
     PASSED=$((PASSED + 1)); printf '  ok    %s\n' "$1"
-    if grep -qxF -- "$1" <<<"$KNOWN_LIST"; then printf '  FIXED %s passes: remove it from Tests/E2E/known-failures.txt\n' "$1"; fi
+    if grep -qxF -- "$1" <<<"$KNOWN_LIST"; then printf '  FIXED %s passed this time (listed in Tests/E2E/known-failures.txt: remove it once it always does)\n' "$1"; fi
 }
 bad() {
     local name="$1"; shift
