@@ -22,7 +22,7 @@ public enum CLI {
     }
 
     /// Every command name, in help order.
-    static let names = ["run", "codes", "checks", "validate", "listen", "serve", "wait", "report",
+    static let names = ["run", "codes", "checks", "validate", "listen", "serve", "wait", "report", "notify", "await",
                         "state load", "state set", "state reset", "state show"]
 
     /// The command named `name`, built on demand: a lookup builds only the command it finds, since
@@ -37,6 +37,8 @@ public enum CLI {
         case "serve": return ServeCommand.command
         case "wait": return WaitCommand.command
         case "report": return ReportCommand.command
+        case "notify": return NotifyCommand.command
+        case "await": return AwaitCommand.command
         default: return name.hasPrefix("state ") ? StateCommand.commands.first { $0.name == name } : nil
         }
     }
@@ -56,6 +58,8 @@ public enum CLI {
             ("serve", "HTTP health endpoints (/readyz, /livez, /metrics) over checks re-run in the background."),
             ("wait", "Re-run the checks until ready or the deadline; exit with the last code."),
             ("report", "report kuberhealthy: run once and report to KH_REPORTING_URL."),
+            ("notify", "Send sd_notify messages to the listener (a drop-in for systemd-notify)."),
+            ("await", "Wait until programs are ready (RUNNING, READY=1), then exec a command."),
         ].map { "  \($0.0.padding(10))\($0.1)" }.joined(separator: "\n")
             + "\n\nWith no command, `run` is assumed: `readiness-probe --format json` runs the checks."
             + "\nRun `readiness-probe COMMAND --help` for a command's options; docs/ has the manual.")

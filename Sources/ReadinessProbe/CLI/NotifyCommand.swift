@@ -1,0 +1,178 @@
+// `readiness-probe notify`: a drop-in for systemd-notify in scripts run by supervisord, and
+// `readiness-probe await`: ready-gated start-up. docs/notify.md is the manual.
+@preconcurrency import Glibc
+
+enum NotifyCommand {
+    static let spec = CommandSpec(
+        path: "readiness-probe notify",
+        summary: "Send sd_notify messages to $NOTIFY_SOCKET (a drop-in for systemd-notify).",
+        usage: "[--ready] [--status TEXT] [--reloading] [--stopping] [--pid PID] [--no-block] [KEY=VALUE...] | --booted | --socket-path [--config PATH]",
+        options: [
+            OptionSpec("--ready", help: "READY=1: the program is ready."),
+            OptionSpec("--status", value: "TEXT", help: "STATUS=TEXT: a one-line status shown in the probe's detail."),
+            OptionSpec("--reloading", help: "RELOADING=1: not ready until the next READY=1."),
+            OptionSpec("--stopping", help: "STOPPING=1: the program is stopping (not ready)."),
+            OptionSpec("--pid", value: "PID", help: "MAINPID=PID (\"auto\" or \"parent\": this command's parent): the program's main process."),
+            OptionSpec("--no-block", help: "Do not wait for the listener to read the message (no BARRIER=1)."),
+            OptionSpec("--booted", help: "Exit 0 if the system was booted with systemd: always 1 under supervisord."),
+            OptionSpec("--socket-path", help: "Print the notify socket's address for the configuration, and exit."),
+            CLI.configOption,
+        ],
+        maxPositionals: 64,
+        discussion: """
+            Sends one datagram of newline-separated KEY=VALUE lines to $NOTIFY_SOCKET (a path, or @name for the
+            abstract namespace), then BARRIER=1 with a file descriptor, and waits up to 5s for the listener to
+            close it, so the message is read while this process still exists (the listener attributes it to the
+            supervisord program this command descends from). Exit 0 when sent; 1 when $NOTIFY_SOCKET is unset or
+            the message could not be delivered (as systemd-notify); 8 for a bad command line.
+            In supervisord.conf: environment=NOTIFY_SOCKET="<the path --socket-path prints>".
+            """)
+
+    static let command = CLI.Command(name: "notify", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+        if args.has("--socket-path") {
+            let config = try CLI.loadConfiguration(args, inv)
+            guard let address = NotifyHub.address(config.settings) else {
+                throw ExitError(Codes.invalidConfig, "readiness-probe notify: the notify socket path is too long for a unix socket")
+            }
+            Platform.writeStdout(address.text + "\n")
+            return 0
+        }
+        if args.has("--booted") { return 1 }
+        var m = NotifyMessage()
+        m.ready = args.has("--ready")
+        m.reloading = args.has("--reloading")
+        m.stopping = args.has("--stopping")
+        m.status = args.value("--status")
+        if let p = args.value("--pid") {
+            if p == "auto" || p == "parent" { m.mainPID = Int(Platform.parentProcessID) }
+            else if let n = Int(p), n > 1 { m.mainPID = n }
+            else { throw spec.usageError("--pid must be a process id greater than 1, auto or parent, not \"\(p)\"") }
+        }
+        var lines: [String] = []
+        let encoded = String(decoding: m.encoded, as: UTF8.self)
+        if !encoded.isEmpty { lines.append(encoded) }
+        for a in args.positionals {
+            guard let eq = a.firstIndex(of: "="), eq != a.startIndex, !a.contains("\n") else {
+                throw spec.usageError("\"\(a)\" is not a KEY=VALUE assignment")
+            }
+            lines.append(a)
+        }
+        if lines.isEmpty {
+            throw spec.usageError("nothing to send: give --ready, --status, --reloading, --stopping, --pid or KEY=VALUE")
+        }
+        guard let env = inv.environment["NOTIFY_SOCKET"], !env.isEmpty else {
+            Platform.writeStderr("readiness-probe notify: No status data could be sent: $NOTIFY_SOCKET was not set\n")
+            return 1
+        }
+        guard let address = NotifyAddress(env) else {
+            Platform.writeStderr("readiness-probe notify: $NOTIFY_SOCKET \"\(env)\" is not an absolute path or @name\n")
+            return 1
+        }
+        let bytes = Array(lines.joined(separator: "\n").utf8)
+        if bytes.count > NotifyMessage.maxBytes {
+            Platform.writeStderr("readiness-probe notify: the message is \(bytes.count) bytes (at most \(NotifyMessage.maxBytes))\n")
+            return 1
+        }
+        do throws(SystemError) {
+            if args.has("--no-block") {
+                try NotifySocket.send(bytes, to: address)
+            } else if try !NotifySocket.sendWithBarrier(bytes, to: address, timeout: .seconds(5)) {
+                Platform.writeStderr("readiness-probe notify: the message was sent, but \(address) did not read it within 5s (is `readiness-probe listen` running?)\n")
+                return 1
+            }
+        } catch {
+            Platform.writeStderr("readiness-probe notify: cannot send to \(address): \(error.message)\n")
+            return 1
+        }
+        return 0
+    }
+}
+
+enum AwaitCommand {
+    static let spec = CommandSpec(
+        path: "readiness-probe await",
+        summary: "Wait until programs are ready, then exec a command (ready-gated start-up).",
+        usage: "[--timeout D] [--config PATH] NAME... -- COMMAND [ARGS...]",
+        options: [
+            OptionSpec("--timeout", short: "-t", value: "DURATION", help: "How long to wait in all (default 300s); then exit 9."),
+            CLI.configOption,
+        ],
+        maxPositionals: 64,
+        discussion: """
+            NAME is a program or group:NAME. A program is ready when it is RUNNING and, if [programs] notify names it,
+            has sent READY=1 since its start (and is not reloading, stopping or past its watchdog); the start program
+            ([start] program) is ready once it has EXITED with a status in its exitcodes. Reads the event listener's
+            ledger (no supervisord polling while the listener runs; XML-RPC otherwise, under source = auto).
+            When every NAME is ready, execs COMMAND in this process (same pid: supervisord keeps tracking it).
+            Progress: one line per change on stderr. Exit 9 at the deadline without running COMMAND; 8 for a bad
+            command line; 127 (126) when COMMAND cannot be found (run).
+            In supervisord.conf: command=readiness-probe await syncd -- /usr/bin/orchagent ...
+            """)
+
+    static let command = CLI.Command(name: "await", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+        let total = try ArgumentParser.duration(args, "--timeout", spec) ?? .seconds(300)
+        if args.positionals.isEmpty { throw spec.usageError("name at least one program or group:NAME to wait for") }
+        if args.rest.isEmpty { throw spec.usageError("give the command to run after --") }
+        let config = try CLI.loadConfiguration(args, inv)
+        var selectors: [ProgramsCheck.Selector] = []
+        for n in args.positionals {
+            do throws(ConfigError) { selectors.append(try ProgramsCheck.parseSelector(n, at: FileLocation(file: "command line", line: 0))) } catch {
+                throw spec.usageError("\(error)")
+            }
+            if selectors.last == .all { throw spec.usageError("name programs or group:NAME, not *") }
+        }
+        let programs = config.entries.compactMap { $0.check as? ProgramsCheck }.first
+        let start = config.entries.compactMap { $0.check as? StartCheck }.first ?? StartCheck()
+        let deadline = Deadline.after(total)
+        let began = ContinuousClock.now
+        var last = ""
+        while true {
+            let snapshot = fetch(config.settings)
+            var waiting: [String] = []
+            for sel in selectors {
+                let outcome: CheckOutcome
+                if case .program(let n) = sel, n == start.program {
+                    outcome = start.verdict(snapshot)
+                } else {
+                    let check = ProgramsCheck(selectors: [sel], startProgram: start.program, notify: programs?.notify ?? [],
+                                              watchdog: programs?.watchdog ?? .seconds(30))
+                    outcome = check.verdict(snapshot, settings: config.settings)
+                }
+                if outcome.status == .fail { waiting.append("\(sel): \(outcome.summary ?? outcome.detail)") }
+            }
+            let seconds = Decimal1.format(Double((ContinuousClock.now - began).milliseconds) / 1000, digits: 1, fixed: true)
+            if waiting.isEmpty {
+                Platform.writeStderr("await: \(seconds)s: \(args.positionals.joined(separator: ", ")) ready; exec \(args.rest[0])\n")
+                return exec(args.rest)
+            }
+            let line = waiting.joined(separator: "; ")
+            if line != last {
+                Platform.writeStderr("await: \(seconds)s: waiting for \(line)\n")
+                last = line
+            }
+            if deadline.hasPassed {
+                Platform.writeStderr("await: not ready after \(DurationText.format(total)): \(line); \(args.rest[0]) not started\n")
+                return Codes.deadlineExceeded
+            }
+            Platform.sleep(milliseconds: Int(min(50, max(1, deadline.remaining.milliseconds))))
+        }
+    }
+
+    /// The ledger when it can be trusted; otherwise, under auto/xmlrpc/supervisorctl, supervisord itself.
+    static func fetch(_ settings: ProbeSettings) -> Result<SupervisorSnapshot, SupervisorFailure> {
+        switch settings.supervisor.source {
+        case .events: return LedgerSource.snapshot(settings)
+        default: return SupervisorView.fetchBlocking(settings, deadline: .after(.seconds(2)))
+        }
+    }
+
+    /// execvp(argv); returns only on failure: 127 when not found, else 126 (as a shell).
+    static func exec(_ argv: [String]) -> Int32 {
+        var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        execvp(argv[0], &cargv)
+        let e = Platform.errno
+        for a in cargv { free(a) }
+        Platform.writeStderr("readiness-probe await: cannot run \(argv[0]): \(Platform.describe(errno: e))\n")
+        return e == ENOENT ? 127 : 126
+    }
+}
