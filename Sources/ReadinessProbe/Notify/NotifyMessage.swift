@@ -9,6 +9,8 @@ public struct NotifyMessage: Sendable, Equatable {
     public static let maxBytes = 4096
     /// STATUS= text longer than this is cut (at a character boundary).
     public static let maxStatusBytes = 512
+    /// WATCHDOG_USEC= above this (about 12.7 days) is ignored.
+    public static let maxWatchdogUSec: UInt64 = 1 << 40
 
     public enum Watchdog: Sendable, Equatable {
         /// WATCHDOG=1: the program is alive.
@@ -96,7 +98,7 @@ public struct NotifyMessage: Sendable, Equatable {
                 else if isValue("trigger") { m.watchdog = .trigger }
                 else { m.ignored += 1 }
             case "WATCHDOG_USEC":
-                if let n = number(), n > 0 { m.watchdogUSec = n } else { m.ignored += 1 }
+                if let n = number(), n > 0, n <= maxWatchdogUSec { m.watchdogUSec = n } else { m.ignored += 1 }
             case "EXTEND_TIMEOUT_USEC":
                 if let n = number() { m.extendTimeoutUSec = n } else { m.ignored += 1 }
             case "MAINPID":

@@ -84,7 +84,7 @@ public struct NotifyState: Sendable, Equatable {
         status = v["status"]?.stringValue
         errno = v["errno"]?.intValue
         watchdogAt = v["watchdog_at"]?.doubleValue
-        watchdogUSec = v["watchdog_usec"]?.doubleValue.flatMap { $0 >= 1 && $0 < 1e15 ? UInt64($0) : nil }
+        watchdogUSec = v["watchdog_usec"]?.doubleValue.flatMap { $0 >= 1 && $0 <= Double(NotifyMessage.maxWatchdogUSec) ? UInt64($0) : nil }
         triggeredAt = v["triggered_at"]?.doubleValue
         mainPID = v["main_pid"]?.intValue
         lastAt = v["last_at"]?.doubleValue ?? 0
