@@ -51,7 +51,7 @@ KUBERNETES_VALIDATE_VERSION ?= 1.37.0
 
 # Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
-venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate
+venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/lib/sdnotify.stamp
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,7 +62,14 @@ $(VENV)/bin/supervisord: | $(VENV)/bin/python
 $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
 
+# sdnotify: the Python sd_notify library a notify test program uses (docs/notify.md).
+SDNOTIFY_VERSION ?= 0.3.2
+$(VENV)/lib/sdnotify.stamp: | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check sdnotify==$(SDNOTIFY_VERSION)
+	touch $@
+
 test: venv
+	./Tests/deps.sh test || echo "make test: Debian packages are missing (above): the tests that need them will fail"
 	$(SWIFT) build --product readiness-probe
 	$(SWIFT) test --no-parallel
 

@@ -134,8 +134,9 @@ enum AwaitCommand {
                 if case .program(let n) = sel, n == start.program {
                     outcome = start.verdict(snapshot)
                 } else {
-                    let check = ProgramsCheck(selectors: [sel], startProgram: start.program, notify: programs?.notify ?? [],
+                    var check = ProgramsCheck(selectors: [sel], startProgram: start.program, notify: programs?.notify ?? [],
                                               watchdog: programs?.watchdog ?? .seconds(30))
+                    check.selectors = [sel]  // only this NAME (the init adds every notify program)
                     outcome = check.verdict(snapshot, settings: config.settings)
                 }
                 if outcome.status == .fail { waiting.append("\(sel): \(outcome.summary ?? outcome.detail)") }

@@ -201,14 +201,16 @@ extension ProgramsCheck {
                          summary: "the event listener has no notify socket")
         }
         var problems: [(String, String)] = []
-        var readyCount = 0
+        var readyDetails: [String] = []
         for p in programs {
             let view = notifyState.programs[p.namespec] ?? NotifyView(state: nil, runningSince: now)
             let v = view.verdict(name: p.namespec, now: now, watchdog: watchdog)
-            if v.ready { readyCount += 1 } else { problems.append((v.summary, v.detail)) }
+            if v.ready { readyDetails.append(v.detail) } else { problems.append((v.summary, v.detail)) }
         }
         if problems.isEmpty {
-            return .pass(running + ", \(readyCount) notify program\(readyCount == 1 ? "" : "s") ready")
+            let n = readyDetails.count
+            return .pass(running + ", \(n) notify program\(n == 1 ? "" : "s") ready: " + readyDetails.prefix(8).joined(separator: "; ")
+                         + (n > 8 ? "; +\(n - 8) more" : ""))
         }
         var detail = problems[0].1
         if problems.count > 1 { detail += "; also " + problems.dropFirst().map(\.0).joined(separator: ", ") }

@@ -184,7 +184,7 @@ public final class NotifyHub {
     private func walk(_ d: NotifyDatagram, _ m: NotifyMessage, _ ledger: Ledger) -> Attribution {
         guard d.pid > 0 else { return .unrelated }
         var pids: [Int: Int] = [:]  // pid -> entry index
-        for (i, e) in ledger.entries.enumerated() where e.pid > 0 && (e.state == .running || e.state == .starting) {
+        for (i, e) in ledger.entries.enumerated() where e.pid > 0 && (e.state == .running || e.state == .starting || e.state == .stopping) {
             pids[e.pid] = i
             if let n = e.notify, n.pid == e.pid, let mp = n.mainPID { pids[mp] = i }
         }
