@@ -159,6 +159,16 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
             command=sleep 1000
             startsecs=0
 
+            [program:init]
+            command=sh -c 'sleep 0.2; exit 0'
+            startsecs=0
+            autorestart=false
+
+            [program:early]
+            command=\(bin) await --config \(probe) --timeout 30s init:exited never:running -- touch {work}/early.ran
+            startsecs=0
+            autorestart=false
+
             [program:impatient]
             command=\(bin) await --config \(probe) --timeout 1s never -- touch {work}/impatient.ran
             startsecs=0
@@ -186,6 +196,8 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
         #expect(imp.exitStatus == 9)
         #expect(!Platform.exists(rig.work.file("impatient.ran")))
         #expect(((try? Platform.readTextFile(rig.work.file("impatient.log"))) ?? "").contains("not ready after 1s"))
+        // supervisord-dependent-startup's states: init:exited and never:running (READY=1 not needed) are met.
+        #expect(await poll { Platform.exists(rig.work.file("early.ran")) })
         rig.harness.stop()
     }
 

@@ -237,6 +237,25 @@ import SupervisorKit
     }
 }
 
+@Suite struct NotifyCommandTests {
+    @Test func exitStatusesAsSystemdNotify() throws {
+        let bin = TestPaths.binary
+        let unset = Command.run([bin, "notify", "--ready"], clearEnvironment: true)
+        #expect(unset.status == 1 && unset.stderr.contains("$NOTIFY_SOCKET was not set"))
+        #expect(Command.run([bin, "notify", "--booted"]).status == 1)
+        #expect(Command.run([bin, "notify"], environment: ["NOTIFY_SOCKET": "/nonexistent/x.sock"]).status == 8)
+        #expect(Command.run([bin, "notify", "notakv"], environment: ["NOTIFY_SOCKET": "/nonexistent/x.sock"]).status == 8)
+        let nobody = Command.run([bin, "notify", "--ready"], environment: ["NOTIFY_SOCKET": "/nonexistent/x.sock"])
+        #expect(nobody.status == 1 && nobody.stderr.contains("cannot send"), "\(nobody.stderr)")
+        let dir = TempDir("ncmd")
+        let conf = try dir.write("p.conf", "[probe]\nrundir = \(dir.path)/run\n")
+        let path = Command.run([bin, "notify", "--socket-path", "--config", conf])
+        #expect(path.status == 0 && path.stdout == "\(dir.path)/run/readiness-probe/notify.sock\n")
+        let awaitBad = Command.run([bin, "await", "x"])
+        #expect(awaitBad.status == 8 && awaitBad.stderr.contains("after --"))
+    }
+}
+
 extension Thread {
     /// Runs `body` on a new thread; `join()` waits for its result.
     static func detachReturning<T: Sendable>(_ body: @escaping @Sendable () -> T) -> Joinable<T> {

@@ -92,14 +92,15 @@ enum AwaitCommand {
     static let spec = CommandSpec(
         path: "readiness-probe await",
         summary: "Wait until programs are ready, then exec a command (ready-gated start-up).",
-        usage: "[--timeout D] [--config PATH] NAME... -- COMMAND [ARGS...]",
+        usage: "[--timeout D] [--config PATH] NAME[:running|:exited]... -- COMMAND [ARGS...]",
         options: [
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "How long to wait in all (default 300s); then exit 9."),
             CLI.configOption,
         ],
         maxPositionals: 64,
         discussion: """
-            NAME is a program or group:NAME. A program is ready when it is RUNNING and, if [programs] notify names it,
+            NAME is a program or group:NAME, optionally with :running (RUNNING is enough) or :exited (a one-shot
+            that EXITED with a status in [start] exitcodes). Without a suffix, a program is ready when it is RUNNING and, if [programs] notify names it,
             has sent READY=1 since its start (and is not reloading, stopping or past its watchdog); the start program
             ([start] program) is ready once it has EXITED with a status in its exitcodes. Reads the event listener's
             ledger (no supervisord polling while the listener runs; XML-RPC otherwise, under source = auto).
@@ -114,12 +115,25 @@ enum AwaitCommand {
         if args.positionals.isEmpty { throw spec.usageError("name at least one program or group:NAME to wait for") }
         if args.rest.isEmpty { throw spec.usageError("give the command to run after --") }
         let config = try CLI.loadConfiguration(args, inv)
-        var selectors: [ProgramsCheck.Selector] = []
+        /// What a NAME waits for: ready (the default), RUNNING only (`:running`), or EXITED with a
+        /// status in the [start] exitcodes (`:exited`), as supervisord-dependent-startup's states.
+        enum Want: String { case ready, running, exited }
+        var selectors: [(ProgramsCheck.Selector, Want, String)] = []
         for n in args.positionals {
-            do throws(ConfigError) { selectors.append(try ProgramsCheck.parseSelector(n, at: FileLocation(file: "command line", line: 0))) } catch {
+            var name = n
+            var want = Want.ready
+            for w in [Want.running, .exited, .ready] where n.hasSuffix(":" + w.rawValue) {
+                name = String(n.dropLast(w.rawValue.count + 1))
+                want = w
+            }
+            do throws(ConfigError) {
+                let sel = try ProgramsCheck.parseSelector(name, at: FileLocation(file: "command line", line: 0))
+                if sel == .all { throw ConfigError("name programs or group:NAME, not *", at: nil) }
+                if want == .exited, case .group = sel { throw ConfigError("\(n): :exited takes a program, not a group", at: nil) }
+                selectors.append((sel, want, n))
+            } catch {
                 throw spec.usageError("\(error)")
             }
-            if selectors.last == .all { throw spec.usageError("name programs or group:NAME, not *") }
         }
         let programs = config.entries.compactMap { $0.check as? ProgramsCheck }.first
         let start = config.entries.compactMap { $0.check as? StartCheck }.first ?? StartCheck()
@@ -129,17 +143,21 @@ enum AwaitCommand {
         while true {
             let snapshot = fetch(config.settings)
             var waiting: [String] = []
-            for sel in selectors {
+            for (sel, want, text) in selectors {
                 let outcome: CheckOutcome
-                if case .program(let n) = sel, n == start.program {
-                    outcome = start.verdict(snapshot)
+                if case .program(let n) = sel, want == .exited || (want == .ready && n == start.program) {
+                    var one = start
+                    one.program = n
+                    one.required = true
+                    outcome = one.verdict(snapshot)
                 } else {
-                    var check = ProgramsCheck(selectors: [sel], startProgram: start.program, notify: programs?.notify ?? [],
+                    var check = ProgramsCheck(selectors: [sel], startProgram: start.program,
+                                              notify: want == .running ? [] : programs?.notify ?? [],
                                               watchdog: programs?.watchdog ?? .seconds(30))
                     check.selectors = [sel]  // only this NAME (the init adds every notify program)
                     outcome = check.verdict(snapshot, settings: config.settings)
                 }
-                if outcome.status == .fail { waiting.append("\(sel): \(outcome.summary ?? outcome.detail)") }
+                if outcome.status == .fail { waiting.append("\(text): \(outcome.summary ?? outcome.detail)") }
             }
             let seconds = Decimal1.format(Double((ContinuousClock.now - began).milliseconds) / 1000, digits: 1, fixed: true)
             if waiting.isEmpty {
