@@ -48,10 +48,13 @@ debug:
 	$(SWIFT) build --product readiness-probe
 
 KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+# gRPC health tests: the official client and a raw HTTP/2 frame driver (Tests/GRPC/grpc_client.py).
+GRPCIO_VERSION ?= 1.85.1
+H2_VERSION ?= 4.4.1
 
 # Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
-venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/lib/sdnotify.stamp
+venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION) $(VENV)/.sdnotify-$(SDNOTIFY_VERSION)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,8 +67,13 @@ $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 
 # sdnotify: the Python sd_notify library a notify test program uses (docs/notify.md).
 SDNOTIFY_VERSION ?= 0.3.2
-$(VENV)/lib/sdnotify.stamp: | $(VENV)/bin/python
+$(VENV)/.sdnotify-$(SDNOTIFY_VERSION): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check sdnotify==$(SDNOTIFY_VERSION)
+	touch $@
+
+$(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcio==$(GRPCIO_VERSION) \
+		grpcio-health-checking==$(GRPCIO_VERSION) h2==$(H2_VERSION)
 	touch $@
 
 test: venv
