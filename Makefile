@@ -2,6 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 SUPERVISOR_VERSION ?= 4.3.0
+SDNOTIFY_VERSION ?= 0.3.2
 VENV := .venv
 BIN := .build/release/readiness-probe
 
@@ -66,7 +67,6 @@ $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
 
 # sdnotify: the Python sd_notify library a notify test program uses (docs/notify.md).
-SDNOTIFY_VERSION ?= 0.3.2
 $(VENV)/.sdnotify-$(SDNOTIFY_VERSION): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check sdnotify==$(SDNOTIFY_VERSION)
 	touch $@
