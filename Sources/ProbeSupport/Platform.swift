@@ -314,13 +314,6 @@ extension Platform {
         return received
     }
 
-    public static func signalName(_ signal: Int32) -> String {
-        switch signal {
-        case SIGTERM: return "SIGTERM"
-        case SIGINT: return "SIGINT"
-        case SIGHUP: return "SIGHUP"
-        case SIGQUIT: return "SIGQUIT"
-        default: return "signal \(signal)"
-        }
-    }
+    /// The signal's name, from the one table (`Signals.name`).
+    public static func signalName(_ signal: Int32) -> String { Signals.name(signal) }
 }
