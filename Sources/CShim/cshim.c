@@ -87,3 +87,5 @@ int cshim_wifsignaled(int status) { return WIFSIGNALED(status); }
 int cshim_wtermsig(int status) { return WTERMSIG(status); }
 int cshim_errno(void) { return errno; }
 void cshim_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+int cshim_o_path(void) { return O_PATH; }
+int cshim_at_empty_path(void) { return AT_EMPTY_PATH; }

@@ -39,6 +39,10 @@ int cshim_wifsignaled(int status);
 int cshim_wtermsig(int status);
 /// errno as a function (thread-local), for clarity at call sites.
 int cshim_errno(void);
+/// O_PATH (a _GNU_SOURCE flag Swift's Glibc module does not import).
+int cshim_o_path(void);
+/// AT_EMPTY_PATH.
+int cshim_at_empty_path(void);
 /// Ignore SIGPIPE in this process (sockets also use MSG_NOSIGNAL).
 void cshim_ignore_sigpipe(void);
 

@@ -68,8 +68,8 @@ public struct ProgramsCheck: Check {
     /// blank lines and `#` comments are skipped; anything else is an error with file:line.
     public static func readCriticalFile(_ path: String, at loc: FileLocation?) throws(ConfigError) -> [Selector] {
         let text: String
-        do { text = try Platform.readTextFile(path, limit: 1 << 20) } catch {
-            throw ConfigError("critical_file \(path): \(error.message)", at: loc)
+        do { text = String(decoding: try SafeFile.readTrusted(path, limit: 1 << 20), as: UTF8.self) } catch {
+            throw ConfigError("critical_file \(path): \(error.path == path ? error.because : error.description)", at: loc)
         }
         var out: [Selector] = []
         var n = 0

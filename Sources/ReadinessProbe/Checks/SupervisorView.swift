@@ -127,7 +127,8 @@ public enum SupervisorView {
         let candidates = settings.supervisor.configFile.map { [$0] }
             ?? SupervisorDiscovery.defaultSearchPaths(executablePath: nil)
         guard let path = candidates.first(where: Platform.exists),
-              let text = try? Platform.readTextFile(path, limit: SupervisorDiscovery.maxConfigBytes),
+              let bytes = try? SafeFile.readTrusted(path, limit: SupervisorDiscovery.maxConfigBytes),
+              case let text = String(decoding: bytes, as: UTF8.self),
               let sections = try? INI.parse(text, file: path, strictDuplicates: false) else { return [] }
         return Set(sections.filter { $0.kind == "eventlistener" }.compactMap(\.instance))
     }
