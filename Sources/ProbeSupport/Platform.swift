@@ -313,7 +313,4 @@ extension Platform {
         while sigwait(&set, &received) != 0 {}
         return received
     }
-
-    /// The signal's name, from the one table (`Signals.name`).
-    public static func signalName(_ signal: Int32) -> String { Signals.name(signal) }
 }

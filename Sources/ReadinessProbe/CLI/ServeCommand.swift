@@ -83,7 +83,7 @@ enum ServeCommand: CLICommand {
         }
         Thread.detach {
             let signal = Platform.waitForSignal([SIGTERM, SIGINT])
-            Platform.writeStderr("serve: \(Platform.signalName(signal)): stopping (finishing requests in flight)\n")
+            Platform.writeStderr("serve: \(Signals.name(signal)): stopping (finishing requests in flight)\n")
             server.requestStop()
         }
         server.run()

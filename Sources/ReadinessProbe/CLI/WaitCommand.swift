@@ -50,14 +50,14 @@ enum WaitCommand: CLICommand {
         let signal = signalled.load(ordering: .sequentiallyConsistent)
         let elapsed = DurationText.format(.milliseconds(progress.elapsed.milliseconds / 100 * 100))
         let report = last ?? ProbeReport(code: Codes.deadlineExceeded,
-                                         summary: signal != 0 ? "stopped by \(Platform.signalName(signal)) before a run finished"
+                                         summary: signal != 0 ? "stopped by \(Signals.name(signal)) before a run finished"
                                                               : "no run finished before the deadline",
                                          durationMs: 0, results: [], finishedAt: Platform.epochSeconds())
         let plural = attempts == 1 ? "" : "s"
         if report.ready {
             progress.finish("wait: ready after \(elapsed) (\(attempts) run\(plural))")
         } else if signal != 0 {
-            progress.finish("wait: stopped by \(Platform.signalName(signal)) after \(elapsed) (\(attempts) run\(plural)); last code \(report.code)")
+            progress.finish("wait: stopped by \(Signals.name(signal)) after \(elapsed) (\(attempts) run\(plural)); last code \(report.code)")
         } else {
             progress.finish("wait: not ready after \(elapsed) (\(attempts) run\(plural)); last code \(report.code)")
         }
