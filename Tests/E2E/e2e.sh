@@ -20,10 +20,10 @@ if ! command -v podman >/dev/null && ! command -v apt-get >/dev/null; then
     echo "e2e: SKIP: podman is not installed and there is no apt-get to install it"
     exit 0
 fi
-if ! "$ROOT/Tests/deps.sh" e2e; then
-    echo "e2e: FAIL: Tests/deps.sh e2e could not install podman runc debootstrap (see above)"
-    exit 1
-fi
+"$ROOT/Tests/deps.sh"
+for tool in podman runc debootstrap; do
+    command -v "$tool" >/dev/null || { echo "e2e: FAIL: $tool missing after Tests/deps.sh (apt-get install podman runc debootstrap)"; exit 1; }
+done
 [ -x "$BIN" ] || { echo "e2e: FAIL: $BIN missing (make build)"; exit 1; }
 
 mkdir -p "$E2E_DIR"
