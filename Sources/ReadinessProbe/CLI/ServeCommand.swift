@@ -46,6 +46,7 @@ enum ServeCommand {
         let listen = args.value("--listen") ?? defaultListen
         let cache = HealthCache()
         let endpoints = HealthEndpoints(cache: cache, entries: config.entries, maxAge: maxAge)
+        ProcessResources.raiseOpenFileLimit()
         var limits = HTTPServerLimits()
         limits.stopGrace = .milliseconds(500)
         let server: HTTPServer
@@ -56,6 +57,12 @@ enum ServeCommand {
             if case .badListenAddress = error { throw spec.usageError("--listen: \(error)") }
             throw ExitError(Codes.hookFailed, "readiness-probe serve: \(error)")
         }
+        // Checked before "listening": a signal waiter that cannot start, or a task pool that cannot, wedged serve.
+        try ServeThreads.startSignalWaiter(grace: limits.stopGrace + .seconds(2)) { signal in
+            Platform.writeStderr("serve: \(Platform.signalName(signal)): stopping (finishing requests in flight)\n")
+            server.requestStop()
+        }
+        try ServeThreads.preflight()
         let livez = endpoints.hasLivenessChecks
             ? config.entries.filter(\.liveness).map(\.name).joined(separator: ", ")
             : "none marked: answers for the server loop"
@@ -74,11 +81,6 @@ enum ServeCommand {
                 try? await Task.sleep(until: began + period, clock: .continuous)
             }
             finished.signal()
-        }
-        Thread.detach {
-            let signal = Platform.waitForSignal([SIGTERM, SIGINT])
-            Platform.writeStderr("serve: \(Platform.signalName(signal)): stopping (finishing requests in flight)\n")
-            server.requestStop()
         }
         server.run()
         checker.cancel()
