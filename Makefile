@@ -85,6 +85,7 @@ bench: venv build bench-deps
 	./Tests/Bench/bench.sh $(BIN)
 	./Tests/Bench/listener.sh $(BIN)
 	./Tests/Bench/serve.sh $(BIN)
+	./Tests/Bench/serve-idle.sh $(BIN)
 
 fuzz:
 	./Tests/Fuzz/fuzz.sh $(or $(FUZZ_SECONDS),10)

@@ -47,7 +47,7 @@ import Glibc
         let b = HookBench()
         let conf = try b.config([("one", try b.flip("one"), "")])
         var outcomes: [String] = []
-        for mib in [8, 12] + Array(16...30) {
+        for mib in [12] + Array(14...30) {
             let limit = "--as=\(mib << 20)"
             let serve = try BackgroundProcess([Self.prlimit, limit, "--", TestPaths.binary, "serve", "--config", conf,
                                                "--listen", "127.0.0.1:0", "--period", "100ms"])

@@ -49,6 +49,7 @@ enum ServeCommand {
         ProcessResources.raiseOpenFileLimit()
         var limits = HTTPServerLimits()
         limits.stopGrace = .milliseconds(500)
+        limits.reservedDescriptors = 32 + 8 * config.entries.count // a hook run holds about 5 at once
         let server: HTTPServer
         do throws(HTTPServerError) {
             server = try HTTPServer(listen: listen, limits: limits, logger: args.has("--quiet") ? nil : HTTPServer.stderrLogger,
