@@ -11,8 +11,9 @@ public final class EventListener {
     public let settings: ProbeSettings
     public let entries: [CheckEntry]
     /// Critical selectors (from [programs]) and the start program (from [start]).
-    public let critical: [ProgramsCheck.Selector]
-    public let startProgram: String?
+    public let watched: WatchedPrograms
+    public var critical: [ProgramSelector] { watched.critical }
+    public var startProgram: String? { watched.startProgram }
     public private(set) var ledger = Ledger()
     let ledgerPath: String
     let resultPath: String
@@ -27,15 +28,19 @@ public final class EventListener {
     public var rpcTimeout: Duration = .seconds(3)
     /// Non-critical changes and TICKs are written at most this often (critical ones at once).
     public var coalesce: Double = 1.0
+    /// The sd_notify socket and attribution (Notify/NotifyHub.swift); nil without an address.
+    public let notifyHub: NotifyHub?
+    /// STATUS=/watchdog pings not yet written (they are written at most once per `coalesce`).
+    var notifyDirty = false
 
     public init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
         settings = configuration.settings
         entries = configuration.entries
-        critical = configuration.entries.compactMap { $0.check as? ProgramsCheck }.first?.selectors ?? []
-        startProgram = configuration.entries.compactMap { $0.check as? StartCheck }.first?.program
+        watched = WatchedPrograms.of(configuration.entries)
         ledgerPath = Ledger.path(settings)
         resultPath = CachedResult.path(settings)
         self.log = log
+        notifyHub = NotifyHub.address(configuration.settings).map { NotifyHub(address: $0, log: log) }
         ledger.listenerPID = Int(Platform.processID)
         if let pool = settings.environment["SUPERVISOR_GROUP_NAME"], !pool.isEmpty { ledger.pool = pool }
     }
@@ -51,6 +56,10 @@ public final class EventListener {
         ledger.listenerGroups = Array(SupervisorView.listenerGroups(settings)).sorted()
         let (pid, processes) = askSupervisord(wantPID: true)
         ledger.supervisordPID = pid
+        if let hub = notifyHub {
+            hub.supervisordPID = pid
+            hub.open(mode: mode_t(settings.notify.mode))
+        }
         if let pid, let old = try? Ledger.read(path: ledgerPath), old.supervisordPID == pid {
             // The same supervisord: keep recorded failures (a restarted listener loses none).
             ledger.entries = old.entries
@@ -69,6 +78,7 @@ public final class EventListener {
 
     /// At end of input: marks the ledger closed and waits (bounded) for a check run in flight.
     public func finish() {
+        notifyHub?.socket.close()
         ledger.closed = true
         writeLedger()
         _ = background.waitIdle(timeout: settings.timeout + .seconds(1))
@@ -140,6 +150,7 @@ public final class EventListener {
         let isStart = startProgram.map { $0 == pname || $0 == change.namespec } ?? false
         log("\(change.namespec) \(state.name)" + (expected.map { $0 ? " (expected)" : " (unexpected)" } ?? "")
             + " serial \(event.header.serial)")
+        if let hub = notifyHub, hub.programsChanged(&ledger, now: now) { writeLedger(now: now) }
         if let failure = change.newFailure {
             log("CRITICAL: \(failure.detail)")
             if settings.listener.onCriticalExit == .terminate { terminateSupervisord(because: failure.detail) }
@@ -152,6 +163,7 @@ public final class EventListener {
         ledger.lastSerial = max(ledger.lastSerial, event.header.serial)
         let now = Platform.epochSeconds()
         if ledger.expireFailures(now: now, hold: settings.listener.failureHold) { dirty = true }
+        notifyHub?.invalidate()
         // The heartbeat: at least one write per TICK, unless one happened within `coalesce`.
         if now - lastWrite >= coalesce { writeLedger(now: now) }
         let reseed = !ledger.complete
@@ -169,26 +181,44 @@ public final class EventListener {
     }
 
     public func isCritical(name: String, group: String) -> Bool {
-        let namespec = SupervisorProcess.namespec(group: group, name: name)
-        for sel in critical {
-            switch sel {
-            case .program(let n): if n == namespec || n == name { return true }
-            case .group(let g): if g == group { return true }
-            case .all:
-                if name != startProgram && namespec != startProgram && group != ledger.pool
-                    && !ledger.listenerGroups.contains(group) { return true }
-            }
-        }
-        return false
+        watched.isCritical(name: name, group: group) { $0 == ledger.pool || ledger.listenerGroups.contains($0) }
+    }
+
+    // MARK: sd_notify
+
+    /// Reads queued notify datagrams (a bounded batch) and writes the ledger: at once when a
+    /// verdict may have changed, else within `coalesce`.
+    public func serviceNotify() {
+        guard let hub = notifyHub else { return }
+        let now = Platform.epochSeconds()
+        let d = hub.drain(&ledger, now: now)
+        if d.urgent { writeLedger(now: now); return }
+        if d.changed { notifyDirty = true }
+        if notifyDirty && now - lastWrite >= coalesce { writeLedger(now: now) }
+    }
+
+    /// How long the protocol loop may wait before `serviceNotify` must flush (-1: no limit).
+    public func notifyTimeout() -> Int32 {
+        guard notifyDirty else { return -1 }
+        let left = lastWrite + coalesce - Platform.epochSeconds()
+        return left <= 0 ? 0 : Int32(min(1000, left * 1000) + 1)
+    }
+
+    /// The protocol loop's side channel for the notify socket (nil when it could not be opened).
+    public var notifySideChannel: ListenerProtocol.SideChannel? {
+        guard let hub = notifyHub, hub.fd >= 0 else { return nil }
+        return ListenerProtocol.SideChannel(fd: hub.fd, service: { [self] in serviceNotify() }, timeout: { [self] in notifyTimeout() })
     }
 
     // MARK: output
 
     func writeLedger(now: Double = Platform.epochSeconds()) {
+        if let hub = notifyHub { ledger.notify = hub.info }
         do {
             try ledger.write(path: ledgerPath, now: now)
             lastWrite = now
             dirty = false
+            notifyDirty = false
             writeErrorLogged = false
         } catch {
             if !writeErrorLogged { log("error: cannot write the ledger: \(error)") }
@@ -253,9 +283,7 @@ final class BackgroundChecks: Sendable {
         let path = listener.resultPath
         let log = listener.log
         Thread.detach { [self] in
-            let services = RunServices()
-            if let seeded { services.seed("supervisor.snapshot", seeded) }
-            let report = Blocking.await { await ProbeRunner.run(entries, settings: settings, services: services) }
+            let report = ProbeRunner.runBlocking(entries, settings: settings, supervisor: seeded.map { .given($0) } ?? .fetch)
             do { try CachedResult.write(report, path: path) } catch { log("error: cannot write the cached result: \(error)") }
             busy.store(false, ordering: .releasing)
         }

@@ -5,7 +5,7 @@
 enum ServeThreads {
     /// Starts the thread that receives SIGTERM/SIGINT (the caller has blocked them in every thread).
     /// On a signal it calls `onSignal`; if the process is still running `grace` later (the main
-    /// thread wedged), it says so and exits 1 itself. Fails with code 1 and the reason when the
+    /// thread wedged), it says so and exits 14 itself. Fails with code 14 and the reason when the
     /// thread cannot be created, instead of running the waiter inline (which blocked serve).
     static func startSignalWaiter(grace: Duration, onSignal: @escaping @Sendable (Int32) -> Void) throws(ExitError) {
         let rc = Thread.start {
@@ -13,11 +13,11 @@ enum ServeThreads {
             onSignal(signal)
             let deadline = Deadline.after(grace)
             while !deadline.hasPassed { _ = poll(nil, 0, deadline.pollTimeout) }
-            Platform.writeStderr("serve: still running \(DurationText.format(grace)) after \(Platform.signalName(signal)): exiting with 1\n")
-            _exit(Codes.hookFailed)
+            Platform.writeStderr("serve: still running \(DurationText.format(grace)) after \(Signals.name(signal)): exiting with 14\n")
+            _exit(Codes.systemError)
         }
         if rc != 0 {
-            throw ExitError(Codes.hookFailed,
+            throw ExitError(Codes.systemError,
                             "readiness-probe serve: cannot start the signal thread: \(Platform.describe(errno: rc))\(ProcessResources.memoryHint(errno: rc))")
         }
     }
@@ -28,14 +28,14 @@ enum ServeThreads {
 
     /// Checks that threads for Swift's task pool can start (libdispatch retries a failed thread
     /// creation forever, on the thread that queued the work) and that some address space is left;
-    /// fails with code 1 and the reason.
+    /// fails with code 14 and the reason.
     static func preflight() throws(ExitError) {
         if let e = ProcessResources.threadPreflight(count: 4) {
-            throw ExitError(Codes.hookFailed,
+            throw ExitError(Codes.systemError,
                             "readiness-probe serve: cannot start the threads that run the checks: \(Platform.describe(errno: e))\(ProcessResources.memoryHint(errno: e))")
         }
         if let e = ProcessResources.addressSpaceHeadroom(headroomBytes) {
-            throw ExitError(Codes.hookFailed,
+            throw ExitError(Codes.systemError,
                             "readiness-probe serve: not enough memory to run: \(Platform.describe(errno: e))\(ProcessResources.memoryHint(errno: e))")
         }
     }
