@@ -140,7 +140,8 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
         let ok = try dir.script("ok", "echo fine\n")
         let hang = try dir.script("hang", "sleep 30\n")
         let context = CheckContext(deadline: .after(.seconds(5)), overallDeadline: .after(.seconds(5)), settings: settings())
-        #expect(await HookCheck(argv: [ok], timeout: .seconds(3)).check(context) == .pass("fine"))
+        let fine = await HookCheck(argv: [ok], timeout: .seconds(3)).check(context)
+        #expect(fine.status == .pass && fine.code == 0 && fine.detail == "fine")
         let late = await HookCheck(argv: [hang], timeout: .milliseconds(200)).check(context)
         #expect(late.code == 6 && late.detail == "ran past its own timeout (200ms); its process group was killed")
     }
