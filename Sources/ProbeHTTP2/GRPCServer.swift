@@ -224,6 +224,9 @@ public final class GRPCServer: @unchecked Sendable {
         var acceptPausedUntil: ContinuousClock.Instant?
         var chunk = [UInt8](repeating: 0, count: 16384)
         var fds: [pollfd] = []
+        // The connection each pollfd was built for: a descriptor closed and reused by accept in the
+        // same round must not get the old connection's events.
+        var polled: [Connection?] = []
         var nextTick = ContinuousClock.now + limits.streamInterval
 
         func setCount() {
@@ -271,19 +274,45 @@ public final class GRPCServer: @unchecked Sendable {
             }
         }
 
+        /// One connection's poll events: write, then read one chunk (one per round: fair to the others).
+        func serve(_ c: Connection, _ revents: Int16) {
+            let now = ContinuousClock.now
+            if revents & Int16(POLLOUT) != 0 { flush(c, now) }
+            guard conns[c.fd] === c, revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
+            guard c.h2.acceptsInput else {
+                if revents & Int16(POLLIN) == 0 { close(c) }
+                return
+            }
+            let n = chunk.withUnsafeMutableBytes { Glibc.recv(c.fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                let e = cshim_errno()
+                if e != EINTR && e != EAGAIN && e != EWOULDBLOCK { close(c) }
+                return
+            }
+            if n == 0 { close(c); return }
+            c.lastActivity = now
+            let events = chunk.withUnsafeBytes { c.h2.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: now) }
+            for e in events { handle(c, e, stopping: stopDeadline != nil) }
+            flush(c, now)
+        }
+
         while true {
             var now = ContinuousClock.now
             if let stopDeadline, conns.isEmpty || now >= stopDeadline { break }
             fds.removeAll(keepingCapacity: true)
+            polled.removeAll(keepingCapacity: true)
             fds.append(pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0))
+            polled.append(nil)
             if listening && (acceptPausedUntil.map { now >= $0 } ?? true) {
                 fds.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0))
+                polled.append(nil)
             }
             for c in conns.values {
                 var events: Int16 = 0
                 if c.h2.acceptsInput && c.h2.pendingOutput < limits.maxPendingOutput { events |= Int16(POLLIN) }
                 if c.h2.pendingOutput > 0 { events |= Int16(POLLOUT) }
                 fds.append(pollfd(fd: c.fd, events: events, revents: 0))
+                polled.append(c)
             }
             var wakeAt = nextTick
             if let stopDeadline { wakeAt = min(wakeAt, stopDeadline) }
@@ -294,35 +323,17 @@ public final class GRPCServer: @unchecked Sendable {
                 break
             }
             now = ContinuousClock.now
-            for p in fds where p.revents != 0 {
-                if p.fd == wakeReadFD {
+            for (i, p) in fds.enumerated() where p.revents != 0 {
+                if let c = polled[i] {
+                    guard conns[p.fd] === c else { continue }   // closed (and maybe its descriptor reused) this round
+                    serve(c, p.revents)
+                } else if p.fd == wakeReadFD {
                     while chunk.withUnsafeMutableBytes({ Glibc.read(wakeReadFD, $0.baseAddress, $0.count) }) > 0 {}
                     beginStop(now)
                 } else if p.fd == listenFD {
                     guard listening else { continue }
                     accept(&conns, now: now, paused: &acceptPausedUntil, close: close)
                     setCount()
-                } else if let c = conns[p.fd] {
-                    if p.revents & Int16(POLLOUT) != 0 { flush(c, now) }
-                    guard conns[p.fd] != nil else { continue }
-                    if p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-                        guard c.h2.acceptsInput else {
-                            if p.revents & Int16(POLLIN) == 0 { close(c) }
-                            continue
-                        }
-                        let n = chunk.withUnsafeMutableBytes { Glibc.recv(c.fd, $0.baseAddress, $0.count, 0) }
-                        if n < 0 {
-                            let e = cshim_errno()
-                            if e == EINTR || e == EAGAIN || e == EWOULDBLOCK { continue }
-                            close(c)
-                            continue
-                        }
-                        if n == 0 { close(c); continue }
-                        c.lastActivity = now
-                        let events = chunk.withUnsafeBytes { c.h2.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: now) }
-                        for e in events { handle(c, e, stopping: stopDeadline != nil) }
-                        flush(c, now)
-                    }
                 }
             }
             if now >= nextTick {

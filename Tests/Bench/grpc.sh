@@ -121,9 +121,11 @@ if command -v podman >/dev/null && timeout 20 podman info >/dev/null 2>&1; then
     cp "$BIN" "$TMP/img/readiness-probe"
     printf '[probe]\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n' > "$TMP/img/probe.conf"
     printf 'FROM scratch\nCOPY readiness-probe /readiness-probe\nCOPY probe.conf /probe.conf\nENTRYPOINT ["/readiness-probe"]\n' > "$TMP/img/Containerfile"
-    if podman build -q -t localhost/rp-bench-grpc "$TMP/img" >/dev/null 2>&1; then
+    if podman build -q --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 -t localhost/rp-bench-grpc "$TMP/img" >/dev/null 2>&1; then
         CONTAINER="rp-bench-grpc-$$"
-        podman run -d --name "$CONTAINER" --network none localhost/rp-bench-grpc serve --config /probe.conf --listen 127.0.0.1:8080 --quiet >/dev/null
+        # podman's default rlimits exceed this machine's hard limits (runc fails on setrlimit): set them.
+        podman run -d --name "$CONTAINER" --network none --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 \
+            localhost/rp-bench-grpc serve --config /probe.conf --listen 127.0.0.1:8080 --quiet >/dev/null
         sleep 1
         hyperfine -N -w 3 -r 30 --export-json "$TMP/exec.json" "podman exec $CONTAINER /readiness-probe run --config /probe.conf" >/dev/null 2>&1 || true
         if [ -s "$TMP/exec.json" ]; then
