@@ -215,8 +215,9 @@ public final class HTTP2ServerConnection {
             fail(.settingsTimeout, "no client preface and SETTINGS in time")
             return
         }
-        for s in streams.values where !s.remoteEnded && s.deadline < now {
-            reset(s.id, .cancel)
+        // In stream order (not the dictionary's), so that the same input gives the same bytes.
+        for id in streams.values.filter({ !$0.remoteEnded && $0.deadline < now }).map(\.id).sorted() {
+            reset(id, .cancel)
         }
     }
 
@@ -550,7 +551,9 @@ public final class HTTP2ServerConnection {
 
     private func flush() {
         guard !streams.isEmpty else { return }
-        for s in streams.values where !s.queue.isEmpty { flush(s) }
+        let waiting = streams.values.filter { !$0.queue.isEmpty }
+        if waiting.isEmpty { return }
+        for s in waiting.sorted(by: { $0.id < $1.id }) { flush(s) }   // stream order: fair, and deterministic
     }
 
     private func flush(_ s: Stream) {
