@@ -104,11 +104,8 @@ bench: venv build bench-deps
 	./Tests/Bench/bench.sh $(BIN)
 	./Tests/Bench/listener.sh $(BIN)
 	./Tests/Bench/serve.sh $(BIN)
-<<<<<<< HEAD
 	./Tests/Bench/serve-idle.sh $(BIN)
-=======
 	PYTHON=$(VENV)/bin/python ./Tests/Bench/grpc.sh $(BIN)
->>>>>>> main
 
 fuzz:
 	./Tests/Fuzz/fuzz.sh $(or $(FUZZ_SECONDS),10)
