@@ -6,7 +6,8 @@
 #   client  - the podman client (this script's own cgroup; a kubelet talks to a long-running
 #             containerd instead, so this part is podman's, not an exec probe's);
 #   runtime - conmon and runc (podman's libpod_parent/conmon cgroup);
-#   inside  - the exec'd command in the container (the container's cgroup).
+#   inside  - the container's cgroup: runc's init process that joins the namespaces, then
+#             the exec'd command (so /bin/true's figure is the runtime's part of it).
 # HTTP: one GET of /readyz per request from the host (a new connection each time, as the
 # kubelet's httpGet probe), against `readiness-probe serve` in $GEN; CPU of the server
 # (container cgroup) and of the client (Python's process time, reported for completeness).
@@ -73,7 +74,7 @@ PY
 echo
 echo "### The node's cost per probe (make e2e BENCH=1, $(date -u +%Y-%m-%dT%H:%MZ), $BENCH_RUNS runs each)"
 echo
-echo "| probe | wall (median) | CPU total | podman client | conmon + runc | inside the container |"
+echo "| probe | wall (median) | CPU total | podman client | conmon + runc | container's cgroup (runc init + command) |"
 echo "|---|---|---|---|---|---|"
 bench_exec '`readiness-probe run` (generic: start, 2 programs, 2 hooks)' "$GEN" /usr/bin/readiness-probe run
 bench_exec '`readiness-probe run --cached`' "$GEN" /usr/bin/readiness-probe run --cached
