@@ -1,3 +1,5 @@
+@preconcurrency import Glibc
+
 // `readiness-probe listen`: the supervisord event listener (docs/event-listener.md).
 // stdout is the protocol channel: nothing but protocol bytes is ever written to it.
 
@@ -9,14 +11,20 @@ enum ListenCommand {
         options: [CLI.configOption],
         discussion: """
             Run by supervisord as an [eventlistener] with events=PROCESS_STATE,TICK_5 (see docs/event-listener.md).
-            Speaks the listener protocol on stdin/stdout; logs to stderr. Exits 0 when stdin is closed.
+            Speaks the listener protocol on stdin/stdout; logs to stderr. Exits 0 when stdin is closed or on\n            SIGTERM/SIGINT/SIGHUP (the ledger and the cached result are marked closed first).
             Writes <rundir>/readiness-probe/ledger.json (read by `run` with [supervisor] source = events or auto)
             and, on every TICK, <rundir>/readiness-probe/result.json (read by `run --cached`).
             """)
 
     static let command = CLI.Command(name: "listen", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+        // Before any thread exists, so every thread inherits the mask and only the signal thread
+        // sees them (children get a clean mask from the spawner).
+        let signals = [SIGTERM, SIGINT, SIGHUP]
+        Platform.blockSignals(signals)
         let config = try CLI.loadConfiguration(args, inv)
         let listener = EventListener(configuration: config)
+        let shutdown = listener.shutdownHandler
+        Thread.detach { shutdown(Platform.waitForSignal(signals)) }
         listener.start()
         let loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
         let end = loop.run { listener.handle($0) }
