@@ -52,13 +52,14 @@ final class ListenerFiles: Sendable {
 
     var isOpen: Bool { state.withLock { $0.dirFD >= 0 } }
 
-    /// Writes the ledger (stamped `now`); false when closed (nothing written).
+    /// Writes the ledger (stamped `now`); false when nothing was written: closed, or the folder
+    /// is refused (`open` logged why).
     func writeLedger(_ ledger: Ledger, now: Double) throws(SystemError) -> Bool {
         var l = ledger
         l.writtenAt = now
         return try state.withLock { s throws(SystemError) -> Bool in
             if s.closed { return false }
-            guard s.dirFD >= 0 else { throw SystemError("write", path: folder + "/" + Self.ledgerName, errno: EACCES) }
+            guard s.dirFD >= 0 else { return false }
             try WriterTrust.writeAtomically(dirFD: s.dirFD, name: Self.ledgerName, l.encoded())
             s.last = l
             s.writer = l.writer

@@ -250,7 +250,10 @@ public enum WriterTrust {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 {
             let e = Platform.errno
-            if e == ELOOP { return (-1, "\(path) is a symbolic link: refusing to write there (remove it)") }
+            var lst = stat()
+            if e == ELOOP || (lstat(path, &lst) == 0 && lst.st_mode & S_IFMT == S_IFLNK) {
+                return (-1, "\(path) is a symbolic link: refusing to write there (remove it)")
+            }
             if e == ENOTDIR { return (-1, "\(path) is not a directory: refusing to write there") }
             return (-1, "cannot open \(path): \(Platform.describe(errno: e))")
         }
