@@ -34,7 +34,7 @@ start_supervisord() {
         done
         if [ -n "$listener" ]; then
             echo "[eventlistener:readiness]"; echo "command=$BIN listen --config $dir/rp.conf"
-            echo "events=PROCESS_STATE,TICK_5"; echo "startsecs=0"; echo "buffer_size=1024"; echo "priority=1"
+            echo "events=PROCESS_STATE,PROCESS_GROUP,TICK_5"; echo "startsecs=0"; echo "buffer_size=1024"; echo "priority=1"
             echo "stderr_logfile=$dir/listener.log"
         fi
     } > "$dir/supervisord.conf"

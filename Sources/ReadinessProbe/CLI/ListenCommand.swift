@@ -10,7 +10,7 @@ enum ListenCommand {
         usage: "[--config PATH]",
         options: [CLI.configOption],
         discussion: """
-            Run by supervisord as an [eventlistener] with events=PROCESS_STATE,TICK_5 (see docs/event-listener.md).
+            Run by supervisord as an [eventlistener] with events=PROCESS_STATE,PROCESS_GROUP,TICK_5 (see docs/event-listener.md).
             Speaks the listener protocol on stdin/stdout; logs to stderr. Exits 0 when stdin is closed or on\n            SIGTERM/SIGINT/SIGHUP (the ledger and the cached result are marked closed first).
             Writes <rundir>/readiness-probe/ledger.json (read by `run` with [supervisor] source = events or auto)
             and, on every TICK, <rundir>/readiness-probe/result.json (read by `run --cached`).

@@ -58,6 +58,7 @@ public final class EventListener {
     public func start() {
         for m in files.open() { log(m) }
         ledger.listenerGroups = Array(SupervisorView.listenerGroups(settings)).sorted()
+        if let warning = subscriptionWarning() { log(warning) }
         let (pid, processes) = askSupervisord(wantPID: true)
         identify(supervisordPID: pid)
         if let old = try? Ledger.read(path: ledgerPath) {
@@ -79,6 +80,23 @@ public final class EventListener {
         }
         writeLedger()
         if settings.listener.runChecks { background.start(self) }
+    }
+
+    /// A warning when this listener's [eventlistener:] section in supervisord.conf (found as
+    /// `run` finds it) does not subscribe PROCESS_GROUP: programs removed by `supervisorctl
+    /// update` would then stay in the ledger, and added ones would be missing.
+    func subscriptionWarning() -> String? {
+        guard let pool = ledger.pool ?? settings.environment["SUPERVISOR_GROUP_NAME"] else { return nil }
+        let candidates = settings.supervisor.configFile.map { [$0] } ?? SupervisorDiscovery.defaultSearchPaths(executablePath: nil)
+        guard let path = candidates.first(where: Platform.exists),
+              let text = try? Platform.readTextFile(path, limit: SupervisorDiscovery.maxConfigBytes),
+              let sections = try? INI.parse(text, file: path, strictDuplicates: false),
+              let mine = sections.first(where: { $0.kind == "eventlistener" && $0.instance == pool }),
+              let events = mine["events"] else { return nil }
+        let names = events.split(separator: ",").map { String($0.filter { $0 != " " && $0 != "\t" }) }
+        if names.contains(where: { $0 == "PROCESS_GROUP" || $0 == "EVENT" }) { return nil }
+        return "warn: [eventlistener:\(pool)] in \(path) does not subscribe PROCESS_GROUP (events=\(events)): after `supervisorctl update` "
+            + "the ledger keeps removed programs and misses added ones until the listener restarts; add PROCESS_GROUP to events="
     }
 
     /// Records who writes the files: this process, supervisord (pid from getPID, start time
