@@ -4,6 +4,8 @@ PYTHON ?= python3
 SUPERVISOR_VERSION ?= 4.3.0
 VENV := .venv
 BIN := .build/release/readiness-probe
+# The one version (Sources/ProbeSupport/Version.swift), for the package.
+VERSION := $(shell sed -n 's/^ *public static let string = "\(.*\)"$$/\1/p' Sources/ProbeSupport/Version.swift)
 
 # supervisord for tests and the demo: the one on PATH, else a pinned one in .venv.
 SUPERVISORD := $(shell command -v supervisord 2>/dev/null)
@@ -14,7 +16,7 @@ else
 SUPERVISOR_DEP :=
 endif
 
-.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order
+.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order print-version deps
 
 all: build
 
@@ -48,10 +50,13 @@ debug:
 	$(SWIFT) build --product readiness-probe
 
 KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+# gRPC health tests: the official client and a raw HTTP/2 frame driver (Tests/GRPC/grpc_client.py).
+GRPCIO_VERSION ?= 1.85.1
+H2_VERSION ?= 4.4.1
 
 # Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
-venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate
+venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,7 +67,12 @@ $(VENV)/bin/supervisord: | $(VENV)/bin/python
 $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
 
-test: venv
+$(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcio==$(GRPCIO_VERSION) \
+		grpcio-health-checking==$(GRPCIO_VERSION) h2==$(H2_VERSION)
+	touch $@
+
+test: venv deps
 	$(SWIFT) build --product readiness-probe
 	$(SWIFT) test --no-parallel
 
@@ -88,6 +98,13 @@ bench: venv build bench-deps
 
 fuzz:
 	./Tests/Fuzz/fuzz.sh $(or $(FUZZ_SECONDS),10)
+
+print-version:
+	@echo $(VERSION)
+
+# Debian packages the tests need (zsh, fish, lintian, man-db): installed when missing and root.
+deps:
+	./Tests/deps.sh
 
 clean:
 	rm -rf .build .build-order

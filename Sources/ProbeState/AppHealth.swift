@@ -11,21 +11,30 @@ public enum StateFileContent: Sendable, Equatable {
     case text(String)
     /// The file holds more than `StateFileContent.limit` bytes.
     case tooLarge
-    /// The file exists but could not be read (permissions, a folder in its place, ...).
-    case unreadable(SystemError)
+    /// The file exists but could not be read or was refused: permissions, a folder, FIFO or other
+    /// non-regular file in its place, a symbolic link (never followed under the rundir), hard links.
+    case unreadable(FileAccessError)
 
     /// No pid or error code needs more than a few bytes; anything beyond this is not a state file.
     public static let limit = 256
 
-    static func read(_ path: String) -> StateFileContent {
+    /// Reads `name` in the unit folder open as `directory` (see `AppStateStore.read`): never follows
+    /// a symbolic link, never blocks on a FIFO, reads at most `limit` bytes of a regular file with one link.
+    static func read(directory: Int32, name: String, displayPath: String) -> StateFileContent {
         do {
-            return .text(try Platform.readTextFile(path, limit: limit))
+            let bytes = try SafeFile.read(directory: directory, name: name, displayPath: displayPath, limit: limit,
+                                          policy: FilePolicy(singleLink: true))
+            return .text(String(decoding: bytes, as: UTF8.self))
         } catch {
-            switch error.errno {
-            case ENOENT, ENOTDIR: return .missing
-            case EFBIG: return .tooLarge
-            default: return .unreadable(error)
-            }
+            return from(error)
+        }
+    }
+
+    static func from(_ error: FileAccessError) -> StateFileContent {
+        switch error.problem {
+        case .missing: return .missing
+        case .tooLarge: return .tooLarge
+        default: return .unreadable(error)
         }
     }
 
@@ -149,7 +158,7 @@ public struct AppHealth: Sendable, Equatable {
         case .tooLarge:
             return (.pidNotANumber, "pid file holds more than \(StateFileContent.limit) bytes")
         case .unreadable(let e):
-            return (.unreadablePIDFile, "cannot read pid file \(s.directory)/pid: \(e.message)")
+            return (.unreadablePIDFile, "cannot read pid file \(s.directory)/pid: \(e.because(reading: s.directory + "/pid"))")
         case .text(let text):
             let body = StateFormat.strippingNewline(text)
             if body.isEmpty { return (.emptyPIDFile, "pid file is empty") }
@@ -165,7 +174,7 @@ public struct AppHealth: Sendable, Equatable {
         case .tooLarge:
             return (.errorNotANumber, "error file holds more than \(StateFileContent.limit) bytes")
         case .unreadable(let e):
-            return (.unreadableErrorFile, "cannot read error file \(s.directory)/error: \(e.message)")
+            return (.unreadableErrorFile, "cannot read error file \(s.directory)/error: \(e.because(reading: s.directory + "/error"))")
         case .text(let text):
             let body = StateFormat.strippingNewline(text)
             if body.isEmpty { return (.emptyErrorFile, "error file is empty") }

@@ -45,6 +45,8 @@ public enum AppStateError: Error, CustomStringConvertible, Sendable, Equatable {
     case write(path: String, SystemError)
     /// A state file could not be removed.
     case remove(path: String, SystemError)
+    /// The unit folder is not a folder the probe may write into (a symbolic link, a file, ...).
+    case refused(FileAccessError)
 
     public var description: String {
         switch self {
@@ -62,6 +64,8 @@ public enum AppStateError: Error, CustomStringConvertible, Sendable, Equatable {
             return "cannot write state file \(path): \(error)"
         case let .remove(path, error):
             return "cannot remove state file \(path): \(error)"
+        case let .refused(error):
+            return "refusing state folder \(error.description)"
         }
     }
 }
@@ -150,50 +154,94 @@ public struct AppStateStore: Sendable, Equatable {
     }
 
     /// Removes the pid and error files; files that are already gone are fine. The folder stays.
+    /// A symbolic link in place of the unit folder is not followed (nothing is removed there).
     public func reset() throws(AppStateError) {
-        for path in [pidPath, errorPath] {
-            do {
-                try Platform.removeFile(path)
-            } catch where error.errno == ENOTDIR {
-                continue  // a file in place of a folder on the way: the state file cannot exist
-            } catch {
-                throw .remove(path: path, error)
+        let fd: Int32
+        do { fd = try openUnitDirectory() } catch {
+            switch error.problem {
+            case .missing, .wrongType: return  // no folder: the state files cannot exist
+            default: throw .refused(error)
+            }
+        }
+        defer { close(fd) }
+        for name in ["pid", "error"] {
+            if unlinkat(fd, name, 0) != 0 && Platform.errno != ENOENT {
+                throw .remove(path: directory + "/" + name, SystemError("unlink", path: directory + "/" + name))
             }
         }
     }
 
-    /// Writes atomically; the folder is created (0755) only when the first attempt finds it missing.
+    /// Opens `<rundir>/<unit>` for reading or writing files in it: the rundir may be reached
+    /// through symbolic links (it is configuration), the unit folder itself never is.
+    func openUnitDirectory() throws(FileAccessError) -> Int32 {
+        let base = try SafeFile.openDirectory(rundir, followLinks: true)
+        defer { close(base) }
+        return try SafeFile.openDirectory(directory: base, name: unit, displayPath: directory)
+    }
+
+    /// Writes atomically in the unit folder, which is created (0755, with the rundir) when missing.
+    /// A symbolic link in place of the unit folder is refused, never written through.
     private func writeStateFile(_ path: String, _ text: String) throws(AppStateError) {
-        let bytes = Array(text.utf8)
+        let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
+        let fd: Int32
+        do { fd = try openUnitDirectory() } catch where error.problem == .missing {
+            fd = try createUnitDirectory()
+        } catch {
+            if case .system(let e) = error.problem { throw .write(path: path, e) }
+            if case .wrongType = error.problem, error.path != directory {
+                // A file where the rundir (or a folder above it) should be.
+                throw .makeDirectory(path: directory, SystemError("mkdir", path: error.path, errno: ENOTDIR))
+            }
+            throw .refused(error)
+        }
+        defer { close(fd) }
         do {
-            try Platform.writeFileAtomically(path, bytes, mode: 0o644)
-            return
-        } catch where error.errno == ENOENT || error.errno == ENOTDIR {
-            // The folder (or one above it) is missing, or a file stands in its way: create it, or say why not.
+            try Platform.writeFileAtomically(directory: fd, name: name, displayPath: path, Array(text.utf8), mode: 0o644)
         } catch {
             throw .write(path: path, error)
         }
+    }
+
+    private func createUnitDirectory() throws(AppStateError) -> Int32 {
         do {
-            let created = try Platform.fileInfo(directory) == nil
-            try Platform.makeDirectories(directory, mode: 0o755)
-            // mkdir(2) applies the umask; the folder the module would create is 0755.
-            if created { try Platform.changeMode(directory, 0o755) }
+            try Platform.makeDirectories(rundir, mode: 0o755)
         } catch {
             throw .makeDirectory(path: directory, error)
         }
-        do {
-            try Platform.writeFileAtomically(path, bytes, mode: 0o644)
-        } catch {
-            throw .write(path: path, error)
+        let base: Int32
+        do { base = try SafeFile.openDirectory(rundir, followLinks: true) } catch {
+            if case .system(let e) = error.problem { throw .makeDirectory(path: directory, e) }
+            throw .refused(error)
+        }
+        defer { close(base) }
+        if mkdirat(base, unit, 0o755) == 0 {
+            // mkdir(2) applies the umask; the folder the module would create is 0755.
+            if fchmodat(base, unit, 0o755, 0) != 0 { throw .makeDirectory(path: directory, SystemError("chmod", path: directory)) }
+        } else if Platform.errno != EEXIST {
+            throw .makeDirectory(path: directory, SystemError("mkdir", path: directory))
+        }
+        do { return try SafeFile.openDirectory(directory: base, name: unit, displayPath: directory) } catch {
+            if case .system(let e) = error.problem { throw .makeDirectory(path: directory, e) }
+            throw .refused(error)
         }
     }
 
     // MARK: reading
 
     /// Reads both files as they are now. Never throws: a missing or unreadable file is part of the snapshot.
+    /// Never follows a symbolic link under the rundir and never blocks (a FIFO is refused).
     public func read() -> AppStateSnapshot {
-        AppStateSnapshot(unit: unit, directory: directory,
-                         pidFile: StateFileContent.read(pidPath), errorFile: StateFileContent.read(errorPath))
+        let fd: Int32
+        do { fd = try openUnitDirectory() } catch {
+            var content = StateFileContent.from(error)
+            if case .wrongType = error.problem, error.path != directory { content = .missing }  // rundir is a file
+            if case .symlink = error.problem { content = .unreadable(error) }
+            return AppStateSnapshot(unit: unit, directory: directory, pidFile: content, errorFile: content)
+        }
+        defer { close(fd) }
+        return AppStateSnapshot(unit: unit, directory: directory,
+                                pidFile: StateFileContent.read(directory: fd, name: "pid", displayPath: pidPath),
+                                errorFile: StateFileContent.read(directory: fd, name: "error", displayPath: errorPath))
     }
 
     /// Reads the files and applies the health rule (see `AppHealth`).

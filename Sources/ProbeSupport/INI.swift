@@ -142,19 +142,35 @@ public enum INI {
         return doc
     }
 
+    /// "config file PATH ...", with the fix, for a refused config or include.
+    static func configFileProblem(_ error: FileAccessError, reading path: String) -> String {
+        if case .system(let e) = error.problem { return "cannot read \(error.path): \(e.message)" }
+        if error.path == path || Platform.realPath(path) == error.path { return "config file \(error.description)" }
+        return "config file \(path): \(error.description)"
+    }
+
     private static func load(
         path: String, from: FileLocation?, into doc: inout INIDocument, stack: inout [String], strict: Bool, maxFiles: Int
     ) throws(ConfigError) {
-        let real = Platform.realPath(path) ?? path
-        if stack.contains(real) {
-            throw ConfigError("include loop: \(path) includes itself (via \(stack.joined(separator: " -> ")))", at: from)
-        }
-        if doc.files.count >= maxFiles { throw ConfigError("more than \(maxFiles) included files", at: from) }
+        // The file and every folder above it must be root's or ours and not writable by others
+        // (TrustedPath), and the file a regular one (SafeFile): nobody else may add checks.
+        var walker = TrustedPath()
+        let real: String
         let text: String
         do {
-            text = try Platform.readTextFile(path, limit: 1 << 20)
+            real = try walker.resolve(path)
+            if stack.contains(real) {
+                throw ConfigError("include loop: \(path) includes itself (via \(stack.joined(separator: " -> ")))", at: from)
+            }
+            if doc.files.count >= maxFiles { throw ConfigError("more than \(maxFiles) included files", at: from) }
+            // `--config /dev/null` is the usual way to say "no config file": read as empty.
+            text = real == "/dev/null" ? "" : try SafeFile.readText(real, limit: 1 << 20, policy: .trusted)
+        } catch let error as FileAccessError {
+            throw ConfigError(configFileProblem(error, reading: path), at: from)
+        } catch let error as ConfigError {
+            throw error
         } catch {
-            throw ConfigError("cannot read \(path): \(error.message)", at: from)
+            throw ConfigError("cannot read \(path): \(error)", at: from)
         }
         doc.files.append(path)
         stack.append(real)

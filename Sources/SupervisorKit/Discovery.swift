@@ -87,9 +87,9 @@ public enum SupervisorDiscovery {
     public static func fromConfig(_ path: String, environment: Environment) throws(SupervisorError) -> SupervisorLocation {
         let text: String
         do {
-            text = try Platform.readTextFile(path, limit: maxConfigBytes)
+            text = String(decoding: try SafeFile.readTrusted(path, limit: maxConfigBytes), as: UTF8.self)
         } catch {
-            throw .configUnreadable(path: path, reason: error.message)
+            throw .configUnreadable(path: path, reason: error.path == path ? error.because : error.description)
         }
         return try fromConfigText(text, path: path, environment: environment)
     }

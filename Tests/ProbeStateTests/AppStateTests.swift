@@ -189,19 +189,19 @@ private func health(_ dir: TempDir) throws -> AppHealth { try makeStore(dir).eva
     }
 
     @Test func unreadableFilesNameThePathAndErrno() throws {
-        // A folder in place of the file: open succeeds, read fails with EISDIR, even as root.
+        // A folder in place of the file: refused after fstat, before any read, even as root.
         let dir = TempDir("st")
         try Platform.makeDirectories(dir.file("app/pid"))
         var h = try health(dir)
         #expect(h.reason == .unreadablePIDFile)
-        #expect(h.detail == "cannot read pid file \(dir.path)/app/pid: \(Platform.describe(errno: EISDIR))")
+        #expect(h.detail == "cannot read pid file \(dir.path)/app/pid: it is a directory, not a regular file")
 
         try Platform.removeDirectoryForTest(dir.file("app/pid"))
         try writeRaw(dir, pid: "\(me)")
         try Platform.makeDirectories(dir.file("app/error"))
         h = try health(dir)
         #expect(h.reason == .unreadableErrorFile)
-        #expect(h.detail == "cannot read error file \(dir.path)/app/error: \(Platform.describe(errno: EISDIR))")
+        #expect(h.detail == "cannot read error file \(dir.path)/app/error: it is a directory, not a regular file")
     }
 
     @Test func missingFolderIsNoPIDFile() throws {

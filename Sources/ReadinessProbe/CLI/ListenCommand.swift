@@ -3,7 +3,9 @@
 // `readiness-probe listen`: the supervisord event listener (docs/event-listener.md).
 // stdout is the protocol channel: nothing but protocol bytes is ever written to it.
 
-enum ListenCommand {
+enum ListenCommand: CLICommand {
+    static let name = "listen"
+
     static let spec = CommandSpec(
         path: "readiness-probe listen",
         summary: "Supervisor event listener: keeps the program ledger, records critical exits, caches check results.",
@@ -11,10 +13,13 @@ enum ListenCommand {
         options: [CLI.configOption],
         discussion: """
             Run by supervisord as an [eventlistener] with events=PROCESS_STATE,PROCESS_GROUP,TICK_5 (see docs/event-listener.md).
-            Speaks the listener protocol on stdin/stdout; logs to stderr. Exits 0 when stdin is closed or on\n            SIGTERM/SIGINT/SIGHUP (the ledger and the cached result are marked closed first).
+            Speaks the listener protocol on stdin/stdout; logs to stderr. Exits 0 when stdin is closed or on
+            SIGTERM/SIGINT/SIGHUP (the ledger and the cached result are marked closed first).
             Writes <rundir>/readiness-probe/ledger.json (read by `run` with [supervisor] source = events or auto)
             and, on every TICK, <rundir>/readiness-probe/result.json (read by `run --cached`).
-            """)
+            """,
+        examples: [CommandExample("listen --config /etc/readiness-probe/readiness-probe.conf",
+                                  "As the command of supervisord's [eventlistener:readiness-probe] section (events=PROCESS_STATE,PROCESS_GROUP,TICK_5).")])
 
     static let command = CLI.Command(name: "listen", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         // Before any thread exists, so every thread inherits the mask and only the signal thread

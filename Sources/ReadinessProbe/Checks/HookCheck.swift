@@ -1,7 +1,7 @@
 // Hooks: per-container executables. Sources, in table order: [hook:NAME] sections,
 // every executable file in hooks_dir (name order), then the SONiC hook path.
 // Run with argv (never a shell), in their own process group, under a timeout; all hooks
-// of a run share the one poll loop of ProcessRunner.
+// of a run share the run's one poll loop (Runner/Executor.swift).
 import ProbeSpawn
 
 public struct HookCheck: Check {
@@ -19,7 +19,7 @@ public struct HookCheck: Check {
     public static let kind = CheckKind(
         section: "hook", resultKind: "hook", order: 40, instance: .required,
         keys: ["command", "optional"],
-        codes: [0, Codes.hookFailed, Codes.hookTimedOut, Codes.hookNotStarted, Codes.deadlineExceeded, 16],
+        codes: [0, Codes.hookFailed, Codes.checkTimedOut, Codes.hookNotStarted, Codes.deadlineExceeded, 16],
         about: "runs an executable; exit 0 passes, 16-254 pass through, other failures give 1; timeout 6; cannot start or signal 7",
         make: makeHooks)
 
@@ -64,24 +64,11 @@ public struct HookCheck: Check {
         return entries
     }
 
-    public func check(_ context: CheckContext) async -> CheckOutcome {
-        switch plan(context.settings) {
-        case .answer(let outcome):
-            return outcome
-        case .run(let spec):
-            let outcome = await ProcessRunner.shared.run(spec, deadline: context.overallDeadline)
-            return HookCheck.interpret(outcome, timeout: timeout)
-        }
-    }
+    public func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
 
-    /// What running the hook takes: the process to start, or the answer when there is nothing
-    /// to start (a missing or unsafe executable). Shared by `check` and the runner's inline path.
-    enum Plan {
-        case run(ProcessSpec)
-        case answer(CheckOutcome)
-    }
-
-    func plan(_ settings: ProbeSettings) -> Plan {
+    /// The process to start on the run's poll loop, or the answer when there is nothing to start
+    /// (a missing or unsafe executable). Resolving and vetting the executable happens here only.
+    public func work(_ settings: ProbeSettings) -> CheckWork {
         let path: String
         switch HookCheck.resolve(argv[0], path: settings.environment["PATH"] ?? Platform.environment("PATH")) {
         case .found(let p): path = p
@@ -92,7 +79,7 @@ public struct HookCheck: Check {
         if let refusal = HookCheck.unsafeReason(path) {
             return .answer(.fail(Codes.hookNotStarted, refusal, summary: "hook refused: unsafe permissions"))
         }
-        return .run(ProcessSpec(argv: [path] + argv.dropFirst(), timeout: timeout))
+        return .process(ProcessSpec(argv: [path] + argv.dropFirst(), timeout: timeout), interpret: HookCheck.interpret)
     }
 
     enum Resolution: Equatable { case found(String), missing }
@@ -127,7 +114,9 @@ public struct HookCheck: Check {
         return nil
     }
 
-    static func interpret(_ outcome: ProcessOutcome, timeout: Duration) -> CheckOutcome {
+    /// How a hook that ran ended. A hook killed at its timeout or the overall deadline never gets
+    /// here: the run plan writes those rows (codes 6 and 9).
+    static func interpret(_ outcome: ProcessOutcome) -> CheckOutcome {
         let line = outcome.firstOutputLine
         func with(_ s: String) -> String { line.isEmpty ? s : "\(s): \(line)" }
         switch outcome.termination {
@@ -139,23 +128,10 @@ public struct HookCheck: Check {
         case .signaled(let sig):
             return .fail(Codes.hookNotStarted, with("killed by signal \(Signals.name(sig)) (\(sig))"),
                          summary: "killed by signal \(Signals.name(sig))")
-        case .timedOut:
-            return .fail(Codes.hookTimedOut, "timed out after \(DurationText.format(timeout)); process group killed",
-                         summary: "timed out")
-        case .deadlineExceeded:
-            return .fail(Codes.deadlineExceeded, "overall deadline passed; process group killed",
-                         summary: "did not finish before the overall deadline")
+        case .timedOut, .deadlineExceeded:
+            return .fail(Codes.hookFailed, "killed by the runner", summary: "killed by the runner")
         case .spawnFailed(_, let message):
             return .fail(Codes.hookNotStarted, "cannot start: \(message)", summary: "cannot start")
         }
-    }
-}
-
-public enum Signals {
-    public static func name(_ sig: Int32) -> String {
-        let names: [Int32: String] = [1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
-                                      7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2",
-                                      13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM"]
-        return names[sig] ?? "signal \(sig)"
     }
 }

@@ -25,7 +25,7 @@ public enum CachedResult {
         ]
         fields += writer.jsonFields
         fields += [("closed", .bool(closed)), ("supervisord_state", .string(supervisordState))]
-        if let report { fields.append(("result", Render.jsonValue(report))) }
+        if let report { fields.append(("result", ReportJSON.value(report))) }
         return Array((JSON.serialize(.object(fields)) + "\n").utf8)
     }
 
@@ -79,7 +79,7 @@ public enum CachedResult {
         guard let body = v["result"] else {
             return noResult("no cached result in \(path) yet", "no cached result yet")
         }
-        guard let report = Render.report(fromJSON: body, finishedAt: finished) else {
+        guard let report = ReportJSON.report(from: body, finishedAt: finished) else {
             return noResult("cached result \(path) is not a \(format) file", "cached result unreadable")
         }
         return report

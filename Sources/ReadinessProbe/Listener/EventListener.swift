@@ -13,8 +13,9 @@ public final class EventListener {
     public let settings: ProbeSettings
     public let entries: [CheckEntry]
     /// Critical selectors (from [programs]) and the start program (from [start]).
-    public let critical: [ProgramsCheck.Selector]
-    public let startProgram: String?
+    public let watched: WatchedPrograms
+    public var critical: [ProgramSelector] { watched.critical }
+    public var startProgram: String? { watched.startProgram }
     public private(set) var ledger = Ledger()
     let ledgerPath: String
     let resultPath: String
@@ -37,8 +38,7 @@ public final class EventListener {
     public init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
         settings = configuration.settings
         entries = configuration.entries
-        critical = configuration.entries.compactMap { $0.check as? ProgramsCheck }.first?.selectors ?? []
-        startProgram = configuration.entries.compactMap { $0.check as? StartCheck }.first?.program
+        watched = WatchedPrograms.of(configuration.entries)
         ledgerPath = Ledger.path(settings)
         resultPath = CachedResult.path(settings)
         files = ListenerFiles(folder: Ledger.folder(settings))
@@ -102,6 +102,14 @@ public final class EventListener {
     /// Records who writes the files: this process, supervisord (pid from getPID, start time
     /// from /proc) and the boot id. Readers trust the files only while both processes live.
     func identify(supervisordPID pid: Int?) {
+        var pid = pid
+        if pid == nil, settings.environment["SUPERVISOR_ENABLED"] != nil {
+            // getPID failed, but supervisord started this process (it sets SUPERVISOR_ENABLED
+            // for its children): it is the parent, until it dies.
+            let parent = Int(getppid())
+            pid = parent
+            log("supervisord's pid is unknown (getPID failed); using the parent's, \(parent), to identify it")
+        }
         ledger.writer = WriterIdentity.capture(supervisordPID: pid)
         if ledger.listenerStart == nil || ledger.bootID == nil || (pid != nil && ledger.supervisordStart == nil) {
             log("warn: cannot read this process's or supervisord's start time or the boot id from /proc: "
@@ -127,7 +135,7 @@ public final class EventListener {
     public var shutdownHandler: @Sendable (Int32) -> Never {
         let files = self.files, background = self.background, log = self.log
         return { signal in
-            log("\(Platform.signalName(signal)): closing the ledger and exiting")
+            log("\(Signals.name(signal)): closing the ledger and exiting")
             EventListener.shutdown(files: files, background: background)
             _exit(0)
         }
@@ -191,10 +199,15 @@ public final class EventListener {
     /// `supervisorctl update` (or `reread` + `add`/`remove`) added or removed a group. A removed
     /// group's programs leave the ledger at once; either way the ledger is reseeded after the
     /// answer. Until then an added group's programs are missing, so the ledger is marked
-    /// incomplete (readers ask XML-RPC for that moment).
+    /// incomplete (readers ask XML-RPC for that moment). An added group the ledger already has
+    /// (supervisord announces every group at start-up) changes nothing.
     func processGroup(_ event: SupervisorEvent, added: Bool) {
         ledger.lastSerial = max(ledger.lastSerial, event.header.serial)
         let group = (try? event.parsedPayload())?["groupname"]
+        // At start-up supervisord announces every group it has: those the seed already knows
+        // (or listeners' pools) need nothing.
+        if added, let group, group == ledger.pool || ledger.listenerGroups.contains(group)
+            || ledger.entries.contains(where: { $0.group == group }) { return }
         if !added, let group { ledger.removeGroup(group) }
         if added { ledger.complete = false }
         log("group \(group ?? "?") \(added ? "added" : "removed") (serial \(event.header.serial)): reseeding the ledger")
@@ -265,17 +278,7 @@ public final class EventListener {
     }
 
     public func isCritical(name: String, group: String) -> Bool {
-        let namespec = SupervisorProcess.namespec(group: group, name: name)
-        for sel in critical {
-            switch sel {
-            case .program(let n): if n == namespec || n == name { return true }
-            case .group(let g): if g == group { return true }
-            case .all:
-                if name != startProgram && namespec != startProgram && group != ledger.pool
-                    && !ledger.listenerGroups.contains(group) { return true }
-            }
-        }
-        return false
+        watched.isCritical(name: name, group: group) { $0 == ledger.pool || ledger.listenerGroups.contains($0) }
     }
 
     // MARK: output
@@ -339,7 +342,7 @@ public final class EventListener {
 final class BackgroundChecks: Sendable {
     private let busy = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
-    private let current = Mutex<Task<ProbeReport, Never>?>(nil)
+    private let current = Mutex<RunControl?>(nil)
 
     func start(_ listener: EventListener) {
         if stopped.load(ordering: .acquiring) { return }
@@ -353,23 +356,22 @@ final class BackgroundChecks: Sendable {
         let files = listener.files
         let log = listener.log
         Thread.detach { [self] in
-            let services = RunServices()
-            if let seeded { services.seed("supervisor.snapshot", seeded) }
-            let task = Task.detached { await ProbeRunner.run(entries, settings: settings, services: services) }
-            current.withLock { $0 = task }
-            if stopped.load(ordering: .acquiring) { task.cancel() }
-            let report = Blocking.await { await task.value }
+            let control = RunControl()
+            current.withLock { $0 = control }
+            if stopped.load(ordering: .acquiring) { control.stop() }
+            let report = ProbeRunner.runBlocking(entries, settings: settings, supervisor: seeded.map { .given($0) } ?? .fetch,
+                                                 control: control)
             current.withLock { $0 = nil }
             do { try files.writeResult(report) } catch { log("error: cannot write the cached result: \(error)") }
             busy.store(false, ordering: .releasing)
         }
     }
 
-    /// No new run starts; the one in flight is cancelled (the runner kills its hooks' process
-    /// groups). Waits until it has ended, or `timeout`; returns whether it did.
+    /// No new run starts; the one in flight is stopped (RunControl.stop: the runner kills its
+    /// hooks' process groups and reaps them). Waits until it has ended, or `timeout`; returns whether it did.
     func stop(timeout: Duration) -> Bool {
         stopped.store(true, ordering: .releasing)
-        current.withLock { $0 }?.cancel()
+        current.withLock { $0 }?.stop()
         return waitIdle(timeout: timeout)
     }
 

@@ -72,33 +72,10 @@ public enum WriterTrust {
     /// Files in the folder are capped at this size.
     public static let sizeLimit = 4 << 20
 
-    /// Owners a reader trusts: root and the reader's own user.
-    static func trustedOwner(_ uid: UInt32) -> Bool { uid == 0 || uid == geteuid() }
-
     static func modeText(_ mode: UInt32) -> String {
         let p = mode & 0o7777
         let digits = String(p, radix: 8)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-    }
-
-    /// Why the folder `path` is not to be trusted; nil when it is, or does not exist (`exists` false).
-    public static func folderProblem(_ path: String) -> (exists: Bool, problem: String?) {
-        var st = stat()
-        if lstat(path, &st) != 0 {
-            let e = Platform.errno
-            if e == ENOENT { return (false, nil) }
-            return (false, "cannot stat \(path): \(Platform.describe(errno: e))")
-        }
-        let type = st.st_mode & S_IFMT
-        if type == S_IFLNK { return (true, "\(path) is a symbolic link (never followed)") }
-        if type != S_IFDIR { return (true, "\(path) is not a directory") }
-        if !trustedOwner(st.st_uid) {
-            return (true, "\(path) is owned by uid \(st.st_uid), not by root or uid \(geteuid()) (this user)")
-        }
-        if st.st_mode & 0o022 != 0 {
-            return (true, "\(path) is writable by group or others (mode \(modeText(st.st_mode)); it must be 0755 or stricter: chmod go-w \(path))")
-        }
-        return (true, nil)
     }
 
     /// What reading a file of the folder gave.
@@ -109,45 +86,26 @@ public enum WriterTrust {
     }
 
     /// Reads `folder/name` if the folder and the file may be trusted (see the top of this file).
-    /// The one read of the ledger and the cached result: no symlink is followed, a FIFO or device
-    /// never blocks, a file of another user or writable by group/other is refused.
+    /// The one read of the ledger and the cached result, through ProbeSupport's SafeFile: the
+    /// folder opened O_DIRECTORY|O_NOFOLLOW and checked (owner, mode), then the file read
+    /// relative to that descriptor with `FilePolicy.trusted` (O_NONBLOCK|O_NOFOLLOW, regular
+    /// file, owner, mode, size cap): no symlink is followed, a FIFO never blocks.
     public static func read(folder: String, name: String, limit: Int = sizeLimit) -> Read {
-        let (exists, problem) = folderProblem(folder)
-        if let problem { return .untrusted(problem) }
-        if !exists { return .missing }
-        let path = folder + "/" + name
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
-        if fd < 0 {
-            let e = Platform.errno
-            if e == ENOENT { return .missing }
-            if e == ELOOP { return .untrusted("\(path) is a symbolic link (never followed)") }
-            return .untrusted("cannot open \(path): \(Platform.describe(errno: e))")
+        let dir: Int32
+        do { dir = try SafeFile.openDirectory(folder) } catch {
+            if case .missing = error.problem { return .missing }
+            return .untrusted(error.description)
         }
-        defer { close(fd) }
+        defer { close(dir) }
         var st = stat()
-        if fstat(fd, &st) != 0 { return .untrusted("cannot stat \(path): \(Platform.describe(errno: Platform.errno))") }
-        if st.st_mode & S_IFMT != S_IFREG { return .untrusted("\(path) is not a regular file") }
-        if !trustedOwner(st.st_uid) {
-            return .untrusted("\(path) is owned by uid \(st.st_uid), not by root or uid \(geteuid()) (this user)")
+        if fstat(dir, &st) != 0 { return .untrusted("cannot stat \(folder): \(Platform.describe(errno: Platform.errno))") }
+        do throws(FileAccessError) {
+            try SafeFile.check(st, path: folder, wanted: S_IFDIR, policy: .trusted)
+            return .bytes(try SafeFile.read(directory: dir, name: name, displayPath: folder + "/" + name, limit: limit, policy: .trusted))
+        } catch {
+            if case .missing = error.problem { return .missing }
+            return .untrusted(error.description)
         }
-        if st.st_mode & 0o022 != 0 {
-            return .untrusted("\(path) is writable by group or others (mode \(modeText(st.st_mode)))")
-        }
-        if Int(st.st_size) > limit { return .untrusted("\(path) is larger than \(limit) bytes") }
-        var out: [UInt8] = []
-        out.reserveCapacity(Int(st.st_size))
-        var chunk = [UInt8](repeating: 0, count: min(limit + 1, max(4096, Int(st.st_size) + 1)))
-        while true {
-            let r = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if r < 0 {
-                if Platform.errno == EINTR { continue }
-                return .untrusted("cannot read \(path): \(Platform.describe(errno: Platform.errno))")
-            }
-            if r == 0 { break }
-            out.append(contentsOf: chunk[0..<r])
-            if out.count > limit { return .untrusted("\(path) is larger than \(limit) bytes") }
-        }
-        return .bytes(out)
     }
 
     /// Whether the writer recorded in a file is alive now: `verifySupervisord`, then `verifyListener`.

@@ -17,12 +17,17 @@ public enum Codes {
     public static let supervisorUnavailable: Int32 = 3
     public static let programNotRunning: Int32 = 4
     public static let appStateBad: Int32 = 5
-    public static let hookTimedOut: Int32 = 6
+    /// A check (any kind) ran past its own timeout.
+    public static let checkTimedOut: Int32 = 6
+    /// The former name of `checkTimedOut`.
+    public static let hookTimedOut: Int32 = checkTimedOut
     public static let hookNotStarted: Int32 = 7
     public static let invalidConfig: Int32 = 8
     public static let deadlineExceeded: Int32 = 9
     public static let reportNotAccepted: Int32 = 10
     public static let noFreshResult: Int32 = 11
+    /// The probe itself could not do its work (bind, write): not a check's verdict.
+    public static let systemError: Int32 = 14
 
     public static let table: [CodeInfo] = [
         CodeInfo(range: 0...0, name: "ready", meaning: "Every check passed (or only warned)."),
@@ -36,19 +41,22 @@ public enum Codes {
                  meaning: "A program that must be running is not: STOPPED, STARTING, EXITED, BACKOFF, FATAL, missing, or an unexpected exit seen by the event listener."),
         CodeInfo(range: 5...5, name: "app-state-bad",
                  meaning: "The application's own health state is bad: pid file missing, not a number, or the process is gone; error file missing, or not exactly 0."),
-        CodeInfo(range: 6...6, name: "hook-timeout",
-                 meaning: "A hook ran past its timeout; its whole process group was killed and reaped."),
+        CodeInfo(range: 6...6, name: "check-timeout",
+                 meaning: "A check ran past its own timeout (its `timeout` key; a hook's default is [probe] hook_timeout). A hook's whole process group was killed and reaped."),
         CodeInfo(range: 7...7, name: "hook-not-started",
                  meaning: "A hook could not be started (missing, not executable, unsafe permissions or owner) or was killed by a signal."),
         CodeInfo(range: 8...8, name: "invalid-config",
                  meaning: "The configuration or command line is invalid. The message names the file and line."),
         CodeInfo(range: 9...9, name: "deadline",
-                 meaning: "The overall deadline ran out before every check finished; unfinished checks show code 9."),
+                 meaning: "The overall deadline ran out before every check finished (or the run was stopped); unfinished checks show code 9, and a hook's whole process group was killed and reaped."),
         CodeInfo(range: 10...10, name: "report-not-accepted",
                  meaning: "report kuberhealthy: the report could not be delivered or was refused (400, 410 Gone, retries exhausted before the deadline)."),
         CodeInfo(range: 11...11, name: "no-fresh-result",
                  meaning: "run --cached, serve: no result yet, or the cached result or the listener's ledger is older than its max age. Never read as ready."),
-        CodeInfo(range: 12...15, name: "reserved", meaning: "Reserved for the framework."),
+        CodeInfo(range: 12...13, name: "reserved", meaning: "Reserved for the framework."),
+        CodeInfo(range: 14...14, name: "system-error",
+                 meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted); `state` could not create, write or remove a state file. The message names the address or path and the system error."),
+        CodeInfo(range: 15...15, name: "reserved", meaning: "Reserved for the framework."),
         CodeInfo(range: 16...254, name: "hook-code",
                  meaning: "A failing hook's own exit status, passed through unchanged."),
     ]
