@@ -89,7 +89,8 @@ public final class EventListener {
         guard let pool = ledger.pool ?? settings.environment["SUPERVISOR_GROUP_NAME"] else { return nil }
         let candidates = settings.supervisor.configFile.map { [$0] } ?? SupervisorDiscovery.defaultSearchPaths(executablePath: nil)
         guard let path = candidates.first(where: Platform.exists),
-              let text = try? Platform.readTextFile(path, limit: SupervisorDiscovery.maxConfigBytes),
+              let bytes = try? SafeFile.readTrusted(path, limit: SupervisorDiscovery.maxConfigBytes),
+              case let text = String(decoding: bytes, as: UTF8.self),
               let sections = try? INI.parse(text, file: path, strictDuplicates: false),
               let mine = sections.first(where: { $0.kind == "eventlistener" && $0.instance == pool }),
               let events = mine["events"] else { return nil }
