@@ -2,6 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 SUPERVISOR_VERSION ?= 4.3.0
+SDNOTIFY_VERSION ?= 0.3.2
 VENV := .venv
 BIN := .build/release/readiness-probe
 # The one version (Sources/ProbeSupport/Version.swift), for the package.
@@ -16,7 +17,7 @@ else
 SUPERVISOR_DEP :=
 endif
 
-.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order print-version deps
+.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order print-version deps deb deb-test man
 
 all: build
 
@@ -27,6 +28,9 @@ help:
 	@echo "make bench   benchmarks (hyperfine, wrk); results go to docs/benchmarks.md by hand"
 	@echo "make fuzz    libFuzzer over every hand-written parser (FUZZ_SECONDS=10 each)"
 	@echo "make docs    regenerate docs/codes.md from the code table"
+	@echo "make deb     Debian package at $(DEB) (release build, man page, completions)"
+	@echo "make deb-test  lintian, then install the package into a scratch root and run it"
+	@echo "make man     the man page at .build/man/readiness-probe.1 (from the command table)"
 	@echo "make link-order  regenerate the release link order (valgrind; see docs/benchmarks.md)"
 
 # The release link: fully static, one section per function, linked by lld (it ships with the
@@ -56,7 +60,7 @@ H2_VERSION ?= 4.4.1
 
 # Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
-venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION)
+venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION) $(VENV)/.sdnotify-$(SDNOTIFY_VERSION)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +70,11 @@ $(VENV)/bin/supervisord: | $(VENV)/bin/python
 
 $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
+
+# sdnotify: the Python sd_notify library a notify test program uses (docs/notify.md).
+$(VENV)/.sdnotify-$(SDNOTIFY_VERSION): | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check sdnotify==$(SDNOTIFY_VERSION)
+	touch $@
 
 $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcio==$(GRPCIO_VERSION) \
@@ -101,6 +110,21 @@ fuzz:
 
 print-version:
 	@echo $(VERSION)
+
+# The Debian package: dpkg-deb only (packaging/deb/build.sh); docs/packaging.md.
+DEB_REVISION ?= 1
+DEB := .build/deb/readiness-probe_$(VERSION)-$(DEB_REVISION)_$(shell dpkg --print-architecture 2>/dev/null || echo unknown).deb
+
+deb: build
+	DEB_REVISION=$(DEB_REVISION) ./packaging/deb/build.sh $(BIN)
+
+# Not dependent on deb (that would relink): run `make deb deb-test`.
+deb-test: deps
+	./packaging/deb/test.sh $(DEB)
+
+man: debug
+	mkdir -p .build/man
+	.build/debug/readiness-probe man > .build/man/readiness-probe.1
 
 # Debian packages the tests need (zsh, fish, lintian, man-db): installed when missing and root.
 deps:

@@ -31,7 +31,8 @@ enum ListenCommand: CLICommand {
         let shutdown = listener.shutdownHandler
         Thread.detach { shutdown(Platform.waitForSignal(signals)) }
         listener.start()
-        let loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
+        var loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
+        loop.side = listener.notifySideChannel
         let end = loop.run { listener.handle($0) }
         listener.finish()
         switch end {
