@@ -291,6 +291,12 @@ func which(_ tool: String) -> String? {
         #expect(text.hasPrefix("#compdef readiness-probe\n"))
         for c in CLI.commands { for o in c.spec.options { #expect(text.contains(o.name), "\(c.name) \(o.name)") } }
         #expect(text.contains("(summary table json verbose)") && text.contains("_readiness_probe_checks"))
+        // compinit registers it for the command, from its #compdef line, as it would from vendor-completions.
+        try Platform.makeDirectories(dir.file("fpath"))
+        _ = try dir.write("fpath/_readiness-probe", text)
+        let reg = Command.run(["zsh", "-f", "-c", "fpath=(\(dir.file("fpath")) $fpath); autoload -Uz compinit; compinit -u -D; print -r -- $_comps[readiness-probe]"],
+                              environment: ["HOME": dir.path])
+        #expect(reg.stdout == "_readiness-probe\n", "\(reg.stdout) \(reg.stderr)")
     }
 
     @Test(.enabled(if: which("fish") != nil, "needs fish (Tests/deps.sh installs it)"))
