@@ -104,6 +104,7 @@ bench: venv build bench-deps
 	./Tests/Bench/bench.sh $(BIN)
 	./Tests/Bench/listener.sh $(BIN)
 	./Tests/Bench/serve.sh $(BIN)
+	./Tests/Bench/serve-idle.sh $(BIN)
 	PYTHON=$(VENV)/bin/python ./Tests/Bench/grpc.sh $(BIN)
 
 fuzz:
