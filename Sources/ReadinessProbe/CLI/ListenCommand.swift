@@ -1,5 +1,3 @@
-@preconcurrency import Glibc
-
 // `readiness-probe listen`: the supervisord event listener (docs/event-listener.md).
 // stdout is the protocol channel: nothing but protocol bytes is ever written to it.
 @preconcurrency import Glibc
@@ -28,12 +26,6 @@ enum ListenCommand: CLICommand {
         let signals = [SIGTERM, SIGINT, SIGHUP]
         Platform.blockSignals(signals)
         let config = try CLI.loadConfiguration(args, inv)
-        // supervisord stops its event listeners last, with SIGTERM: exit 0 at once instead of
-        // dying of the signal ("terminated by SIGTERM" in its log). Nothing is lost: every
-        // file is replaced atomically, and the ledger already says STOPPING (from
-        // SUPERVISOR_STATE_CHANGE), so `run` answers 3 from it until a new listener seeds it.
-        signal(SIGTERM) { _ in ListenCommand.exitOnSignal() }
-        signal(SIGINT) { _ in ListenCommand.exitOnSignal() }
         let listener = EventListener(configuration: config)
         let shutdown = listener.shutdownHandler
         Thread.detach { shutdown(Platform.waitForSignal(signals)) }
@@ -49,12 +41,5 @@ enum ListenCommand: CLICommand {
             listener.log("error: \(why)")
             return 1
         }
-    }
-
-    /// Async-signal-safe: one write(2) and _exit(2).
-    static func exitOnSignal() {
-        let msg: StaticString = "readiness-probe listen: stopping on SIGTERM/SIGINT (exit 0)\n"
-        _ = Glibc.write(2, msg.utf8Start, msg.utf8CodeUnitCount)
-        Glibc._exit(0)
     }
 }
