@@ -48,10 +48,13 @@ debug:
 	$(SWIFT) build --product readiness-probe
 
 KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+# gRPC health tests: the official client and a raw HTTP/2 frame driver (Tests/GRPC/grpc_client.py).
+GRPCIO_VERSION ?= 1.85.1
+H2_VERSION ?= 4.4.1
 
 # Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
-venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate
+venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +64,11 @@ $(VENV)/bin/supervisord: | $(VENV)/bin/python
 
 $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
+
+$(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcio==$(GRPCIO_VERSION) \
+		grpcio-health-checking==$(GRPCIO_VERSION) h2==$(H2_VERSION)
+	touch $@
 
 test: venv
 	$(SWIFT) build --product readiness-probe

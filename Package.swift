@@ -21,6 +21,8 @@ let package = Package(
         .target(name: "ProbeSpawn", dependencies: ["ProbeSupport", "CShim"], swiftSettings: strict),
         // HTTP/1.1: message parsing, a client (unix and TCP), a small server.
         .target(name: "ProbeHTTP", dependencies: ["ProbeSupport", "CShim"], swiftSettings: strict),
+        // HTTP/2 (frames, HPACK with Huffman, flow control), a gRPC server over h2c, protobuf for grpc.health.v1.
+        .target(name: "ProbeHTTP2", dependencies: ["ProbeSupport", "ProbeHTTP", "CShim"], swiftSettings: strict),
         // supervisord's protocols: XML-RPC, `supervisorctl status`, event listener framing.
         .target(name: "SupervisorKit", dependencies: ["ProbeSupport", "ProbeHTTP"], swiftSettings: strict),
         // Application pid/error state, compatible with the `liveness` Python module.
@@ -28,7 +30,7 @@ let package = Package(
         // The runner, results, checks, config, rendering and commands.
         .target(
             name: "ReadinessProbe",
-            dependencies: ["ProbeSupport", "ProbeSpawn", "ProbeHTTP", "SupervisorKit", "ProbeState"],
+            dependencies: ["ProbeSupport", "ProbeSpawn", "ProbeHTTP", "ProbeHTTP2", "SupervisorKit", "ProbeState"],
             swiftSettings: strict),
         // link-order.txt: the release link's hot functions (Makefile, `make link-order`).
         .executableTarget(
@@ -39,9 +41,10 @@ let package = Package(
         .testTarget(name: "ProbeSupportTests", dependencies: ["ProbeTestSupport", "ProbeSupport"]),
         .testTarget(name: "ProbeSpawnTests", dependencies: ["ProbeTestSupport", "ProbeSpawn", "ProbeSupport"]),
         .testTarget(name: "ProbeHTTPTests", dependencies: ["ProbeTestSupport", "ProbeHTTP", "ProbeSupport"]),
+        .testTarget(name: "ProbeHTTP2Tests", dependencies: ["ProbeTestSupport", "ProbeHTTP2", "ProbeSupport"]),
         .testTarget(name: "SupervisorKitTests", dependencies: ["ProbeTestSupport", "SupervisorKit", "ProbeHTTP", "ProbeSupport"]),
         .testTarget(name: "ProbeStateTests", dependencies: ["ProbeTestSupport", "ProbeState", "ProbeSupport"]),
-        .testTarget(name: "ReadinessProbeTests", dependencies: ["ProbeTestSupport", "ReadinessProbe", "SupervisorKit", "ProbeHTTP", "ProbeSupport"]),
+        .testTarget(name: "ReadinessProbeTests", dependencies: ["ProbeTestSupport", "ReadinessProbe", "SupervisorKit", "ProbeHTTP", "ProbeHTTP2", "ProbeSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

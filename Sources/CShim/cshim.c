@@ -89,3 +89,20 @@ int cshim_errno(void) { return errno; }
 void cshim_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 int cshim_o_path(void) { return O_PATH; }
 int cshim_at_empty_path(void) { return AT_EMPTY_PATH; }
+
+#include <sys/signalfd.h>
+
+int cshim_signalfd_block(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int cshim_signalfd_take(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof(info));
+    if (n != (ssize_t)sizeof(info)) return 0;
+    return (int)info.ssi_signo;
+}

@@ -44,8 +44,7 @@ struct ParsedHead {
 }
 
 enum HeadParser {
-    /// One head line, as byte offsets. Not a `Range<Int>`: an array of ranges makes the runtime
-    /// look up `Int: Comparable` in its conformance tables, a measurable cost in a one-shot probe.
+    /// One head line, as byte offsets (not a `Range<Int>`: docs/architecture.md, "The probe path").
     struct Line {
         var start: Int
         var end: Int

@@ -27,16 +27,10 @@ public final class ProcessRunner: Sendable {
     }
 
     private let queue = Mutex(Queue())
-    /// The self-pipe: [read, write], both non-blocking and close-on-exec.
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    /// Wakes the loop thread.
+    private let wakePipe = WakePipe()
 
-    private init() {
-        var fds: [Int32] = [-1, -1]
-        if cshim_pipe_cloexec(&fds, 1) != 0 { fds = [-1, -1] }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
-    }
+    private init() {}
 
     /// Runs `spec` and returns how it ended. The child is SIGKILLed (with its whole process group)
     /// at `min(start + spec.timeout, deadline)`. Cancelling the calling task kills it too
@@ -91,7 +85,7 @@ public final class ProcessRunner: Sendable {
         case .cancelled: request.continuation.resume(returning: ProcessOutcome(termination: .deadlineExceeded))
         case .failed(let e): request.continuation.resume(returning: Self.loopFailure(e))
         case .startThread:
-            if wakeRead < 0 {
+            if wakePipe.readFD < 0 {
                 failAll(errno: EMFILE)
             } else if let e = startLoopThread() {
                 failAll(errno: e)
@@ -113,10 +107,7 @@ public final class ProcessRunner: Sendable {
         for r in failed { r.continuation.resume(returning: Self.loopFailure(e)) }
     }
 
-    private func wake() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1) // EAGAIN: the pipe is full, so a wake-up is already pending
-    }
+    private func wake() { wakePipe.wake() }
 
     /// Creates the detached loop thread (from this nonisolated library function: a pthread closure
     /// written in main.swift would be inferred @MainActor). Returns an errno on failure.
@@ -145,7 +136,6 @@ public final class ProcessRunner: Sendable {
         let loop = SpawnLoop()
         var continuations: [Int: CheckedContinuation<ProcessOutcome, Never>] = [:]
         var nextSweep = ContinuousClock.now + Self.sweepInterval
-        var drainBuffer = [UInt8](repeating: 0, count: 256)
         while true {
             let (requests, cancelled) = queue.withLock { q -> ([Request], Set<Int>) in
                 defer { q.pending.removeAll(); q.cancelled.removeAll() }
@@ -159,10 +149,7 @@ public final class ProcessRunner: Sendable {
             }
             for id in cancelled where continuations[id] != nil { loop.cancel(id: id) }
 
-            let woken = loop.step(extraFD: wakeRead, until: nextSweep)
-            if woken {
-                while drainBuffer.withUnsafeMutableBytes({ read(wakeRead, $0.baseAddress, $0.count) }) > 0 {}
-            }
+            if loop.step(wakeFDs: [wakePipe.readFD], until: nextSweep) { wakePipe.drain() }
             if ContinuousClock.now >= nextSweep {
                 Reaper.sweep()
                 nextSweep = ContinuousClock.now + Self.sweepInterval

@@ -147,9 +147,8 @@ enum Reaper {
     }
 }
 
-/// A handful of pids (the groups of one run's hooks). An array, not a `Set<pid_t>`: the first
-/// Set of a new element type costs a one-shot probe a scan of the runtime's conformance tables
-/// (about 120k instructions, docs/benchmarks.md), and these sets hold a few entries.
+/// A handful of pids (the groups of one run's hooks); an array, not a `Set<pid_t>`
+/// (docs/architecture.md, "The probe path").
 struct PidSet: Sequence {
     private var pids: [pid_t] = []
 

@@ -1,5 +1,6 @@
 // The poll loop: one thread watches every child's stdout, stderr and pidfd against its kill time.
-// A `SpawnLoop` is used by exactly one thread (the runner's loop thread, or a `runAll` caller).
+// A `SpawnLoop` is used by exactly one thread (the probe runner's executor, ProcessRunner's loop
+// thread, or a `runAll` caller).
 @preconcurrency import Glibc
 import CShim
 import ProbeSupport
@@ -96,7 +97,9 @@ final class WatchedChild {
     var isRunning: Bool { if case .running = phase { return true } else { return false } }
 }
 
-final class SpawnLoop {
+/// Runs children on the calling thread: `start` them, then call `step` until `isEmpty`. Other
+/// threads wake a `step` through the file descriptors it is given (`wakeFDs`).
+public final class SpawnLoop {
     /// How often a group being reaped is re-checked (its members' deaths wake nothing).
     static let reapTick: Duration = .milliseconds(2)
     /// How often the leader is checked when pidfd_open is unavailable.
@@ -105,18 +108,19 @@ final class SpawnLoop {
     /// anyway (a process in uninterruptible sleep); the rest is swept later by `Reaper`.
     static let reapGrace: Duration = .seconds(1)
 
-    /// In start order. An array, not a dictionary by id: a loop watches a few children, and the
-    /// first Dictionary of a new key type costs a one-shot probe a conformance-table scan.
+    /// In start order; an array, not a dictionary by id (docs/architecture.md, "The probe path").
     private(set) var children: [WatchedChild] = []
     private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
 
+    public init() {}
+
     deinit { buffer.deallocate() }
 
-    var isEmpty: Bool { children.isEmpty }
+    public var isEmpty: Bool { children.isEmpty }
 
     /// Starts `spec` and watches it; `complete` is called on this loop's thread when it is done
     /// (at once when it cannot be started or the deadline has already passed).
-    func start(id: Int, _ spec: ProcessSpec, deadline: Deadline, complete: @escaping (ProcessOutcome) -> Void) {
+    public func start(id: Int, _ spec: ProcessSpec, deadline: Deadline, complete: @escaping (ProcessOutcome) -> Void) {
         _ = Reaper.isSubreaper
         let started = ContinuousClock.now
         if deadline.instant <= started {
@@ -134,16 +138,16 @@ final class SpawnLoop {
     }
 
     /// The caller gave up on `id` (task cancellation): kill it now.
-    func cancel(id: Int) {
+    public func cancel(id: Int) {
         guard let c = children.first(where: { $0.id == id }), c.isRunning else { return }
         kill(c, as: .deadlineExceeded, now: .now)
     }
 
     /// One round: poll (at most until `until`, or for ever when nil and nothing is due), read
     /// output, notice exits, kill children past their time, reap, and complete finished ones.
-    /// Returns whether `extraFD` became readable.
+    /// A readable `wakeFDs` also ends the poll (the caller drains it); returns whether one was.
     @discardableResult
-    func step(extraFD: Int32? = nil, until: ContinuousClock.Instant? = nil) -> Bool {
+    public func step(wakeFDs: [Int32], until: ContinuousClock.Instant?) -> Bool {
         enum Slot { case extra, out(WatchedChild), err(WatchedChild), pidfd(WatchedChild) }
         var fds: [pollfd] = []
         var slots: [Slot] = []
@@ -151,7 +155,7 @@ final class SpawnLoop {
             fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
             slots.append(slot)
         }
-        if let extraFD { watch(extraFD, .extra) }
+        for fd in wakeFDs where fd >= 0 { watch(fd, .extra) }
         var wake = until
         func due(_ t: ContinuousClock.Instant) { wake = wake.map { min($0, t) } ?? t }
         let now = ContinuousClock.now
@@ -220,7 +224,7 @@ final class SpawnLoop {
 
     /// Runs rounds until every child has completed.
     func runToCompletion() {
-        while !children.isEmpty { step() }
+        while !children.isEmpty { step(wakeFDs: [], until: nil) }
     }
 
     // MARK: transitions

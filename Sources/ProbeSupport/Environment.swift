@@ -1,7 +1,6 @@
-// Environment variables, looked up by name. The probe used to copy the whole environment into a
-// Dictionary at start-up; that, and the runtime's first look-up of `String: Hashable` it caused,
-// cost a one-shot probe about 0.2M instructions (docs/benchmarks.md). Now the process's
-// environment is read with getenv(3) when a variable is asked for.
+// Environment variables, looked up by name: the process's environment is read with getenv(3)
+// when a variable is asked for, not copied into a Dictionary at start-up (docs/architecture.md,
+// "The probe path").
 
 /// The process's environment (read on each lookup) or a fixed table (tests, embedding callers).
 /// A dictionary literal makes a fixed table: `[:]` is an empty environment, not the process's.

@@ -10,7 +10,8 @@ let rootFolder = String(#filePath.split(separator: "/").dropLast(3).last ?? "rea
 let root = rootFolder.lowercased()
 
 /// One libFuzzer executable per parser; each is a two-line shim over a body in FuzzTargets.
-let targets = ["xmlrpc", "http-response", "http-request", "status", "events", "ini", "state", "duration", "args", "json"]
+let targets = ["xmlrpc", "http-response", "http-request", "status", "events", "ini", "state", "duration", "args", "json",
+               "h2-frames", "hpack", "protobuf"]
 
 let package = Package(
     name: "ReadinessProbeFuzz",

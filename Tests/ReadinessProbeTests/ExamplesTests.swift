@@ -36,6 +36,20 @@ import ProbeTestSupport
         }
     }
 
+    /// docs/serve.md's gRPC probe snippet is the one in pod-grpc.yaml, which the schemas validate above.
+    @Test func grpcProbeSnippetInTheDocsIsTheValidatedOne() throws {
+        let doc = try Platform.readTextFile(TestPaths.packageRoot + "/docs/serve.md", limit: 1 << 20)
+        let pod = try Platform.readTextFile(examples + "/container/k8s/pod-grpc.yaml")
+        let lines = doc.split(separator: "\n", omittingEmptySubsequences: false)
+        let open = try #require(lines.indices.first { lines[$0] == "```yaml" && $0 + 2 < lines.count
+            && lines[$0 + 1] == "    readinessProbe:" && lines[$0 + 2] == "      grpc:" })
+        let snippet = lines[(open + 1)...].prefix { $0 != "```" }
+        #expect(snippet.count > 4)
+        // The snippet is indented by 4; the Pod's container fields by 6.
+        let indented = snippet.map { "  " + $0 }.joined(separator: "\n")
+        #expect(pod.contains(indented), "docs/serve.md's grpc probe snippet differs from pod-grpc.yaml")
+    }
+
     @Test func hooksAreSafeToRun() throws {
         for dir in ["/container/bin", "/container/hooks.d"] {
             for name in try Platform.listDirectory(examples + dir) ?? [] {

@@ -45,6 +45,11 @@ int cshim_o_path(void);
 int cshim_at_empty_path(void);
 /// Ignore SIGPIPE in this process (sockets also use MSG_NOSIGNAL).
 void cshim_ignore_sigpipe(void);
+/// Blocks `signals` in the calling thread (threads it starts inherit that) and returns a
+/// non-blocking, close-on-exec signalfd for them, or -1 with errno.
+int cshim_signalfd_block(const int *signals, int count);
+/// Reads one pending signal from a signalfd: its number, or 0 when none is pending.
+int cshim_signalfd_take(int fd);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,5 @@
 import ProbeSpawn
+@preconcurrency import Glibc
 
 // `readiness-probe run`: every enabled check once; exit with the aggregated code.
 
@@ -33,10 +34,17 @@ enum RunCommand {
             return report.code
         }
         if args.value("--max-age") != nil { throw spec.usageError("--max-age needs --cached") }
-        let report = ProbeRunner.runBlocking(entries, settings: config.settings, timeout: timeout)
-        Platform.writeStdout(Render.render(report, as: format))
+        // SIGTERM, SIGINT and SIGHUP stop the run (one more wake of its poll loop): every hook's
+        // process group is killed and reaped before the probe exits 128 + the signal.
+        let control = RunControl(stopOn: [SIGTERM, SIGINT, SIGHUP])
+        let report = ProbeRunner.runBlocking(entries, settings: config.settings, timeout: timeout, control: control)
         // Nothing a hook started outlives the probe, not even a daemon in its own session.
         ProcessRunner.shared.killOrphans()
+        if let signal = control.signal {
+            Platform.writeStderr("readiness-probe run: stopped by \(Platform.signalName(signal)); every hook was killed and reaped\n")
+            return 128 + signal
+        }
+        Platform.writeStdout(Render.render(report, as: format))
         return report.code
     }
 

@@ -11,11 +11,13 @@ enum ServeCommand {
 
     static let spec = CommandSpec(
         path: "readiness-probe serve", summary: "Serve /readyz, /livez, /healthz and /metrics from checks re-run in the background.",
-        usage: "[--listen ADDR:PORT] [--period D] [--max-age D] [--timeout D] [--config PATH] [--quiet]",
+        usage: "[--listen ADDR:PORT] [--grpc ADDR:PORT] [--period D] [--max-age D] [--timeout D] [--config PATH] [--quiet]",
         options: [
             CLI.configOption,
             OptionSpec("--listen", short: "-l", value: "ADDR:PORT",
                        help: "Where to listen (default \(defaultListen); 0.0.0.0:8080, [::]:8080; port 0 picks a free port)."),
+            OptionSpec("--grpc", value: "ADDR:PORT",
+                       help: "Also serve gRPC health checking (grpc.health.v1, h2c) there; alone, no HTTP port is bound."),
             OptionSpec("--period", value: "DURATION", help: "How often the checks re-run (default 5s)."),
             OptionSpec("--max-age", value: "DURATION",
                        help: "An older result is served as not ready, code 11 (default: 3 x period, at least period + timeout + 1s)."),
@@ -48,18 +50,23 @@ enum ServeCommand {
         let endpoints = HealthEndpoints(cache: cache, entries: config.entries, maxAge: maxAge)
         var limits = HTTPServerLimits()
         limits.stopGrace = .milliseconds(500)
-        let server: HTTPServer
-        do throws(HTTPServerError) {
+        // --grpc alone serves gRPC only (GRPCServe.swift); --listen with it, or neither, serves HTTP.
+        let grpcListen = args.value("--grpc")
+        var server: HTTPServer?
+        if grpcListen == nil || args.value("--listen") != nil { do throws(HTTPServerError) {
             server = try HTTPServer(listen: listen, limits: limits, logger: args.has("--quiet") ? nil : HTTPServer.stderrLogger,
                                     handler: { endpoints.respond($0) })
         } catch {
             if case .badListenAddress = error { throw spec.usageError("--listen: \(error)") }
             throw ExitError(Codes.hookFailed, "readiness-probe serve: \(error)")
-        }
+        } }
+        let grpc = try grpcListen.map { (a) throws(ExitError) in try GRPCServe.start(a, endpoints: endpoints, quiet: args.has("--quiet"), spec: spec) }
         let livez = endpoints.hasLivenessChecks
             ? config.entries.filter(\.liveness).map(\.name).joined(separator: ", ")
             : "none marked: answers for the server loop"
-        Platform.writeStderr("serve: listening on http://\(server.boundAddress) (checks: \(config.entries.count), period \(DurationText.format(period)), timeout \(DurationText.format(timeout)), max age \(DurationText.format(maxAge)); livez: \(livez))\n")
+        let scheme = server.map { "http://\($0.boundAddress)" } ?? "grpc://\(grpc?.boundAddress ?? "")"
+        Platform.writeStderr("serve: listening on \(scheme) (checks: \(config.entries.count), period \(DurationText.format(period)), timeout \(DurationText.format(timeout)), max age \(DurationText.format(maxAge)); livez: \(livez))\n")
+        if let grpc, server != nil { Platform.writeStderr("serve: listening on grpc://\(grpc.boundAddress) (h2c: grpc.health.v1.Health)\n") }
 
         let finished = DispatchSemaphore(value: 0)
         let entries = config.entries, settings = config.settings
@@ -75,12 +82,13 @@ enum ServeCommand {
             }
             finished.signal()
         }
-        Thread.detach {
+        Thread.detach { [server] in
             let signal = Platform.waitForSignal([SIGTERM, SIGINT])
             Platform.writeStderr("serve: \(Platform.signalName(signal)): stopping (finishing requests in flight)\n")
-            server.requestStop()
+            server?.requestStop()
+            grpc?.requestStop()
         }
-        server.run()
+        GRPCServe.run(http: server, grpc: grpc)
         checker.cancel()
         if finished.wait(timeout: .now() + .milliseconds(400)) == .timedOut {
             Platform.writeStderr("serve: the check run in progress did not stop in time; exiting anyway\n")

@@ -1,7 +1,7 @@
 // Hooks: per-container executables. Sources, in table order: [hook:NAME] sections,
 // every executable file in hooks_dir (name order), then the SONiC hook path.
 // Run with argv (never a shell), in their own process group, under a timeout; all hooks
-// of a run share the one poll loop of ProcessRunner.
+// of a run share the run's one poll loop (Runner/Executor.swift).
 import ProbeSpawn
 
 public struct HookCheck: Check {
@@ -30,7 +30,7 @@ public struct HookCheck: Check {
     public static let kind = CheckKind(
         section: "hook", resultKind: "hook", order: 40, instance: .required,
         keys: ["command", "optional"],
-        codes: [0, Codes.hookFailed, Codes.hookTimedOut, Codes.hookNotStarted, Codes.deadlineExceeded, 16],
+        codes: [0, Codes.hookFailed, Codes.checkTimedOut, Codes.hookNotStarted, Codes.deadlineExceeded, 16],
         about: "runs an executable; exit 0 passes, 16-254 pass through, other failures give 1; timeout 6; cannot start or signal 7",
         make: makeHooks)
 
@@ -76,35 +76,25 @@ public struct HookCheck: Check {
         doc.section("probe")?.entry("hooks_dir")?.location
     }
 
-    public func check(_ context: CheckContext) async -> CheckOutcome {
-        switch plan(context.settings) {
-        case .answer(let outcome):
-            return outcome
-        case .run(let spec):
-            let outcome = await ProcessRunner.shared.run(spec, deadline: context.overallDeadline)
-            return HookCheck.interpret(outcome, timeout: timeout)
-        }
-    }
+    public func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
 
-    /// What running the hook takes: the process to start, or the answer when there is nothing
-    /// to start (a missing or unsafe executable). Shared by `check` and the runner's inline path.
-    enum Plan {
-        case run(ProcessSpec)
-        case answer(CheckOutcome)
-    }
-
-    func plan(_ settings: ProbeSettings) -> Plan {
-        // Found, checked and opened in one place (HookFile); the opened file is what runs.
+    /// The process to start on the run's poll loop, or the answer when there is nothing to start
+    /// (a missing or unsafe executable). Finding, vetting and opening the executable happen in
+    /// HookFile only; the opened file is what runs (ProcessSpec.executable).
+    public func work(_ settings: ProbeSettings) -> CheckWork {
         switch HookFile.open(executable, searchPath: settings.environment["PATH"] ?? Platform.environment("PATH")) {
         case .failure(let refusal):
             if refusal.missing && optional { return .answer(.skip("\(argv[0]) is not installed (optional)")) }
             return .answer(.fail(Codes.hookNotStarted, refusal.detail, summary: refusal.summary))
         case .success(let file):
-            return .run(ProcessSpec(argv: [file.path] + argv.dropFirst(), timeout: timeout, executable: file))
+            return .process(ProcessSpec(argv: [file.path] + argv.dropFirst(), timeout: timeout, executable: file),
+                            interpret: HookCheck.interpret)
         }
     }
 
-    static func interpret(_ outcome: ProcessOutcome, timeout: Duration) -> CheckOutcome {
+    /// How a hook that ran ended. A hook killed at its timeout or the overall deadline never gets
+    /// here: the run plan writes those rows (codes 6 and 9).
+    static func interpret(_ outcome: ProcessOutcome) -> CheckOutcome {
         let line = outcome.firstOutputLine
         func with(_ s: String) -> String { line.isEmpty ? s : "\(s): \(line)" }
         switch outcome.termination {
@@ -116,12 +106,8 @@ public struct HookCheck: Check {
         case .signaled(let sig):
             return .fail(Codes.hookNotStarted, with("killed by signal \(Signals.name(sig)) (\(sig))"),
                          summary: "killed by signal \(Signals.name(sig))")
-        case .timedOut:
-            return .fail(Codes.hookTimedOut, "timed out after \(DurationText.format(timeout)); process group killed",
-                         summary: "timed out")
-        case .deadlineExceeded:
-            return .fail(Codes.deadlineExceeded, "overall deadline passed; process group killed",
-                         summary: "did not finish before the overall deadline")
+        case .timedOut, .deadlineExceeded:
+            return .fail(Codes.hookFailed, "killed by the runner", summary: "killed by the runner")
         case .spawnFailed(_, let message):
             // "cannot run PATH: its interpreter X ... does not exist": the first line says why, too.
             let why = message.firstRange(of: ": it").map { "cannot start: " + message[message.index($0.lowerBound, offsetBy: 2)...] }

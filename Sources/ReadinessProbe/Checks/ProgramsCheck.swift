@@ -3,19 +3,7 @@
 import SupervisorKit
 
 public struct ProgramsCheck: Check {
-    public enum Selector: Sendable, Equatable, CustomStringConvertible {
-        case program(String)
-        case group(String)
-        case all
-
-        public var description: String {
-            switch self {
-            case .program(let n): n
-            case .group(let g): "group:\(g)"
-            case .all: "*"
-            }
-        }
-    }
+    public typealias Selector = ProgramSelector
 
     public var selectors: [Selector]
     /// The start program, which `*` never includes.
@@ -93,12 +81,17 @@ public struct ProgramsCheck: Check {
         return out
     }
 
-    public func check(_ context: CheckContext) async -> CheckOutcome {
-        verdict(await SupervisorView.snapshot(context), settings: context.settings)
+    public func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
+
+    /// The verdict on the run's supervisord snapshot.
+    public func work(_ settings: ProbeSettings) -> CheckWork {
+        .supervisor { fetched in self.verdict(fetched, settings: settings) }
     }
 
+    public var watchedPrograms: WatchedPrograms { WatchedPrograms(critical: selectors, startProgram: startProgram) }
+
     /// The verdict on the run's supervisord snapshot (or the failure to get one).
-    public func verdict(_ fetched: Result<SupervisorSnapshot, SupervisorFailure>, settings: ProbeSettings) -> CheckOutcome {
+    public func verdict(_ fetched: SupervisorResult, settings: ProbeSettings) -> CheckOutcome {
         switch fetched {
         case .failure(let f): return f.outcome
         case .success(var snapshot):
@@ -115,19 +108,12 @@ public struct ProgramsCheck: Check {
         var missing: [String] = []
         func add(_ p: SupervisorProcess) { if !critical.contains(p) { critical.append(p) } }
         for sel in selectors {
-            switch sel {
-            case .all:
-                for p in snapshot.processes where p.name != startProgram && p.namespec != startProgram
-                    && !snapshot.listenerGroups.contains(p.group) { add(p) }
-            case .group(let g):
-                let members = snapshot.processes.filter { $0.group == g }
-                if members.isEmpty { missing.append("group:\(g)") }
-                members.forEach(add)
-            case .program(let n):
-                let matches = snapshot.processes.filter { $0.namespec == n || $0.name == n }
-                if matches.isEmpty { missing.append(n) }
-                matches.forEach(add)
+            let matches = snapshot.processes.filter {
+                sel.matches(name: $0.name, group: $0.group, namespec: $0.namespec, startProgram: startProgram,
+                            isListenerGroup: { snapshot.listenerGroups.contains($0) })
             }
+            if matches.isEmpty, sel != .all { missing.append(sel.description) }
+            matches.forEach(add)
         }
         var problems: [(String, String)] = missing.map { ($0, "program \($0) is not known to supervisord") }
         for p in critical where p.state != .running {

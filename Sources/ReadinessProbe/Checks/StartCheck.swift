@@ -5,8 +5,7 @@ import SupervisorKit
 public struct StartCheck: Check {
     public var program: String
     public var required: Bool
-    /// The statuses that count as success. A short list, not a Set: a probe that builds its first
-    /// Set<Int> pays a scan of the runtime's conformance tables (docs/benchmarks.md).
+    /// The statuses that count as success (a list: docs/architecture.md, "The probe path").
     public var exitCodes: [Int]
 
     public init(program: String = "start", required: Bool = false, exitCodes: [Int] = [0]) {
@@ -43,12 +42,15 @@ public struct StartCheck: Check {
                                check: check)]
         })
 
-    public func check(_ context: CheckContext) async -> CheckOutcome {
-        verdict(await SupervisorView.snapshot(context))
-    }
+    public func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
+
+    /// The verdict on the run's supervisord snapshot.
+    public func work(_ settings: ProbeSettings) -> CheckWork { .supervisor { self.verdict($0) } }
+
+    public var watchedPrograms: WatchedPrograms { WatchedPrograms(startProgram: program) }
 
     /// The verdict on the run's supervisord snapshot (or the failure to get one).
-    public func verdict(_ fetched: Result<SupervisorSnapshot, SupervisorFailure>) -> CheckOutcome {
+    public func verdict(_ fetched: SupervisorResult) -> CheckOutcome {
         let snapshot: SupervisorSnapshot
         switch fetched {
         case .failure(let f): return f.outcome

@@ -36,6 +36,9 @@ public struct StateCheck: Check {
 
     public func check(_ context: CheckContext) async -> CheckOutcome { verdict() }
 
+    /// Two small file reads: answered when the run starts, no waiting.
+    public func work(_ settings: ProbeSettings) -> CheckWork { .answer(verdict()) }
+
     /// Reads the unit's state files now (no waiting: two small reads).
     public func verdict() -> CheckOutcome {
         let store: AppStateStore

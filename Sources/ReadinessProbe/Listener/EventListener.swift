@@ -11,8 +11,9 @@ public final class EventListener {
     public let settings: ProbeSettings
     public let entries: [CheckEntry]
     /// Critical selectors (from [programs]) and the start program (from [start]).
-    public let critical: [ProgramsCheck.Selector]
-    public let startProgram: String?
+    public let watched: WatchedPrograms
+    public var critical: [ProgramSelector] { watched.critical }
+    public var startProgram: String? { watched.startProgram }
     public private(set) var ledger = Ledger()
     let ledgerPath: String
     let resultPath: String
@@ -31,8 +32,7 @@ public final class EventListener {
     public init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
         settings = configuration.settings
         entries = configuration.entries
-        critical = configuration.entries.compactMap { $0.check as? ProgramsCheck }.first?.selectors ?? []
-        startProgram = configuration.entries.compactMap { $0.check as? StartCheck }.first?.program
+        watched = WatchedPrograms.of(configuration.entries)
         ledgerPath = Ledger.path(settings)
         resultPath = CachedResult.path(settings)
         self.log = log
@@ -169,17 +169,7 @@ public final class EventListener {
     }
 
     public func isCritical(name: String, group: String) -> Bool {
-        let namespec = SupervisorProcess.namespec(group: group, name: name)
-        for sel in critical {
-            switch sel {
-            case .program(let n): if n == namespec || n == name { return true }
-            case .group(let g): if g == group { return true }
-            case .all:
-                if name != startProgram && namespec != startProgram && group != ledger.pool
-                    && !ledger.listenerGroups.contains(group) { return true }
-            }
-        }
-        return false
+        watched.isCritical(name: name, group: group) { $0 == ledger.pool || ledger.listenerGroups.contains($0) }
     }
 
     // MARK: output
@@ -253,9 +243,7 @@ final class BackgroundChecks: Sendable {
         let path = listener.resultPath
         let log = listener.log
         Thread.detach { [self] in
-            let services = RunServices()
-            if let seeded { services.seed("supervisor.snapshot", seeded) }
-            let report = Blocking.await { await ProbeRunner.run(entries, settings: settings, services: services) }
+            let report = ProbeRunner.runBlocking(entries, settings: settings, supervisor: seeded.map { .given($0) } ?? .fetch)
             do { try CachedResult.write(report, path: path) } catch { log("error: cannot write the cached result: \(error)") }
             busy.store(false, ordering: .releasing)
         }

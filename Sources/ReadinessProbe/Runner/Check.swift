@@ -1,14 +1,46 @@
-// The plugin model: a one-method Sendable protocol, the entry the runner schedules,
-// and the context a check runs in.
+// The plugin model: a Sendable protocol, the work a check describes, the entry the runner
+// schedules, and the context a check runs in.
+import ProbeSpawn
 
-/// A readiness check. One method: look, and say what you saw. It must return by
-/// `context.deadline`; the runner marks it code 9 if the overall deadline passes first.
+/// A readiness check: look, and say what you saw.
+///
+/// A plugin implements `check(_:)` (and nothing else); it runs as a task, and must return by
+/// `context.deadline`: the runner writes its row anyway when its own timeout (code 6) or the
+/// overall deadline (code 9) passes first. The built-in kinds also describe their work as data
+/// (`work(_:)`), so that the runner runs them on its own poll loop without tasks.
 public protocol Check: Sendable {
+    /// Runs the check once, on its own.
     func check(_ context: CheckContext) async -> CheckOutcome
-    /// The supervisord processes this check reads through `SupervisorView.snapshot`, so that a
-    /// run asks supervisord for only those (`.programs([])`: none). Optional: the default,
-    /// `.everything`, is always correct.
+    /// What running this check takes, for the runner. Optional: the default is
+    /// `.task { await self.check($0) }`.
+    func work(_ settings: ProbeSettings) -> CheckWork
+    /// The supervisord processes this check reads (from `CheckWork.supervisor`, or
+    /// `CheckContext.supervisorSnapshot()`), so that a run asks supervisord for only those
+    /// (`.programs([])`: none). Optional: the default, `.everything`, is always correct.
     var supervisorQuery: SupervisorQuery { get }
+    /// What the event listener watches for this check (critical programs, the start program).
+    /// Optional: the default watches nothing.
+    var watchedPrograms: WatchedPrograms { get }
+}
+
+extension Check {
+    public func work(_ settings: ProbeSettings) -> CheckWork { .task { await self.check($0) } }
+    public var watchedPrograms: WatchedPrograms { .none }
+}
+
+/// How a check's work runs. The runner runs every kind of work of one run at once, on one poll
+/// loop on one thread (Runner/Executor.swift); only `.task` work uses Swift tasks.
+public enum CheckWork: Sendable {
+    /// Known already (a state check's two file reads; a hook that cannot be started).
+    case answer(CheckOutcome)
+    /// One child process in its own process group, on the run's poll loop, killed (with its group)
+    /// at its timeout or the overall deadline; `interpret` reads how it ended (exit status,
+    /// signal, spawn failure). The runner writes the row of a process it killed.
+    case process(ProcessSpec, interpret: @Sendable (ProcessOutcome) -> CheckOutcome)
+    /// A verdict on the run's one supervisord snapshot (fetched once per run, or given).
+    case supervisor(@Sendable (SupervisorResult) -> CheckOutcome)
+    /// Any async work: a plugin's `check(_:)`.
+    case task(@Sendable (CheckContext) async -> CheckOutcome)
 }
 
 /// A check built from a closure, for quick plugins and tests.
@@ -50,8 +82,8 @@ public struct CheckEntry: Sendable {
     }
 }
 
-/// What a running check can see: its deadline, the settings, and services shared by
-/// every check of one run (one supervisord round trip serves them all).
+/// What a running check can see: its deadline, the settings, the run's supervisord snapshot,
+/// and services shared by every check of one run.
 public final class CheckContext: Sendable {
     /// When this check must be done (its own timeout, capped by the overall deadline).
     public let deadline: Deadline
@@ -61,15 +93,33 @@ public final class CheckContext: Sendable {
     public let services: RunServices
     /// The supervisord processes the run's checks read (the runner works it out from the entries).
     public let supervisorQuery: SupervisorQuery
+    /// The run's one supervisord fetch.
+    let supervisor: SupervisorFetch
 
-    public init(deadline: Deadline, overallDeadline: Deadline, settings: ProbeSettings, services: RunServices,
+    public init(deadline: Deadline, overallDeadline: Deadline, settings: ProbeSettings, services: RunServices = RunServices(),
                 supervisorQuery: SupervisorQuery = .everything) {
         self.deadline = deadline
         self.overallDeadline = overallDeadline
         self.settings = settings
         self.services = services
         self.supervisorQuery = supervisorQuery
+        supervisor = SupervisorFetch(.fetch, settings: settings, deadline: RunPlan.fetchDeadline(overallDeadline),
+                                     query: supervisorQuery)
     }
+
+    init(deadline: Deadline, overallDeadline: Deadline, settings: ProbeSettings, services: RunServices,
+         supervisorQuery: SupervisorQuery, supervisor: SupervisorFetch) {
+        self.deadline = deadline
+        self.overallDeadline = overallDeadline
+        self.settings = settings
+        self.services = services
+        self.supervisorQuery = supervisorQuery
+        self.supervisor = supervisor
+    }
+
+    /// The run's supervisord snapshot: fetched once per run (by the first check that asks),
+    /// or the one the caller gave the run.
+    public func supervisorSnapshot() async -> SupervisorResult { await supervisor.value() }
 
     /// True when this check's own timeout (not the overall deadline) is what ran out.
     public var ownTimeoutIsEarlier: Bool { deadline < overallDeadline }

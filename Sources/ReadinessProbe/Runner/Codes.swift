@@ -17,7 +17,10 @@ public enum Codes {
     public static let supervisorUnavailable: Int32 = 3
     public static let programNotRunning: Int32 = 4
     public static let appStateBad: Int32 = 5
-    public static let hookTimedOut: Int32 = 6
+    /// A check (any kind) ran past its own timeout.
+    public static let checkTimedOut: Int32 = 6
+    /// The former name of `checkTimedOut`.
+    public static let hookTimedOut: Int32 = checkTimedOut
     public static let hookNotStarted: Int32 = 7
     public static let invalidConfig: Int32 = 8
     public static let deadlineExceeded: Int32 = 9
@@ -36,14 +39,14 @@ public enum Codes {
                  meaning: "A program that must be running is not: STOPPED, STARTING, EXITED, BACKOFF, FATAL, missing, or an unexpected exit seen by the event listener."),
         CodeInfo(range: 5...5, name: "app-state-bad",
                  meaning: "The application's own health state is bad: pid file missing, not a number, or the process is gone; error file missing, or not exactly 0."),
-        CodeInfo(range: 6...6, name: "hook-timeout",
-                 meaning: "A hook ran past its timeout; its whole process group was killed and reaped."),
+        CodeInfo(range: 6...6, name: "check-timeout",
+                 meaning: "A check ran past its own timeout (its `timeout` key; a hook's default is [probe] hook_timeout). A hook's whole process group was killed and reaped."),
         CodeInfo(range: 7...7, name: "hook-not-started",
                  meaning: "A hook could not be started (missing, not executable, unsafe permissions or owner) or was killed by a signal."),
         CodeInfo(range: 8...8, name: "invalid-config",
                  meaning: "The configuration or command line is invalid. The message names the file and line."),
         CodeInfo(range: 9...9, name: "deadline",
-                 meaning: "The overall deadline ran out before every check finished; unfinished checks show code 9."),
+                 meaning: "The overall deadline ran out before every check finished (or the run was stopped); unfinished checks show code 9, and a hook's whole process group was killed and reaped."),
         CodeInfo(range: 10...10, name: "report-not-accepted",
                  meaning: "report kuberhealthy: the report could not be delivered or was refused (400, 410 Gone, retries exhausted before the deadline)."),
         CodeInfo(range: 11...11, name: "no-fresh-result",

@@ -1,8 +1,8 @@
 import Synchronization
 
 /// Work shared by the checks of one run. The first check that asks for a key starts the
-/// work; every other check awaits the same result. This is how the start and programs
-/// checks share one supervisord round trip.
+/// work; every other check awaits the same result. (The supervisord snapshot is not shared
+/// here: the run fetches it once, `CheckContext.supervisorSnapshot()`.)
 public final class RunServices: Sendable {
     private let memo = Mutex<[String: Task<any Sendable, Never>]>([:])
 
@@ -19,10 +19,5 @@ public final class RunServices: Sendable {
         // The key is shared by a different type (two plugins chose the same key): do not
         // crash; compute this caller's value on its own.
         return await make()
-    }
-
-    /// Seeds a value (used when the caller already has it, e.g. tests or the listener).
-    public func seed<T: Sendable>(_ key: String, _ value: T) {
-        memo.withLock { $0[key] = Task<any Sendable, Never> { value } }
     }
 }

@@ -7,6 +7,7 @@
 // mutations through the same bodies on each `swift test`. Keep it free of libFuzzer symbols (see Driver.swift).
 import Glibc
 import ProbeHTTP
+import ProbeHTTP2
 import ProbeState
 import ProbeSupport
 import ReadinessProbe
@@ -47,6 +48,7 @@ public enum FuzzTargets {
     public static let all: [(name: String, body: @Sendable (FuzzInput) -> Void)] = [
         ("xmlrpc", xmlrpc), ("http-response", httpResponse), ("http-request", httpRequest), ("status", status),
         ("events", events), ("ini", ini), ("state", state), ("duration", duration), ("args", args), ("json", json),
+        ("h2-frames", h2Frames), ("hpack", hpack), ("protobuf", protobuf),
     ]
 
     // MARK: 1. XML-RPC
@@ -311,6 +313,155 @@ public enum FuzzTargets {
         guard let again = try? JSON.parse(text) else { violated("serialized JSON parses", text) }
         require(JSON.serialize(again) == text, "JSON serialization is stable", text)
     }
+}
+
+extension FuzzTargets {
+    // MARK: 11. HTTP/2 frames (the gRPC server's connection)
+
+    /// `HTTP2ServerConnection.receive` after the client preface (prepended: the input is the frames), fed whole
+    /// and in chunks whose sizes come from the first byte; then each request is answered as the gRPC server does.
+    /// Properties: **differential** (whole and chunked give the same events, output and failure); open streams
+    /// never exceed the limit; request bodies stay within `maxRequestBody`; output is at most a constant plus
+    /// 8 bytes per input byte (no amplification beyond the frames' own acknowledgements and answers).
+    public static func h2Frames(_ input: FuzzInput) {
+        guard let control = input.bytes.first else { return }
+        let stream = HTTP2FrameHeader.preface + Array(input.bytes.dropFirst())
+        let now = ContinuousClock.now
+        let whole = h2Run([stream[...]], now: now)
+        var chunks: [ArraySlice<UInt8>] = []
+        var at = 0
+        var size = Int(control % 13) + 1
+        while at < stream.count {
+            let end = min(stream.count, at + size)
+            chunks.append(stream[at..<end])
+            at = end
+            size = (size * 7 + 5) % 61 + 1
+        }
+        let split = h2Run(chunks, now: now)
+        require(whole.events == split.events, "HTTP/2 events whole and chunked are equal", "\(whole.events.count) vs \(split.events.count)")
+        require(whole.output == split.output, "HTTP/2 output whole and chunked is equal")
+        require(whole.failure == split.failure, "HTTP/2 failure whole and chunked is equal",
+                "\(whole.failure ?? "-") vs \(split.failure ?? "-")")
+        require(whole.output.count <= 256 + 8 * stream.count, "HTTP/2 output bounded by the input",
+                "\(whole.output.count) bytes out for \(stream.count) in")
+    }
+
+    static func h2Run(_ chunks: [ArraySlice<UInt8>], now: ContinuousClock.Instant)
+        -> (events: [HTTP2ServerConnection.Event], output: [UInt8], failure: String?) {
+        var limits = HTTP2Limits()
+        limits.maxConcurrentStreams = 8
+        limits.maxRequestBody = 64
+        limits.maxHeaderBlockSize = 4096
+        limits.maxHeaderListSize = 2048
+        let c = HTTP2ServerConnection(limits: limits, now: now)
+        var events: [HTTP2ServerConnection.Event] = []
+        var output: [UInt8] = []
+        for chunk in chunks {
+            let got = chunk.withUnsafeBytes { c.receive($0, now: now) }
+            events += got
+            require(c.streamCount <= limits.maxConcurrentStreams, "open streams within the limit")
+            output += c.output[c.outputStart...]
+            c.consumed(c.pendingOutput)
+        }
+        // Answered after all the input, so that whole and chunked runs queue the answers at the same point.
+        for e in events {
+                switch e {
+                case .request(let id, _, let body):
+                    require(body.count <= limits.maxRequestBody, "request body within the limit")
+                    c.sendHeaders(id, [(":status", "200"), ("content-type", "application/grpc")], endStream: false)
+                    c.sendData(id, [0, 0, 0, 0, 2, 8, 1], endStream: false)
+                    c.sendHeaders(id, [("grpc-status", "0")], endStream: true)
+                case .bodyTooLarge(let id, _):
+                    c.sendHeaders(id, [(":status", "200"), ("grpc-status", "8")], endStream: true)
+                }
+        }
+        c.tick(now: now + .seconds(60))
+        c.goAway()
+        output += c.output[c.outputStart...]
+        return (events, output, c.failure)
+    }
+
+    // MARK: 12. HPACK
+
+    /// `HPACKDecoder.decode` over a sequence of header blocks (each a 2-byte big-endian length, then the block;
+    /// the last one takes what is left) on one decoder; the first byte picks a 256-byte table and a 512-byte
+    /// list limit. Then `HPACKHuffman.decode` on the raw input.
+    /// Properties: a decoded list stays within the list limit and the table within its size; the fields
+    /// re-encoded by `HPACKEncoder` decode to the same fields; Huffman encode/decode round-trips.
+    public static func hpack(_ input: FuzzInput) {
+        guard let control = input.bytes.first else { return }
+        let tableSize = control & 1 == 1 ? 256 : 4096
+        let listLimit = control & 2 == 2 ? 512 : 16384
+        var d = HPACKDecoder(maxTableSize: tableSize, maxHeaderListSize: listLimit)
+        var rest = input.bytes.dropFirst()
+        while !rest.isEmpty {
+            let block: ArraySlice<UInt8>
+            if rest.count >= 2 {
+                let n = Int(rest[rest.startIndex]) << 8 | Int(rest[rest.startIndex + 1])
+                let from = rest.startIndex + 2
+                let to = min(rest.endIndex, from + n)
+                block = rest[from..<to]
+                rest = rest[to...]
+            } else {
+                block = rest
+                rest = rest[rest.endIndex...]
+            }
+            guard let fields = try? d.decode(block) else { break }
+            require(fields.reduce(0) { $0 + $1.size } <= listLimit, "HPACK header list within the limit")
+            require(d.tableSize <= d.maxTableSize && d.maxTableSize <= tableSize, "HPACK table within its size")
+            var e = HPACKEncoder()
+            var fresh = HPACKDecoder(maxTableSize: 4096, maxHeaderListSize: 1 << 20)
+            let again = try? fresh.decode(e.encode(fields)[...])
+            require(again == fields, "HPACK re-encoded fields decode to the same fields")
+            for f in fields.prefix(4) {
+                require((try? HPACKHuffman.decode(HPACKHuffman.encode(f.value)[...], limit: f.value.count)) == f.value,
+                        "Huffman round trip of a decoded value")
+            }
+        }
+        if let raw = try? HPACKHuffman.decode(input.bytes[...], limit: 1 << 16) {
+            require((try? HPACKHuffman.decode(HPACKHuffman.encode(raw)[...], limit: raw.count)) == raw, "Huffman round trip")
+            require(HPACKHuffman.encodedCount(raw) == HPACKHuffman.encode(raw).count, "Huffman encodedCount")
+        }
+    }
+
+    // MARK: 13. Protobuf (grpc.health.v1 messages)
+
+    /// The health messages' decoders, and `GRPCHealthService.call` with the input as a Check, Watch and List
+    /// request. Properties: a decoded message re-encoded decodes to the same value; a Check answers a message,
+    /// NOT_FOUND or INVALID_ARGUMENT, never anything else.
+    public static func protobuf(_ input: FuzzInput) {
+        let bytes = input.bytes[...]
+        if let service = try? GRPCHealth.decodeCheckRequest(bytes) {
+            require((try? GRPCHealth.decodeCheckRequest(GRPCHealth.encodeCheckRequest(service)[...])) == service,
+                    "HealthCheckRequest round trip")
+        }
+        if let raw = try? GRPCHealth.decodeCheckResponse(bytes), let status = GRPCHealth.ServingStatus(rawValue: raw) {
+            require((try? GRPCHealth.decodeCheckResponse(GRPCHealth.encodeCheckResponse(status)[...])) == raw,
+                    "HealthCheckResponse round trip")
+        }
+        if let list = try? GRPCHealth.decodeListResponse(bytes) {
+            let known = list.compactMap { e in GRPCHealth.ServingStatus(rawValue: e.1).map { (e.0, $0) } }
+            let again = (try? GRPCHealth.decodeListResponse(GRPCHealth.encodeListResponse(known)[...])) ?? []
+            require(again.map(\.0) == known.map(\.0) && again.map(\.1) == known.map(\.1.rawValue), "HealthListResponse round trip")
+        }
+        _ = try? GRPCHealth.decodeListRequest(bytes)
+        var reader = ProtoReader(bytes)
+        var fields = 0
+        while let next = try? reader.next(), next != nil { fields += 1 }
+        require(fields <= bytes.count, "protobuf fields fewer than bytes")
+        let service = fuzzHealthService
+        switch service.call(path: GRPCHealthService.checkPath, request: bytes).body {
+        case .message, .failure(.notFound, _), .failure(.invalidArgument, _): break
+        default: violated("Check answers a message, NOT_FOUND or INVALID_ARGUMENT")
+        }
+        _ = service.call(path: GRPCHealthService.watchPath, request: bytes)
+        _ = service.call(path: GRPCHealthService.listPath, request: bytes)
+    }
+
+    static let fuzzHealthService = GRPCHealthService(endpoints: HealthEndpoints(
+        cache: HealthCache(log: { _ in }),
+        checks: [.init(name: "app", kind: "hook", liveness: true), .init(name: "readyz", kind: "hook", liveness: false)],
+        maxAge: .seconds(10)))
 }
 
 fileprivate func firstRange(of needle: [UInt8], in hay: [UInt8]) -> Range<Int>? {

@@ -1,97 +1,18 @@
-// What the supervisor checks see: one snapshot per run, fetched once (one XML-RPC round trip,
-// or one `supervisorctl status`, or the listener's ledger) and shared by the start and programs
-// checks. Over XML-RPC it holds only the processes the checks name when they name plain
-// programs (`SupervisorQuery`), else every process.
+// The sources of a run's supervisord snapshot (Snapshot.swift): one XML-RPC round trip, one
+// `supervisorctl status`, or the listener's ledger (LedgerSource.swift). Over XML-RPC it holds
+// only the processes the checks name when they name plain programs (`SupervisorQuery`), else
+// every process. The run fetches it once (SupervisorFetch.swift) and shares it.
 import SupervisorKit
 import ProbeSpawn
 
-public struct SupervisorSnapshot: Sendable, Equatable {
-    public var processes: [SupervisorProcess]
-    /// `xmlrpc`, `supervisorctl` or `events`.
-    public var source: String
-    /// Groups that are event-listener pools (never critical by `*`).
-    public var listenerGroups: Set<String>
-
-    public init(processes: [SupervisorProcess], source: String, listenerGroups: Set<String> = []) {
-        self.processes = processes
-        self.source = source
-        self.listenerGroups = listenerGroups
-    }
-
-    /// A process by `group:name`, or by name.
-    public func find(_ name: String) -> SupervisorProcess? {
-        processes.first { $0.namespec == name } ?? processes.first { $0.name == name }
-    }
-}
-
-/// Why supervisord could not be asked (code 3), or why its answer cannot be trusted.
-public struct SupervisorFailure: Error, Sendable, Equatable {
-    public var code: Int32
-    public var detail: String
-    public var summary: String
-    /// The protocol error behind it, when there is one.
-    public var cause: SupervisorError? = nil
-
-    public init(code: Int32 = Codes.supervisorUnavailable, detail: String, summary: String) {
-        self.code = code
-        self.detail = detail
-        self.summary = summary
-    }
-
-    public var outcome: CheckOutcome { .fail(code, detail, summary: summary) }
-}
-
-extension SupervisorFailure {
-    /// Code 3 with the error's one-line description and a stable summary.
-    public init(_ error: SupervisorError) {
-        let summary: String
-        switch error {
-        case .noSocket: summary = "supervisord unreachable: no socket"
-        case .connectionRefused: summary = "supervisord unreachable: connection refused"
-        case .permissionDenied: summary = "supervisord unreachable: permission denied"
-        case .connectFailed: summary = "supervisord unreachable"
-        case .authenticationRequired, .authenticationFailed: summary = "supervisord refused authentication"
-        case .shuttingDown: summary = "supervisord is shutting down"
-        case .fault: summary = "supervisord returned a fault"
-        case .httpStatus: summary = "supervisord answered an HTTP error"
-        case .malformedReply: summary = "malformed reply from supervisord"
-        case .timedOut: summary = "supervisord did not answer in time"
-        case .supervisorctlFailed: summary = "supervisorctl failed"
-        case .invalidServerURL: summary = "invalid supervisord server URL"
-        case .configUnreadable: summary = "cannot read supervisord config"
-        }
-        self.init(detail: error.description, summary: summary)
-    }
-}
-
 public enum SupervisorView {
-    /// The run's snapshot: fetched by the first check that asks, shared by the rest.
-    public static func snapshot(_ context: CheckContext) async -> Result<SupervisorSnapshot, SupervisorFailure> {
-        await context.services.shared("supervisor.snapshot") {
-            await fetch(context.settings, deadline: fetchDeadline(context.overallDeadline), query: context.supervisorQuery)
-        }
-    }
-
-    /// When a run's fetch gives up: a little before the overall deadline, so that a silent
-    /// supervisord is reported as what it is (code 3, "did not answer in time") rather than code 9.
-    public static func fetchDeadline(_ overall: Deadline) -> Deadline {
-        let margin = min(Duration.milliseconds(200), overall.remaining / 10)
-        return Deadline(overall.instant - margin)
-    }
-
-    /// One fetch, from the configured source. `auto` prefers a fresh listener ledger, then
-    /// XML-RPC, and falls back to `supervisorctl status` only when XML-RPC was refused for
-    /// credentials or permissions (supervisorctl may know credentials we do not).
-    /// `query` narrows only the XML-RPC call; the ledger and `supervisorctl status` give everything.
-    public static func fetch(_ settings: ProbeSettings, deadline: Deadline,
-                             query: SupervisorQuery = .everything) async -> Result<SupervisorSnapshot, SupervisorFailure> {
-        if settings.supervisor.source == .events { return LedgerSource.snapshot(settings) }
-        return await Blocking.run { fetchBlocking(settings, deadline: deadline, query: query) }
-    }
-
-    /// `fetch` on the calling thread (it blocks until the answer or the deadline).
+    /// One fetch, from the configured source, on the calling thread (it blocks until the answer or
+    /// the deadline). `auto` prefers a fresh listener ledger, then XML-RPC, and falls back to
+    /// `supervisorctl status` only when XML-RPC was refused for credentials or permissions
+    /// (supervisorctl may know credentials we do not). `query` narrows only the XML-RPC call; the
+    /// ledger and `supervisorctl status` give everything.
     public static func fetchBlocking(_ settings: ProbeSettings, deadline: Deadline,
-                                     query: SupervisorQuery = .everything) -> Result<SupervisorSnapshot, SupervisorFailure> {
+                                     query: SupervisorQuery = .everything) -> SupervisorResult {
         switch settings.supervisor.source {
         case .events:
             return LedgerSource.snapshot(settings)
@@ -116,7 +37,7 @@ public enum SupervisorView {
         }
     }
 
-    private static func lastXMLRPCError(_ r: Result<SupervisorSnapshot, SupervisorFailure>) -> SupervisorError? {
+    private static func lastXMLRPCError(_ r: SupervisorResult) -> SupervisorError? {
         if case .failure(let f) = r { return f.cause }
         return nil
     }
@@ -143,7 +64,7 @@ public enum SupervisorView {
     /// named programs one `system.multicall` of `getProcessInfo` (plus `getAllProcessInfo` when
     /// that answer cannot stand in for it; see `named`).
     public static func xmlrpcBlocking(_ settings: ProbeSettings, deadline: Deadline,
-                                      query: SupervisorQuery = .everything) -> Result<SupervisorSnapshot, SupervisorFailure> {
+                                      query: SupervisorQuery = .everything) -> SupervisorResult {
         do throws(SupervisorError) {
             let client = SupervisorClient(location: try locate(settings))
             if case .programs(let names) = query, !names.isEmpty,
@@ -191,7 +112,7 @@ public enum SupervisorView {
     /// `supervisorctl [-c CONF] status` on the calling thread (its own poll loop for the one
     /// child), parsed. Its exit status is not a readiness signal (it is 3 for a good one-shot);
     /// only the text counts.
-    public static func supervisorctlBlocking(_ settings: ProbeSettings, deadline: Deadline) -> Result<SupervisorSnapshot, SupervisorFailure> {
+    public static func supervisorctlBlocking(_ settings: ProbeSettings, deadline: Deadline) -> SupervisorResult {
         var argv = [settings.supervisor.supervisorctl]
         if let conf = settings.supervisor.configFile { argv += ["-c", conf] }
         if let url = settings.supervisor.serverURL { argv += ["-s", url] }

@@ -1,0 +1,154 @@
+// The one executor: every check of a run at once, on one poll loop on the calling thread.
+// Processes run on the loop; the supervisord fetch runs on one plain thread and plugin checks as
+// tasks, and both wake the loop through its wake pipe when they are done; a stop (cancellation,
+// or a signal `run` watches) is one more wake. The poll timeout is the plan's next deadline. What
+// each row then says is the plan's (RunPlan.swift).
+import ProbeSpawn
+import CShim
+@preconcurrency import Glibc
+import Synchronization
+
+/// Stops a run from another thread, or on a signal. One per run.
+public final class RunControl: Sendable {
+    let wake = WakePipe()
+    /// 0 running, -1 stopped, > 0 stopped by that signal.
+    private let stopState = Atomic<Int32>(0)
+    /// A signalfd for the signals that stop the run (-1: none).
+    let signalFD: Int32
+
+    /// A control for cancellation only.
+    public init() { signalFD = -1 }
+
+    /// Also stops the run on any of `signals` (e.g. SIGTERM, SIGINT, SIGHUP for `run`): blocks
+    /// them in the calling thread (call it before starting other threads) and watches a signalfd.
+    public init(stopOn signals: [Int32]) {
+        signalFD = signals.withUnsafeBufferPointer { cshim_signalfd_block($0.baseAddress, Int32($0.count)) }
+    }
+
+    deinit { if signalFD >= 0 { close(signalFD) } }
+
+    /// Stops the run: its processes are killed (with their groups) and reaped, its tasks are
+    /// cancelled, and every unfinished row is code 9. Safe from any thread, any number of times.
+    public func stop() {
+        _ = stopState.compareExchange(expected: 0, desired: -1, ordering: .sequentiallyConsistent)
+        wake.wake()
+    }
+
+    public var isStopped: Bool { stopState.load(ordering: .sequentiallyConsistent) != 0 }
+
+    /// The signal that stopped the run, if one did.
+    public var signal: Int32? {
+        let s = stopState.load(ordering: .sequentiallyConsistent)
+        return s > 0 ? s : nil
+    }
+
+    /// After a wake: takes pending signals (the first one stops the run).
+    func takeSignals() {
+        guard signalFD >= 0 else { return }
+        while true {
+            let s = cshim_signalfd_take(signalFD)
+            if s <= 0 { return }
+            _ = stopState.compareExchange(expected: 0, desired: s, ordering: .sequentiallyConsistent)
+        }
+    }
+}
+
+/// Results of plugin tasks, handed to the executor's thread.
+private final class TaskInbox: Sendable {
+    private let items = Mutex<[(index: Int, outcome: CheckOutcome, at: ContinuousClock.Instant)]>([])
+    func put(_ index: Int, _ outcome: CheckOutcome) { items.withLock { $0.append((index, outcome, .now)) } }
+    func take() -> [(index: Int, outcome: CheckOutcome, at: ContinuousClock.Instant)] {
+        items.withLock { i in
+            defer { i = [] }
+            return i
+        }
+    }
+}
+
+enum Executor {
+    static func run(_ entries: [CheckEntry], plan: RunPlan, settings: ProbeSettings, supervisor: SupervisorFetch,
+                    services: RunServices, control: RunControl) -> ProbeReport {
+        var rows = [CheckResult?](repeating: nil, count: entries.count)
+        var verdicts: [(index: Int, verdict: @Sendable (SupervisorResult) -> CheckOutcome)] = []
+        var tasks: [(index: Int, task: Task<Void, Never>)] = []
+        let inbox = TaskInbox()
+        let loop = SpawnLoop()
+        let wake = control.wake
+
+        for (i, entry) in entries.enumerated() {
+            switch entry.check.work(settings) {
+            case .answer(let outcome):
+                rows[i] = plan.answered(i, outcome, at: .now)
+            case .process(var spec, let interpret):
+                if let own = plan.slots[i].ownTimeout, own < spec.timeout { spec.timeout = own }
+                let limit = spec.timeout
+                loop.start(id: i, spec, deadline: plan.overall) { outcome in
+                    rows[i] = plan.process(i, outcome, limit: limit, stopped: control.isStopped, interpret: interpret, at: .now)
+                }
+            case .supervisor(let verdict):
+                verdicts.append((i, verdict))
+            case .task(let body):
+                let context = CheckContext(deadline: plan.slots[i].deadline, overallDeadline: plan.overall, settings: settings,
+                                           services: services, supervisorQuery: plan.supervisorQuery, supervisor: supervisor)
+                tasks.append((i, Task.detached {
+                    let outcome = await body(context)
+                    inbox.put(i, outcome)
+                    wake.wake()
+                }))
+            }
+        }
+        if !verdicts.isEmpty {
+            supervisor.notify(wake)
+            supervisor.start()
+        }
+
+        var stopping = false
+        while true {
+            // What came in: the snapshot, task results (each judged by when it came).
+            if !verdicts.isEmpty, let (result, at) = supervisor.finished {
+                for v in verdicts where rows[v.index] == nil { rows[v.index] = plan.arrived(v.index, v.verdict(result), at: at) }
+                verdicts = []
+            }
+            if !tasks.isEmpty {
+                for item in inbox.take() where rows[item.index] == nil {
+                    rows[item.index] = plan.arrived(item.index, item.outcome, at: item.at)
+                }
+            }
+            // Own timers of the checks still waiting (processes have theirs on the loop).
+            let now = ContinuousClock.now
+            var next = plan.overall.instant
+            func timer(_ i: Int) {
+                let slot = plan.slots[i]
+                guard slot.ownTimerCounts else { return }
+                if now >= slot.deadline.instant {
+                    rows[i] = plan.timedOut(i, at: now)
+                } else {
+                    next = min(next, slot.deadline.instant)
+                }
+            }
+            for v in verdicts where rows[v.index] == nil { timer(v.index) }
+            for t in tasks where rows[t.index] == nil { timer(t.index) }
+            verdicts.removeAll { rows[$0.index] != nil }
+            for t in tasks where rows[t.index] != nil { t.task.cancel() }
+            tasks.removeAll { rows[$0.index] != nil }
+
+            if control.isStopped && !stopping {
+                stopping = true
+                for i in rows.indices where rows[i] == nil { loop.cancel(id: i) }
+            }
+            let waiting = !verdicts.isEmpty || !tasks.isEmpty
+            if loop.isEmpty && (!waiting || stopping || now >= plan.overall.instant) { break }
+
+            // Wait for a child, a wake, a signal or the next deadline. Past the overall deadline
+            // (or stopping) only the children are left: the loop kills and reaps them.
+            var until: ContinuousClock.Instant? = (stopping || now >= plan.overall.instant) ? nil : next
+            if wake.readFD < 0, let u = until { until = min(u, now + .milliseconds(5)) }
+            if loop.step(wakeFDs: [wake.readFD, control.signalFD], until: until) {
+                wake.drain()
+                control.takeSignals()
+            }
+        }
+        for t in tasks { t.task.cancel() }
+        return plan.report(rows, stopped: control.isStopped, at: .now)
+    }
+}

@@ -1,0 +1,73 @@
+// The supervisord snapshot a run's checks read, and how a failure to get one maps to a row
+// (code 3, or 11 for an untrusted ledger). The sources that produce it: SupervisorView.swift
+// (XML-RPC, `supervisorctl status`) and LedgerSource.swift (the event listener's ledger).
+import SupervisorKit
+
+/// What a run got from supervisord: its processes, or why it could not be asked.
+public typealias SupervisorResult = Result<SupervisorSnapshot, SupervisorFailure>
+
+/// Where a run's supervisord snapshot comes from: fetched once by the run (from the configured
+/// source), or given by the caller (the event listener passes its in-memory ledger).
+public enum SupervisorInput: Sendable {
+    case fetch
+    case given(SupervisorResult)
+}
+
+public struct SupervisorSnapshot: Sendable, Equatable {
+    public var processes: [SupervisorProcess]
+    /// `xmlrpc`, `supervisorctl` or `events`.
+    public var source: String
+    /// Groups that are event-listener pools (never critical by `*`).
+    public var listenerGroups: Set<String>
+
+    public init(processes: [SupervisorProcess], source: String, listenerGroups: Set<String> = []) {
+        self.processes = processes
+        self.source = source
+        self.listenerGroups = listenerGroups
+    }
+
+    /// A process by `group:name`, or by name.
+    public func find(_ name: String) -> SupervisorProcess? {
+        processes.first { $0.namespec == name } ?? processes.first { $0.name == name }
+    }
+}
+
+/// Why supervisord could not be asked (code 3), or why its answer cannot be trusted.
+public struct SupervisorFailure: Error, Sendable, Equatable {
+    public var code: Int32
+    public var detail: String
+    public var summary: String
+    /// The protocol error behind it, when there is one.
+    public var cause: SupervisorError? = nil
+
+    public init(code: Int32 = Codes.supervisorUnavailable, detail: String, summary: String) {
+        self.code = code
+        self.detail = detail
+        self.summary = summary
+    }
+
+    public var outcome: CheckOutcome { .fail(code, detail, summary: summary) }
+}
+
+extension SupervisorFailure {
+    /// Code 3 with the error's one-line description and a stable summary.
+    public init(_ error: SupervisorError) {
+        let summary: String
+        switch error {
+        case .noSocket: summary = "supervisord unreachable: no socket"
+        case .connectionRefused: summary = "supervisord unreachable: connection refused"
+        case .permissionDenied: summary = "supervisord unreachable: permission denied"
+        case .connectFailed: summary = "supervisord unreachable"
+        case .authenticationRequired, .authenticationFailed: summary = "supervisord refused authentication"
+        case .shuttingDown: summary = "supervisord is shutting down"
+        case .fault: summary = "supervisord returned a fault"
+        case .httpStatus: summary = "supervisord answered an HTTP error"
+        case .malformedReply: summary = "malformed reply from supervisord"
+        case .timedOut: summary = "supervisord did not answer in time"
+        case .supervisorctlFailed: summary = "supervisorctl failed"
+        case .invalidServerURL: summary = "invalid supervisord server URL"
+        case .configUnreadable: summary = "cannot read supervisord config"
+        }
+        self.init(detail: error.description, summary: summary)
+    }
+}
