@@ -4,6 +4,8 @@ PYTHON ?= python3
 SUPERVISOR_VERSION ?= 4.3.0
 VENV := .venv
 BIN := .build/release/readiness-probe
+# The one version (Sources/ProbeSupport/Version.swift), for the package.
+VERSION := $(shell sed -n 's/^ *public static let string = "\(.*\)"$$/\1/p' Sources/ProbeSupport/Version.swift)
 
 # supervisord for tests and the demo: the one on PATH, else a pinned one in .venv.
 SUPERVISORD := $(shell command -v supervisord 2>/dev/null)
@@ -14,7 +16,7 @@ else
 SUPERVISOR_DEP :=
 endif
 
-.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order
+.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order print-version deps
 
 all: build
 
@@ -70,7 +72,7 @@ $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
 		grpcio-health-checking==$(GRPCIO_VERSION) h2==$(H2_VERSION)
 	touch $@
 
-test: venv
+test: venv deps
 	$(SWIFT) build --product readiness-probe
 	$(SWIFT) test --no-parallel
 
@@ -96,6 +98,13 @@ bench: venv build bench-deps
 
 fuzz:
 	./Tests/Fuzz/fuzz.sh $(or $(FUZZ_SECONDS),10)
+
+print-version:
+	@echo $(VERSION)
+
+# Debian packages the tests need (zsh, fish, lintian, man-db): installed when missing and root.
+deps:
+	./Tests/deps.sh
 
 clean:
 	rm -rf .build .build-order

@@ -313,14 +313,4 @@ extension Platform {
         while sigwait(&set, &received) != 0 {}
         return received
     }
-
-    public static func signalName(_ signal: Int32) -> String {
-        switch signal {
-        case SIGTERM: return "SIGTERM"
-        case SIGINT: return "SIGINT"
-        case SIGHUP: return "SIGHUP"
-        case SIGQUIT: return "SIGQUIT"
-        default: return "signal \(signal)"
-        }
-    }
 }

@@ -119,14 +119,14 @@ final class Counter: Sendable {
     }
 
     @Test func jsonMatchesContract() throws {
-        let v = try JSON.parse(Render.json(report))
+        let v = try JSON.parse(ReportJSON.text(report))
         #expect(v["ready"] == .bool(false))
         #expect(v["code"]?.intValue == 4)
         #expect(v["summary"]?.stringValue == "programs: program syncd is STOPPED")
         #expect(v["checks"]?.arrayValue?.count == 2)
         let c = v["checks"]!.arrayValue![0]
         for key in ["name", "kind", "status", "code", "detail", "duration_ms"] { #expect(c[key] != nil, "\(key)") }
-        let back = Render.report(fromJSON: v, finishedAt: 0)
+        let back = ReportJSON.report(from: v, finishedAt: 0)
         #expect(back?.results.map(\.detail) == report.results.map(\.detail))
         #expect(back?.summary == report.summary && back?.code == 4)
     }

@@ -177,7 +177,7 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
         probe.signal(sig)
         let status = await probe.waitExit(timeout: .seconds(10))
         #expect(status == 128 + sig)
-        #expect(probe.stderr.contains("stopped by \(Platform.signalName(sig))"), "\(probe.stderr)")
+        #expect(probe.stderr.contains("stopped by \(Signals.name(sig))"), "\(probe.stderr)")
         for name in ["a", "b"] {
             let g = try #require(pgid(name))
             #expect(liveProcesses(inGroup: g).isEmpty, "group \(g) of hook \(name) survived")

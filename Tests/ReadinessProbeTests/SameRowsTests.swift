@@ -67,6 +67,6 @@ import ProbeTestSupport
             cached = CachedResult.read(path: rig.resultPath, maxAge: .seconds(60))
             return cached?.code == 3
         }, "\(rig.listenerLog())")
-        #expect(Self.rows(cached.map { try? JSON.parse(Render.json($0)) } ?? nil) == expected)
+        #expect(Self.rows(cached.map { try? JSON.parse(ReportJSON.text($0)) } ?? nil) == expected)
     }
 }

@@ -49,7 +49,7 @@ import Glibc
         let dir = TempDir("state")
         try dir.write("file", "x")
         let r = Command.run([TestPaths.binary, "state", "set", "0", "--unit", "app", "--rundir", dir.file("file")])
-        #expect(r.status == 1)
+        #expect(r.status == Codes.systemError)   // not "hook failed": the probe could not write
         #expect(r.stderr.contains(dir.file("file")), "\(r.stderr)")
     }
 
@@ -130,7 +130,7 @@ let canMountTmpfs: Bool = {
         let point = try #require(mountTmpfs(dir, "ro,size=64k"))
         defer { umount(point) }
         let r = Command.run([TestPaths.binary, "state", "set", "0", "--unit", "app", "--rundir", point])
-        #expect(r.status == 1)
+        #expect(r.status == Codes.systemError)   // not "hook failed": the probe could not write
         #expect(r.stderr.contains(point) && r.stderr.contains("Read-only file system"), "\(r.stderr)")
     }
 
@@ -143,7 +143,7 @@ let canMountTmpfs: Bool = {
         #expect(Command.run([TestPaths.binary, "state", "set", "0", "--unit", "app", "--rundir", point]).status == 0)
         _ = Command.run(["/bin/sh", "-c", "cat /dev/zero > \(point)/filler"])
         let r = Command.run([TestPaths.binary, "state", "set", "12345", "--unit", "app", "--rundir", point])
-        #expect(r.status == 1)
+        #expect(r.status == Codes.systemError)   // not "hook failed": the probe could not write
         #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
         #expect(r.stderr.contains(point + "/app/error"), "\(r.stderr)")
         // The old value is intact: atomic writes lose nothing.

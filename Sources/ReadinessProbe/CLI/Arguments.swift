@@ -1,5 +1,6 @@
-// A small argument parser: `--name value`, `--name=value`, flags, `--` and positionals.
-// Errors carry exit code 8 and a one-line usage hint.
+// A small argument parser: `--name value`, `--name=value`, `-n value`, `-nvalue`, flags, `--`
+// and positionals. Errors carry exit code 8 and a one-line usage hint. A command's spec (its
+// options, usage, examples) also drives `--help`, the man page and the completion scripts.
 
 /// An error that ends the program with a documented exit code.
 public struct ExitError: Error, CustomStringConvertible, Sendable {
@@ -12,19 +13,48 @@ public struct ExitError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// What an option's value is, for the completion scripts (and, for `.names`, the parser).
+public enum OptionValueKind: Sendable, Equatable {
+    case text
+    case file
+    case directory
+    /// One of these words (`--format`).
+    case choice([String])
+    /// Comma-separated check names of the configuration (`--only`, `--exclude`); empty is an error.
+    case checkNames
+}
+
 public struct OptionSpec: Sendable {
     public var name: String        // "--format"
-    public var short: String?      // "-f"
+    public var short: String?      // "-o"
     public var valueName: String?  // nil: a flag
     public var help: String
     public var repeatable: Bool
+    public var kind: OptionValueKind
 
-    public init(_ name: String, short: String? = nil, value: String? = nil, repeatable: Bool = false, help: String) {
+    public init(_ name: String, short: String? = nil, value: String? = nil, repeatable: Bool = false,
+                kind: OptionValueKind = .text, help: String) {
         self.name = name
         self.short = short
         self.valueName = value
         self.help = help
         self.repeatable = repeatable
+        self.kind = kind
+    }
+
+    /// `--format` with its values, e.g. `OptionSpec.format(OutputFormat.self, default: .summary)`.
+    static func format<T: RawRepresentable & CaseIterable>(_ type: T.Type, help: String) -> OptionSpec where T.RawValue == String {
+        OptionSpec("--format", short: "-o", value: "FORMAT", kind: .choice(T.allCases.map(\.rawValue)), help: help)
+    }
+}
+
+/// One example of a command's use: `command` (after `readiness-probe `) and what it does.
+public struct CommandExample: Sendable {
+    public var command: String
+    public var explanation: String
+    public init(_ command: String, _ explanation: String) {
+        self.command = command
+        self.explanation = explanation
     }
 }
 
@@ -35,31 +65,51 @@ public struct CommandSpec: Sendable {
     public var options: [OptionSpec]
     public var maxPositionals: Int
     public var discussion: String
+    /// Shown at the end of `--help` and in the man page: 1-3 per command.
+    public var examples: [CommandExample]
+    /// Arguments after `--` are the command's own (`state load -- CMD ARGS`); for other
+    /// commands they are positionals, so `state set -- -1` works.
+    public var takesRest: Bool
+    /// The words the first positional may be (`report kuberhealthy`), for the completions.
+    public var arguments: [String]
 
     public init(path: String, summary: String, usage: String, options: [OptionSpec], maxPositionals: Int = 0,
-                discussion: String = "") {
+                discussion: String = "", examples: [CommandExample] = [], takesRest: Bool = false, arguments: [String] = []) {
         self.path = path
         self.summary = summary
         self.usage = usage
-        self.options = options + [OptionSpec("--help", short: "-h", help: "Show this help."),
-                                  OptionSpec("--version", help: "Print the version.")]
+        self.options = options + CommandSpec.standardOptions
         self.maxPositionals = maxPositionals
         self.discussion = discussion
+        self.examples = examples
+        self.takesRest = takesRest
+        self.arguments = arguments
+    }
+
+    /// Every command has these.
+    static let standardOptions = [OptionSpec("--help", short: "-h", help: "Show this help."),
+                                  OptionSpec("--version", short: "-V", help: "Print the version.")]
+
+    /// `-c, --config PATH`, or `    --cached` for an option without a short name.
+    static func label(_ o: OptionSpec) -> String {
+        var l = o.short.map { "\($0), " } ?? "    "
+        l += o.name
+        if let v = o.valueName { l += " \(v)" }
+        return l
     }
 
     public var help: String {
         var out = "\(summary)\n\nUsage: \(path) \(usage)\n"
         if !discussion.isEmpty { out += "\n" + discussion + "\n" }
         out += "\nOptions:\n"
-        let labels = options.map { o -> String in
-            var l = o.short.map { "\($0), " } ?? "    "
-            l += o.name
-            if let v = o.valueName { l += " \(v)" }
-            return l
-        }
+        let labels = options.map(CommandSpec.label)
         let width = min(34, (labels.map(\.count).max() ?? 0) + 2)
         for (o, l) in zip(options, labels) {
             out += "  " + l + String(repeating: " ", count: max(2, width - l.count)) + o.help + "\n"
+        }
+        if !examples.isEmpty {
+            out += "\nExamples:\n"
+            for e in examples { out += "  readiness-probe \(e.command)\n      \(e.explanation)\n" }
         }
         return out
     }
@@ -96,13 +146,23 @@ public enum ArgumentParser {
         while i < args.count {
             let a = args[i]
             i += 1
-            if a == "--" { out.rest = Array(args[i...]); break }
+            if a == "--" {
+                if spec.takesRest { out.rest = Array(args[i...]) } else { out.positionals += args[i...] }
+                break
+            }
             if a.hasPrefix("-") && a != "-" && !ArgumentParser.isNegativeNumber(a) {
                 var name = a
                 var inline: String? = nil
                 if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") {
                     name = String(a[..<eq])
                     inline = String(a[a.index(after: eq)...])
+                } else if !a.hasPrefix("--") && a.utf8.count > 2 {
+                    // `-t1s`: a short option with its value attached.
+                    let short = String(a.prefix(2))
+                    if spec.options.contains(where: { $0.short == short && $0.valueName != nil }) {
+                        name = short
+                        inline = String(a.dropFirst(2))
+                    }
                 }
                 guard let opt = spec.options.first(where: { $0.name == name || $0.short == name }) else {
                     throw spec.usageError("unknown option \(name)")
@@ -120,6 +180,10 @@ public enum ArgumentParser {
                 }
                 if !opt.repeatable && out.values[opt.name] != nil {
                     throw spec.usageError("\(opt.name) is given twice")
+                }
+                if case .checkNames = opt.kind, !v.split(separator: ",").contains(where: { !$0.trimmingASCIIWhitespace().isEmpty }) {
+                    // `--only ''` must not mean "no filter": that would run everything.
+                    throw spec.usageError("\(opt.name) needs one or more check names, not \"\(v)\"")
                 }
                 out.values[opt.name, default: []].append(v)
                 continue

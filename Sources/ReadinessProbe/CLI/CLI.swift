@@ -1,8 +1,10 @@
 // The command-line front end. The executable's main.swift only calls `CLI.main()`.
+// The commands are listed once, in CommandTable.swift; each lives in its own file.
 @preconcurrency import Glibc
 
 public enum CLI {
-    public static let version = "0.1.0"
+    /// The product's version (ProbeSupport's `ProbeVersion`, the one place it is written).
+    public static var version: String { ProbeVersion.string }
 
     /// A command: its spec and what it does. Returns the exit status.
     public struct Command: Sendable {
@@ -21,44 +23,41 @@ public enum CLI {
         }
     }
 
-    /// Every command name, in help order.
-    static let names = ["run", "codes", "checks", "validate", "listen", "serve", "wait", "report",
-                        "state load", "state set", "state reset", "state show"]
+    /// Every command name, in table order.
+    static var names: [String] { table.map { $0.name } }
 
-    /// The command named `name`, built on demand: a lookup builds only the command it finds, since
-    /// building every command's spec on each start cost about 0.1M instructions.
+    /// The command named `name`. Only the command found is built: building every command's spec
+    /// on each start cost about 0.1M instructions.
     static func command(named name: String) -> Command? {
-        switch name {
-        case "run": return RunCommand.command
-        case "codes": return CodesCommand.command
-        case "checks": return ChecksCommand.command
-        case "validate": return ValidateCommand.command
-        case "listen": return ListenCommand.command
-        case "serve": return ServeCommand.command
-        case "wait": return WaitCommand.command
-        case "report": return ReportCommand.command
-        default: return name.hasPrefix("state ") ? StateCommand.commands.first { $0.name == name } : nil
-        }
+        for c in table where c.name == name { return c.command }
+        return nil
     }
 
-    public static var commands: [Command] { names.compactMap { command(named: $0) } }
+    /// Every command, built (for --help, the man page, the completions and tests).
+    public static var commands: [Command] { table.map { $0.command } }
 
-    static let topSpec = CommandSpec(
-        path: "readiness-probe", summary: "readiness-probe \(version): readiness checks for containers run by supervisord.",
-        usage: "[COMMAND] [OPTIONS]", options: [], maxPositionals: 0,
-        discussion: "Commands:\n" + [
-            ("run", "Run every enabled check once and exit with the aggregated code (default)."),
-            ("codes", "Print the code table."),
-            ("checks", "List the configured checks, where each was registered, and their codes."),
-            ("validate", "Validate the configuration: exit 0, or 8 with file:line messages."),
-            ("state", "Application pid/error state: load, set, reset, show (liveness-compatible)."),
-            ("listen", "Supervisor event listener (run by supervisord as an [eventlistener])."),
-            ("serve", "HTTP health endpoints (/readyz, /livez, /metrics) over checks re-run in the background."),
-            ("wait", "Re-run the checks until ready or the deadline; exit with the last code."),
-            ("report", "report kuberhealthy: run once and report to KH_REPORTING_URL."),
-        ].map { "  \($0.0.padding(10))\($0.1)" }.joined(separator: "\n")
-            + "\n\nWith no command, `run` is assumed: `readiness-probe --format json` runs the checks."
-            + "\nRun `readiness-probe COMMAND --help` for a command's options; docs/ has the manual.")
+    /// `state` for `state load`: a word that starts one or more two-word commands.
+    static func isGroup(_ word: String) -> Bool {
+        table.contains { $0.name.hasPrefix(word + " ") }
+    }
+
+    static func isCommandWord(_ word: String) -> Bool {
+        table.contains { $0.name == word || $0.name.hasPrefix(word + " ") }
+    }
+
+    static let summary = "readiness checks for containers whose processes run under supervisord"
+
+    static var topHelp: String {
+        var out = "readiness-probe \(version): \(summary).\n\nUsage: readiness-probe [COMMAND] [OPTIONS]\n\nCommands:\n"
+        for c in commands { out += "  \(c.name.padding(14))\(c.spec.summary)\n" }
+        out += "\nWith no command, `run` is assumed: `readiness-probe --format json` runs the checks."
+        out += "\nOptions may come before the command: `readiness-probe --config F checks`."
+        out += "\nRun `readiness-probe COMMAND --help` for a command's options, `man readiness-probe` for the manual.\n"
+        out += "\nOptions:\n  -h, --help     Show this help.\n  -V, --version  Print the version.\n"
+        out += "\nExamples:\n  readiness-probe\n      Run every check once; exit 0 when ready, else the failing check's code.\n"
+        out += "  readiness-probe checks --config /etc/readiness-probe/readiness-probe.conf\n      List the checks a config file defines.\n"
+        return out
+    }
 
     /// Entry point for the executable: never returns.
     public static func main(_ arguments: [String] = CommandLine.arguments) -> Never {
@@ -70,32 +69,32 @@ public enum CLI {
 
     /// Runs a command line (without the program name) and returns the exit status.
     public static func run(_ args: [String], invocation: Invocation) -> Int32 {
+        if args.count == 1 {
+            // Before any command is built: the commonest calls of a script checking the install.
+            if args[0] == "--version" || args[0] == "-V" { Platform.writeStdout("readiness-probe \(version)\n"); return 0 }
+            if args[0] == "--help" || args[0] == "-h" { Platform.writeStdout(topHelp); return 0 }
+        }
         var rest = args
-        var command = RunCommand.command
-        if let first = args.first, !first.hasPrefix("-") {
-            if args.count >= 2, let c = Self.command(named: "\(first) \(args[1])") {
+        var command: Command
+        if let at = commandPosition(args) {
+            let first = args[at]
+            var words = 1
+            if isGroup(first) {
+                guard at + 1 < args.count, let c = Self.command(named: "\(first) \(args[at + 1])") else {
+                    return groupUsage(first, args: Array(args[(at + 1)...]))
+                }
                 command = c
-                rest.removeFirst(2)
-            } else if let c = Self.command(named: first) {
-                command = c
-                rest.removeFirst()
-            } else if names.contains(where: { $0.hasPrefix(first + " ") }) {
-                // A command group (`state`): list its subcommands.
-                let subs = names.filter { $0.hasPrefix(first + " ") }.compactMap { Self.command(named: $0) }
-                var help = "Usage: readiness-probe \(first) SUBCOMMAND [OPTIONS]\n\nSubcommands:\n"
-                for c in subs { help += "  \(c.name.padding(16))\(c.spec.summary)\n" }
-                help += "\nRun `readiness-probe \(first) SUBCOMMAND --help` for its options.\n"
-                let asked = args.count == 1 || args.dropFirst().allSatisfy { $0 == "--help" || $0 == "-h" }
-                if asked { Platform.writeStdout(help); return 0 }
-                Platform.writeStderr("readiness-probe \(first): unknown subcommand \"\(args[1])\"\n" + help)
-                return Codes.invalidConfig
+                words = 2
             } else {
-                Platform.writeStderr("readiness-probe: unknown command \"\(first)\"\nUsage: readiness-probe [COMMAND] [OPTIONS]  (see readiness-probe --help)\n")
-                return Codes.invalidConfig
+                command = Self.command(named: first)!
             }
-        } else if args == ["--help"] || args == ["-h"] {
-            Platform.writeStdout(topSpec.help)
-            return 0
+            // Options before the command go after it: `--config F checks` is `checks --config F`.
+            rest = Array(args[(at + words)...]) + Array(args[..<at])
+        } else if let first = args.first, !first.hasPrefix("-") {
+            writeError("readiness-probe: unknown command \"\(first)\"\nUsage: readiness-probe [COMMAND] [OPTIONS]  (commands: \(names.filter { !$0.contains(" ") }.joined(separator: ", ")), state; see readiness-probe --help)")
+            return Codes.invalidConfig
+        } else {
+            command = RunCommand.command
         }
         do {
             let parsed = try ArgumentParser.parse(rest, command.spec)
@@ -103,9 +102,74 @@ public enum CLI {
             if parsed.has("--version") { Platform.writeStdout("readiness-probe \(version)\n"); return 0 }
             return try command.run(parsed, invocation)
         } catch {
-            Platform.writeStderr(error.message + "\n")
+            writeError(error.message)
             return error.code
         }
+    }
+
+    /// Where the command word is: 0 when the line starts with one; after leading options (and their
+    /// values, as `run` reads them) when one follows them; nil when there is none (`run` is assumed).
+    static func commandPosition(_ args: [String]) -> Int? {
+        guard let first = args.first else { return nil }
+        if !first.hasPrefix("-") { return isCommandWord(first) ? 0 : nil }
+        let options = RunCommand.spec.options
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "--" { return nil }
+            if !a.hasPrefix("-") || a == "-" || ArgumentParser.isNegativeNumber(a) { return isCommandWord(a) ? i : nil }
+            if a.hasPrefix("--") ? a.contains("=") : a.utf8.count > 2 { i += 1; continue }  // value attached
+            if let o = options.first(where: { $0.name == a || $0.short == a }) {
+                i += o.valueName == nil ? 1 : 2
+                continue
+            }
+            // An option `run` does not know (`--unit U state show`): a flag if a command follows it,
+            // else one with a value.
+            if i + 1 < args.count, isCommandWord(args[i + 1]) { return i + 1 }
+            i += 2
+        }
+        return nil
+    }
+
+    /// `readiness-probe state`: its subcommands. Asked for (`--help`) it exits 0; a missing or
+    /// unknown subcommand is a usage error (8).
+    static func groupUsage(_ group: String, args: [String]) -> Int32 {
+        let subs = table.filter { $0.name.hasPrefix(group + " ") }.map { $0.command }
+        var help = "Usage: readiness-probe \(group) SUBCOMMAND [OPTIONS]\n\nSubcommands:\n"
+        for c in subs { help += "  \(c.name.padding(16))\(c.spec.summary)\n" }
+        help += "\nRun `readiness-probe \(group) SUBCOMMAND --help` for its options.\n"
+        if !args.isEmpty && args.allSatisfy({ $0 == "--help" || $0 == "-h" }) { Platform.writeStdout(help); return 0 }
+        let why = args.first.map { "unknown subcommand \"\($0)\"" } ?? "which subcommand?"
+        writeError("readiness-probe \(group): \(why)\n" + help)
+        return Codes.invalidConfig
+    }
+
+    /// Writes a message to stderr, control characters escaped: a message may quote a hostile file
+    /// (a binary given as config) and must not send its bytes to the terminal.
+    static func writeError(_ message: String) {
+        Platform.writeStderr(escapingControls(message) + (message.hasSuffix("\n") ? "" : "\n"))
+    }
+
+    /// Tabs and newlines stay; other control characters, DEL and C1 become `\xNN`; a replaced
+    /// invalid byte (U+FFFD) becomes `\ufffd`. At most 4 KiB.
+    static func escapingControls(_ s: String) -> String {
+        let clean = s.unicodeScalars.allSatisfy { ($0.value >= 0x20 && $0.value < 0x7f) || $0 == "\n" || $0 == "\t" }
+        var out = ""
+        if clean { out = s } else {
+            for u in s.unicodeScalars {
+                switch u.value {
+                case 0x0a, 0x09: out.unicodeScalars.append(u)
+                case 0..<0x20, 0x7f...0x9f: out += "\\x" + (u.value < 16 ? "0" : "") + String(u.value, radix: 16)
+                case 0xfffd: out += "\\ufffd"
+                default: out.unicodeScalars.append(u)
+                }
+            }
+        }
+        if out.utf8.count > 4096 {
+            let more = out.utf8.count - 4000
+            out = String(decoding: out.utf8.prefix(4000), as: UTF8.self) + "... (\(more) more bytes)"
+        }
+        return out
     }
 
     /// Loads the configuration named by --config / READINESS_PROBE_CONFIG / the default path.
@@ -118,8 +182,14 @@ public enum CLI {
         }
     }
 
-    static let configOption = OptionSpec("--config", short: "-c", value: "PATH",
+    static let configOption = OptionSpec("--config", short: "-c", value: "PATH", kind: .file,
                                          help: "Config file (default: $READINESS_PROBE_CONFIG, else \(ProbeSettings.defaultConfigPath)).")
+
+    /// --only and --exclude, shared by the commands that run checks.
+    static let selectionOptions = [
+        OptionSpec("--only", value: "NAMES", repeatable: true, kind: .checkNames, help: "Run only these checks (comma-separated)."),
+        OptionSpec("--exclude", value: "NAMES", repeatable: true, kind: .checkNames, help: "Skip these checks (comma-separated)."),
+    ]
 }
 
 extension String {

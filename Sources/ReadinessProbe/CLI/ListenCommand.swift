@@ -1,7 +1,9 @@
 // `readiness-probe listen`: the supervisord event listener (docs/event-listener.md).
 // stdout is the protocol channel: nothing but protocol bytes is ever written to it.
 
-enum ListenCommand {
+enum ListenCommand: CLICommand {
+    static let name = "listen"
+
     static let spec = CommandSpec(
         path: "readiness-probe listen",
         summary: "Supervisor event listener: keeps the program ledger, records critical exits, caches check results.",
@@ -12,7 +14,9 @@ enum ListenCommand {
             Speaks the listener protocol on stdin/stdout; logs to stderr. Exits 0 when stdin is closed.
             Writes <rundir>/readiness-probe/ledger.json (read by `run` with [supervisor] source = events or auto)
             and, on every TICK, <rundir>/readiness-probe/result.json (read by `run --cached`).
-            """)
+            """,
+        examples: [CommandExample("listen --config /etc/readiness-probe/readiness-probe.conf",
+                                  "As the command of supervisord's [eventlistener:readiness-probe] section (events=PROCESS_STATE,TICK_5).")])
 
     static let command = CLI.Command(name: "listen", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let config = try CLI.loadConfiguration(args, inv)

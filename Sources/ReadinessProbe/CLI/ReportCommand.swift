@@ -2,7 +2,9 @@ import ProbeSpawn
 // `readiness-probe report kuberhealthy`: run the checks once and report them to Kuberhealthy
 // as an external check.
 
-enum ReportCommand {
+enum ReportCommand: CLICommand {
+    static let name = "report"
+
     /// When Kuberhealthy gives no KH_CHECK_RUN_DEADLINE: time allowed for delivery after the run.
     static let defaultDeliveryBudget: Duration = .seconds(30)
 
@@ -12,7 +14,7 @@ enum ReportCommand {
         options: [
             CLI.configOption,
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "Deadline of the check run (default: [probe] timeout; cut to fit KH_CHECK_RUN_DEADLINE)."),
-        ] + RunCommand.selectionOptions + [
+        ] + CLI.selectionOptions + [
             OptionSpec("--dry-run", help: "Print the report body instead of sending it."),
         ],
         maxPositionals: 1,
@@ -23,7 +25,12 @@ enum ReportCommand {
         failures, timeouts and 5xx with backoff, never 400 or 410.
         Exit status: 0 when the report was accepted (whatever the checks said); 10 when it was refused or
         not delivered in time; 8 when the environment or command line is invalid. See docs/kuberhealthy.md.
-        """)
+        """,
+        examples: [
+            CommandExample("report kuberhealthy", "In a Kuberhealthy external check pod: run once and report to KH_REPORTING_URL."),
+            CommandExample("report kuberhealthy --dry-run", "Print the report body instead of sending it."),
+        ],
+        arguments: ["kuberhealthy"])
 
     static let command = CLI.Command(name: "report", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         guard let target = args.positionals.first else { throw spec.usageError("which system? (report kuberhealthy)") }

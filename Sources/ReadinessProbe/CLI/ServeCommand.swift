@@ -5,7 +5,8 @@ import ProbeSpawn
 import Dispatch
 import ProbeHTTP
 
-enum ServeCommand {
+enum ServeCommand: CLICommand {
+    static let name = "serve"
     static let defaultListen = "127.0.0.1:8080"
     static let defaultPeriod: Duration = .seconds(5)
 
@@ -31,7 +32,12 @@ enum ServeCommand {
         every health answer carries X-Readiness-Code. Until the first run finishes, and when the last result is
         older than --max-age, the answer is 503 with code 11. SIGTERM/SIGINT stop it (exit 0).
         The first stderr line is `serve: listening on http://ADDR:PORT ...`. See docs/serve.md.
-        """)
+        Exit status: 0 when stopped by a signal; 8 for a bad option or config; 14 when it cannot listen.
+        """,
+        examples: [
+            CommandExample("serve --listen 0.0.0.0:8080", "Serve the endpoints to the pod network; checks re-run every 5s."),
+            CommandExample("serve --listen 127.0.0.1:0 --period 2s --quiet", "A free local port, a 2s period, no access log."),
+        ])
 
     static let command = CLI.Command(name: "serve", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         // Before any thread exists, so every thread inherits the mask and only the waiter sees them.
@@ -58,7 +64,7 @@ enum ServeCommand {
                                     handler: { endpoints.respond($0) })
         } catch {
             if case .badListenAddress = error { throw spec.usageError("--listen: \(error)") }
-            throw ExitError(Codes.hookFailed, "readiness-probe serve: \(error)")
+            throw ExitError(Codes.systemError, "readiness-probe serve: \(error)")
         } }
         let grpc = try grpcListen.map { (a) throws(ExitError) in try GRPCServe.start(a, endpoints: endpoints, quiet: args.has("--quiet"), spec: spec) }
         let livez = endpoints.hasLivenessChecks
@@ -84,7 +90,7 @@ enum ServeCommand {
         }
         Thread.detach { [server] in
             let signal = Platform.waitForSignal([SIGTERM, SIGINT])
-            Platform.writeStderr("serve: \(Platform.signalName(signal)): stopping (finishing requests in flight)\n")
+            Platform.writeStderr("serve: \(Signals.name(signal)): stopping (finishing requests in flight)\n")
             server?.requestStop()
             grpc?.requestStop()
         }

@@ -4,7 +4,9 @@ import ProbeSpawn
 @preconcurrency import Glibc
 import Synchronization
 
-enum WaitCommand {
+enum WaitCommand: CLICommand {
+    static let name = "wait"
+
     static let spec = CommandSpec(
         path: "readiness-probe wait", summary: "Re-run the checks until ready or the deadline; exit with the last code.",
         usage: "[--timeout D] [--interval D] [--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES]",
@@ -12,14 +14,18 @@ enum WaitCommand {
             CLI.configOption,
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "How long to wait in all (default 300s)."),
             OptionSpec("--interval", short: "-i", value: "DURATION", help: "From the start of one run to the next (default 2s)."),
-            OptionSpec("--format", short: "-o", value: "FORMAT", help: "How to print the final result: summary (default), table, json or verbose."),
-        ] + RunCommand.selectionOptions,
+            .format(OutputFormat.self, help: "How to print the final result: summary (default), table, json or verbose."),
+        ] + CLI.selectionOptions,
         discussion: """
         Each run has the [probe] timeout, cut to the time left. Progress goes to stderr: a line updated in place
         on a terminal, else one line per change of code. The final result goes to stdout.
         Exit status: 0 when ready; at the deadline, the last run's code; on SIGTERM/SIGINT, the last code,
         or 9 if no run finished. See docs/wait.md.
-        """)
+        """,
+        examples: [
+            CommandExample("wait --timeout 120s", "Block an upgrade script until the container is ready (at most 2 minutes)."),
+            CommandExample("wait -t30s -i500ms --only start --format json", "Wait for one check, polling every 500ms; print JSON."),
+        ])
 
     static let command = CLI.Command(name: "wait", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         Platform.blockSignals([SIGTERM, SIGINT])
@@ -44,14 +50,14 @@ enum WaitCommand {
         let signal = signalled.load(ordering: .sequentiallyConsistent)
         let elapsed = DurationText.format(.milliseconds(progress.elapsed.milliseconds / 100 * 100))
         let report = last ?? ProbeReport(code: Codes.deadlineExceeded,
-                                         summary: signal != 0 ? "stopped by \(Platform.signalName(signal)) before a run finished"
+                                         summary: signal != 0 ? "stopped by \(Signals.name(signal)) before a run finished"
                                                               : "no run finished before the deadline",
                                          durationMs: 0, results: [], finishedAt: Platform.epochSeconds())
         let plural = attempts == 1 ? "" : "s"
         if report.ready {
             progress.finish("wait: ready after \(elapsed) (\(attempts) run\(plural))")
         } else if signal != 0 {
-            progress.finish("wait: stopped by \(Platform.signalName(signal)) after \(elapsed) (\(attempts) run\(plural)); last code \(report.code)")
+            progress.finish("wait: stopped by \(Signals.name(signal)) after \(elapsed) (\(attempts) run\(plural)); last code \(report.code)")
         } else {
             progress.finish("wait: not ready after \(elapsed) (\(attempts) run\(plural)); last code \(report.code)")
         }

@@ -15,7 +15,7 @@ public enum CachedResult {
             ("format", .string(format)),
             ("finished_at", .number((report.finishedAt * 1000).rounded() / 1000)),
             ("listener_pid", .number(Double(listenerPID))),
-            ("result", Render.jsonValue(report)),
+            ("result", ReportJSON.value(report)),
         ])
         return Array((JSON.serialize(v) + "\n").utf8)
     }
@@ -47,7 +47,7 @@ public enum CachedResult {
         }
         guard let v = try? JSON.parse(bytes), v["format"]?.stringValue == format,
               let finished = v["finished_at"]?.doubleValue, let body = v["result"],
-              let report = Render.report(fromJSON: body, finishedAt: finished) else {
+              let report = ReportJSON.report(from: body, finishedAt: finished) else {
             return noResult("cached result \(path) is not a \(format) file", "cached result unreadable")
         }
         let age = now - finished

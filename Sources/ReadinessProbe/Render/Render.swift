@@ -1,5 +1,5 @@
-// Rendering a ProbeReport: summary (one stable line, then the table), table, json
-// (the contract's shape) and verbose (kube-apiserver style lines).
+// Rendering a ProbeReport for people and probes: summary (one stable line, then the table),
+// table, json (Report/ReportJSON.swift: the contract's shape) and verbose (kube-apiserver style).
 
 public enum OutputFormat: String, Sendable, CaseIterable {
     case summary, table, json, verbose
@@ -10,7 +10,7 @@ public enum Render {
         switch format {
         case .summary: return firstLine(report) + "\n" + table(report)
         case .table: return table(report)
-        case .json: return json(report) + "\n"
+        case .json: return ReportJSON.text(report) + "\n"
         case .verbose: return verbose(report)
         }
     }
@@ -55,26 +55,6 @@ public enum Render {
         return Decimal1.format(ms, digits: 1, fixed: true) + "ms"
     }
 
-    public static func jsonValue(_ report: ProbeReport) -> JSONValue {
-        .object([
-            ("ready", .bool(report.ready)),
-            ("code", .number(Double(report.code))),
-            ("summary", .string(report.summary)),
-            ("duration_ms", .number(round3(report.durationMs))),
-            ("checks", .array(report.results.map { r in
-                .object([
-                    ("name", .string(r.name)), ("kind", .string(r.kind)), ("status", .string(r.status.rawValue)),
-                    ("code", .number(Double(r.code))), ("detail", .string(r.detail)),
-                    ("duration_ms", .number(round3(r.durationMs))),
-                ])
-            })),
-        ])
-    }
-
-    public static func json(_ report: ProbeReport) -> String { JSON.serialize(jsonValue(report)) }
-
-    static func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
-
     /// kube-apiserver style: `[+]name ok`, `[-]name failed: detail`, then the verdict line.
     public static func verbose(_ report: ProbeReport, excluded: [String] = [], unknownExcludes: [String] = [],
                                verdictPrefix: String = "readiness") -> String {
@@ -97,22 +77,6 @@ public enum Render {
         case .skip: return "[+]\(r.name) skipped: \(r.detail)"
         case .fail: return "[-]\(r.name) failed: \(r.detail) (code \(r.code))"
         }
-    }
-
-    /// Parses a report back from its JSON (cached results).
-    public static func report(fromJSON v: JSONValue, finishedAt: Double) -> ProbeReport? {
-        guard let code = v["code"]?.intValue, let summary = v["summary"]?.stringValue,
-              let checks = v["checks"]?.arrayValue else { return nil }
-        var rows: [CheckResult] = []
-        for c in checks {
-            guard let name = c["name"]?.stringValue, let kind = c["kind"]?.stringValue,
-                  let st = c["status"]?.stringValue, let status = CheckStatus(rawValue: st),
-                  let cc = c["code"]?.intValue, let detail = c["detail"]?.stringValue else { return nil }
-            rows.append(CheckResult(name: name, kind: kind, status: status, code: Int32(clamping: cc), detail: detail,
-                                    durationMs: c["duration_ms"]?.doubleValue ?? 0))
-        }
-        return ProbeReport(code: Int32(clamping: code), summary: summary, durationMs: v["duration_ms"]?.doubleValue ?? 0,
-                           results: rows, finishedAt: finishedAt)
     }
 }
 

@@ -5,7 +5,7 @@ import ProbeHTTP2
 import ProbeSupport
 
 enum GRPCServe {
-    /// Binds the gRPC port (a bad address is a usage error, exit 8; a port that cannot be bound exits 1).
+    /// Binds the gRPC port (a bad address is a usage error, exit 8; a port that cannot be bound exits 14, system-error).
     static func start(_ address: String, endpoints: HealthEndpoints, quiet: Bool, spec: CommandSpec) throws(ExitError) -> GRPCServer {
         var limits = GRPCServerLimits()
         limits.stopGrace = .milliseconds(800)
@@ -14,7 +14,7 @@ enum GRPCServe {
                                   service: GRPCHealthService(endpoints: endpoints))
         } catch {
             if case .badListenAddress = error { throw spec.usageError("--grpc: \(error)") }
-            throw ExitError(Codes.hookFailed, "readiness-probe serve: --grpc: \(error)")
+            throw ExitError(Codes.systemError, "readiness-probe serve: --grpc: \(error)")
         }
     }
 

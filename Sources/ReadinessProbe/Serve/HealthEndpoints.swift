@@ -125,7 +125,7 @@ public struct HealthEndpoints: Sendable {
         let headers = [(Self.codeHeader, String(report.code))]
         let response: HTTPServerResponse
         if json {
-            var value = Render.jsonValue(report)
+            var value = ReportJSON.value(report)
             if case .object(var pairs) = value {
                 if !excluded.isEmpty { pairs.append(("excluded", .array(excluded.map { .string($0) }))) }
                 if !unknown.isEmpty { pairs.append(("unknown_excludes", .array(unknown.map { .string($0) }))) }
@@ -157,7 +157,7 @@ public struct HealthEndpoints: Sendable {
         let status = report.ready ? 200 : 503
         let headers = [(Self.codeHeader, String(report.code))]
         if json {
-            return .text(status, Render.json(report) + "\n", contentType: "application/json", headers: headers)
+            return .text(status, ReportJSON.text(report) + "\n", contentType: "application/json", headers: headers)
         }
         if report.code == Codes.noFreshResult {
             var body = Render.firstLine(report) + "\n"

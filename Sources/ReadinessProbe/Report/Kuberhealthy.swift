@@ -89,7 +89,7 @@ public enum Kuberhealthy {
         -> Delivery {
         let request = HTTPClientRequest(method: "POST", target: target.target,
                                         headers: [("Content-Type", "application/json"), ("kh-run-uuid", uuid),
-                                                  ("User-Agent", "readiness-probe/\(CLI.version)")],
+                                                  ("User-Agent", "readiness-probe/\(ProbeVersion.string)")],
                                         body: Array(body.utf8))
         var attempts = 0
         var backoff: Duration = .milliseconds(250)
