@@ -16,7 +16,7 @@ else
 SUPERVISOR_DEP :=
 endif
 
-.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order print-version deps
+.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order print-version deps deb deb-test man
 
 all: build
 
@@ -27,6 +27,9 @@ help:
 	@echo "make bench   benchmarks (hyperfine, wrk); results go to docs/benchmarks.md by hand"
 	@echo "make fuzz    libFuzzer over every hand-written parser (FUZZ_SECONDS=10 each)"
 	@echo "make docs    regenerate docs/codes.md from the code table"
+	@echo "make deb     Debian package at $(DEB) (release build, man page, completions)"
+	@echo "make deb-test  lintian, then install the package into a scratch root and run it"
+	@echo "make man     the man page at .build/man/readiness-probe.1 (from the command table)"
 	@echo "make link-order  regenerate the release link order (valgrind; see docs/benchmarks.md)"
 
 # The release link: fully static, one section per function, linked by lld (it ships with the
@@ -101,6 +104,21 @@ fuzz:
 
 print-version:
 	@echo $(VERSION)
+
+# The Debian package: dpkg-deb only (packaging/deb/build.sh); docs/packaging.md.
+DEB_REVISION ?= 1
+DEB := .build/deb/readiness-probe_$(VERSION)-$(DEB_REVISION)_$(shell dpkg --print-architecture 2>/dev/null || echo unknown).deb
+
+deb: build
+	DEB_REVISION=$(DEB_REVISION) ./packaging/deb/build.sh $(BIN)
+
+# Not dependent on deb (that would relink): run `make deb deb-test`.
+deb-test: deps
+	./packaging/deb/test.sh $(DEB)
+
+man: debug
+	mkdir -p .build/man
+	.build/debug/readiness-probe man > .build/man/readiness-probe.1
 
 # Debian packages the tests need (zsh, fish, lintian, man-db): installed when missing and root.
 deps:

@@ -141,6 +141,8 @@ final class KuberhealthyServer: @unchecked Sendable {
         #expect(reqs.first?["path"]?.stringValue == "/check")
         #expect(reqs.first?["headers"]?["kh-run-uuid"]?.stringValue == "run-1")
         #expect(reqs.first?["headers"]?["content-type"]?.stringValue == "application/json")
+        // The one version (ProbeSupport/Version.swift) reaches Kuberhealthy in the User-Agent.
+        #expect(reqs.first?["headers"]?["user-agent"]?.stringValue == "readiness-probe/\(ProbeVersion.string)")
         let body = try JSON.parse(reqs.first?["body"]?.stringValue ?? "")
         #expect(body == .object([("OK", .bool(true)), ("Errors", .array([]))]))
         #expect(r.stderr.contains("accepted (HTTP 200)"))
