@@ -2,6 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 SUPERVISOR_VERSION ?= 4.3.0
+SDNOTIFY_VERSION ?= 0.3.2
 VENV := .venv
 BIN := .build/release/readiness-probe
 # The one version (Sources/ProbeSupport/Version.swift), for the package.
@@ -59,7 +60,7 @@ H2_VERSION ?= 4.4.1
 
 # Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
-venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION)
+venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION) $(VENV)/.sdnotify-$(SDNOTIFY_VERSION)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +70,11 @@ $(VENV)/bin/supervisord: | $(VENV)/bin/python
 
 $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
+
+# sdnotify: the Python sd_notify library a notify test program uses (docs/notify.md).
+$(VENV)/.sdnotify-$(SDNOTIFY_VERSION): | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check sdnotify==$(SDNOTIFY_VERSION)
+	touch $@
 
 $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcio==$(GRPCIO_VERSION) \

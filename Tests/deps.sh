@@ -10,6 +10,8 @@ fish       # CompletionTests: fish --no-execute on the generated fish completion
 lintian    # make deb: the package must have no lintian errors
 man-db     # make deb-test and ManPageTests: man -l on the generated page
 groff-base # ManPageTests: groff -ww warnings on the generated page
+redis-server # NotifyLiveTests: redis --supervised systemd sends READY=1 to the listener's notify socket
+systemd    # NotifyLiveTests: systemd-notify --ready (a child sender with BARRIER=1)
 "
 missing=""
 for p in $(printf '%s\n' "$PACKAGES" | sed 's/#.*//'); do

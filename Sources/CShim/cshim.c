@@ -2,6 +2,7 @@
 #include "cshim.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -79,6 +80,116 @@ int cshim_bind_unix(int fd, const char *path) {
     struct sockaddr_un sun;
     if (fill_sun(&sun, path) != 0) return -1;
     return bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+}
+
+static int fill_sun_bytes(struct sockaddr_un *sun, const char *addr, size_t len, socklen_t *outlen) {
+    if (len == 0 || len >= sizeof(sun->sun_path)) { errno = len == 0 ? EINVAL : ENAMETOOLONG; return -1; }
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, addr, len);
+    /* A path socket's address includes its terminating NUL; an abstract one is exactly its bytes. */
+    *outlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (addr[0] == 0 ? 0 : 1));
+    return 0;
+}
+
+int cshim_notify_bind(const char *addr, size_t len, int rcvbuf) {
+    struct sockaddr_un sun;
+    socklen_t sl;
+    if (fill_sun_bytes(&sun, addr, len, &sl) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (rcvbuf > 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (bind(fd, (struct sockaddr *)&sun, sl) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+long cshim_notify_recv(int fd, unsigned char *buf, size_t cap, int *pid, unsigned int *uid, int *fds, int *ctrunc) {
+    struct iovec iov = { .iov_base = buf, .iov_len = cap };
+    union {
+        struct cmsghdr align;
+        char data[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+    } control;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data;
+    msg.msg_controllen = sizeof(control.data);
+    *pid = 0; *uid = (unsigned int)-1; *fds = 0; *ctrunc = 0;
+    ssize_t n;
+    do { n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    if (msg.msg_flags & MSG_CTRUNC) *ctrunc = 1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+            *pid = cred.pid;
+            *uid = cred.uid;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < count; i++) {
+                int passed;
+                memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                close(passed);
+                (*fds)++;
+            }
+        }
+    }
+    return (long)n;
+}
+
+int cshim_notify_send(const char *addr, size_t len, const unsigned char *buf, size_t n, int pid, int passfd) {
+    struct sockaddr_un sun;
+    socklen_t sl;
+    if (fill_sun_bytes(&sun, addr, len, &sl) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
+    union {
+        struct cmsghdr align;
+        char data[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_name = &sun;
+    msg.msg_namelen = sl;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    size_t used = 0;
+    struct cmsghdr *c = NULL;
+    if (pid > 0 || passfd >= 0) {
+        msg.msg_control = control.data;
+        msg.msg_controllen = sizeof(control.data);
+        c = CMSG_FIRSTHDR(&msg);
+    }
+    if (pid > 0) {
+        struct ucred cred = { .pid = pid, .uid = getuid(), .gid = getgid() };
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_CREDENTIALS;
+        c->cmsg_len = CMSG_LEN(sizeof(cred));
+        memcpy(CMSG_DATA(c), &cred, sizeof(cred));
+        used += CMSG_SPACE(sizeof(cred));
+        c = CMSG_NXTHDR(&msg, c);
+    }
+    if (passfd >= 0) {
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+        used += CMSG_SPACE(sizeof(int));
+    }
+    if (msg.msg_control) msg.msg_controllen = used;
+    ssize_t r;
+    do { r = sendmsg(fd, &msg, MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    if (r < 0) { errno = e; return -1; }
+    return 0;
 }
 
 int cshim_wifexited(int status) { return WIFEXITED(status); }

@@ -11,7 +11,7 @@ let root = rootFolder.lowercased()
 
 /// One libFuzzer executable per parser; each is a two-line shim over a body in FuzzTargets.
 let targets = ["xmlrpc", "http-response", "http-request", "status", "events", "ini", "state", "duration", "args", "json",
-               "h2-frames", "hpack", "protobuf"]
+               "h2-frames", "hpack", "protobuf", "notify"]
 
 let package = Package(
     name: "ReadinessProbeFuzz",

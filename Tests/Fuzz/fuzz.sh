@@ -4,7 +4,7 @@
 #   Tests/Fuzz/fuzz.sh [SECONDS] [TARGET...]     fuzz each target for SECONDS (default 10), one after another
 #   Tests/Fuzz/fuzz.sh replay [TARGET...]        run every seed once, without fuzzing (a regression check)
 #
-# Targets: xmlrpc http-response http-request status events ini state duration args json h2-frames hpack protobuf.
+# Targets: xmlrpc http-response http-request status events ini state duration args json h2-frames hpack protobuf notify.
 # Work files go to <root>/fuzz-out/ (gitignored): <target>/corpus (seeds plus what libFuzzer found),
 # <target>/crash-* (inputs that crashed), <target>.log. Exit status 1 if any target crashed.
 # Environment: FUZZ_MAX_LEN (65536),
@@ -13,7 +13,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-all=(xmlrpc http-response http-request status events ini state duration args json h2-frames hpack protobuf)
+all=(xmlrpc http-response http-request status events ini state duration args json h2-frames hpack protobuf notify)
 
 mode=fuzz
 seconds=10

@@ -32,6 +32,19 @@ int cshim_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 int cshim_connect_unix(int fd, const char *path);
 /// Binds a unix socket to a path.
 int cshim_bind_unix(int fd, const char *path);
+/// sd_notify: a datagram unix socket (SOCK_CLOEXEC | SOCK_NONBLOCK) with SO_PASSCRED, bound to
+/// `addr` (`len` bytes; a leading NUL byte is an abstract address). `rcvbuf` > 0 asks for that
+/// receive buffer. Returns the fd or -1 with errno.
+int cshim_notify_bind(const char *addr, size_t len, int rcvbuf);
+/// One datagram from a notify socket, without blocking (MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC).
+/// Returns the datagram's full length (may exceed `cap`: then it was truncated), or -1 with errno
+/// (EAGAIN: none queued). `*pid`/`*uid` are the sender's SCM_CREDENTIALS (0/-1 when absent); every
+/// SCM_RIGHTS fd is closed at once and counted in `*fds`; `*ctrunc` is 1 when control data was cut.
+long cshim_notify_recv(int fd, unsigned char *buf, size_t cap, int *pid, unsigned int *uid, int *fds, int *ctrunc);
+/// Sends one datagram to `addr` (`len` bytes; leading NUL = abstract) from a new socket, with
+/// SCM_CREDENTIALS naming `pid` when pid > 0 (the kernel allows only one's own pid unless root),
+/// and `passfd` >= 0 attached with SCM_RIGHTS. Returns 0 or -1 with errno.
+int cshim_notify_send(const char *addr, size_t len, const unsigned char *buf, size_t n, int pid, int passfd);
 /// Wait-status decoding (the W* macros are not imported into Swift).
 int cshim_wifexited(int status);
 int cshim_wexitstatus(int status);

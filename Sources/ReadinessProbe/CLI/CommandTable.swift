@@ -23,6 +23,8 @@ extension CLI {
         ServeCommand.self,
         WaitCommand.self,
         ReportCommand.self,
+        NotifyCommand.self,
+        AwaitCommand.self,
         StateLoadCommand.self,
         StateSetCommand.self,
         StateResetCommand.self,

@@ -22,7 +22,8 @@ enum ListenCommand: CLICommand {
         let config = try CLI.loadConfiguration(args, inv)
         let listener = EventListener(configuration: config)
         listener.start()
-        let loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
+        var loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
+        loop.side = listener.notifySideChannel
         let end = loop.run { listener.handle($0) }
         listener.finish()
         switch end {

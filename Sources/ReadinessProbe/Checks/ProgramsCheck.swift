@@ -8,17 +8,25 @@ public struct ProgramsCheck: Check {
     public var selectors: [Selector]
     /// The start program, which `*` never includes.
     public var startProgram: String
+    /// Programs that must also have sent READY=1 since their start (sd_notify; docs/notify.md).
+    /// They are critical too (`selectors` includes them).
+    public var notify: [Selector] = []
+    /// The default watchdog period of notify programs, armed by their first WATCHDOG=1 (nil: none).
+    public var watchdog: Duration? = .seconds(30)
 
-    public init(selectors: [Selector], startProgram: String = "start") {
+    public init(selectors: [Selector], startProgram: String = "start", notify: [Selector] = [], watchdog: Duration? = .seconds(30)) {
         self.selectors = selectors
         self.startProgram = startProgram
+        self.notify = notify
+        self.watchdog = watchdog
+        for n in notify where !selectors.contains(n) && !selectors.contains(.all) { self.selectors.append(n) }
     }
 
     public static let kind = CheckKind(
         section: "programs", resultKind: "supervisor-programs", order: 20, instance: .forbidden,
-        keys: ["critical", "critical_file"],
-        codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable, Codes.noFreshResult],
-        about: "every critical program must be RUNNING",
+        keys: ["critical", "critical_file", "notify", "watchdog"],
+        codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable, Codes.noFreshResult, Codes.programNotReady],
+        about: "every critical program must be RUNNING (and every notify program must have sent READY=1)",
         make: { (input) throws(ConfigError) -> [CheckEntry] in
             guard let s = input.sections.first else { return [] }
             var selectors: [Selector] = []
@@ -32,12 +40,28 @@ public struct ProgramsCheck: Check {
             if let e = s.entry("critical_file"), !e.value.isEmpty {
                 selectors += try readCriticalFile(e.value, at: e.location)
             }
-            if selectors.isEmpty { return [] }
+            var notify: [Selector] = []
+            if let e = s.entry("notify") {
+                for item in e.value.split(whereSeparator: { $0 == "," || $0 == "\n" }) {
+                    let t = item.trimmingASCIIWhitespace()
+                    if t.isEmpty { continue }
+                    let sel = try parseSelector(t, at: e.location)
+                    if sel == .all { throw ConfigError("notify names programs or group:NAME, not *", at: e.location) }
+                    notify.append(sel)
+                }
+            }
+            var watchdog: Duration? = .seconds(30)
+            if let e = s.entry("watchdog") {
+                do { let d = try DurationText.parse(e.value); watchdog = d > .zero ? d : nil } catch {
+                    throw ConfigError("watchdog: \(error)", at: e.location)
+                }
+            }
+            if selectors.isEmpty && notify.isEmpty { return [] }
             let start = input.document.section("start")?["program"] ?? "start"
             let common = try CommonCheckOptions(s)
             return [CheckEntry(name: "programs", kind: "supervisor-programs", severity: common.severity,
                                timeout: common.timeout, liveness: common.liveness, origin: s.location.description,
-                               check: ProgramsCheck(selectors: selectors, startProgram: start))]
+                               check: ProgramsCheck(selectors: selectors, startProgram: start, notify: notify, watchdog: watchdog))]
         })
 
     static func parseSelector(_ t: String, at loc: FileLocation) throws(ConfigError) -> Selector {
@@ -103,7 +127,7 @@ public struct ProgramsCheck: Check {
     }
 
     /// The verdict for a snapshot, kept pure for tests.
-    public func evaluate(_ snapshot: SupervisorSnapshot) -> CheckOutcome {
+    public func evaluate(_ snapshot: SupervisorSnapshot, now: Double? = nil) -> CheckOutcome {
         var critical: [SupervisorProcess] = []
         var missing: [String] = []
         func add(_ p: SupervisorProcess) { if !critical.contains(p) { critical.append(p) } }
@@ -123,6 +147,7 @@ public struct ProgramsCheck: Check {
             problems.append(("program \(p.namespec) is \(p.state.name)", d))
         }
         if problems.isEmpty {
+            if !notify.isEmpty { return notifyVerdict(snapshot, critical: critical, now: now ?? Platform.epochSeconds()) }
             return .pass("\(critical.count) critical program\(critical.count == 1 ? "" : "s") RUNNING")
         }
         var detail = problems[0].1
@@ -130,5 +155,51 @@ public struct ProgramsCheck: Check {
             detail += "; also " + problems.dropFirst().map(\.0).joined(separator: ", ")
         }
         return .fail(Codes.programNotRunning, detail, summary: problems[0].0 + (problems.count > 1 ? " (+\(problems.count - 1) more)" : ""))
+    }
+}
+
+extension ProgramsCheck {
+    /// The RUNNING processes of `critical` that `notify` selects.
+    public func notifyPrograms(_ critical: [SupervisorProcess]) -> [SupervisorProcess] {
+        critical.filter { p in
+            notify.contains { sel in
+                switch sel {
+                case .program(let n): n == p.namespec || n == p.name
+                case .group(let g): g == p.group
+                case .all: false
+                }
+            }
+        }
+    }
+
+    /// Every critical program is RUNNING; now the notify programs must be ready (code 12).
+    func notifyVerdict(_ snapshot: SupervisorSnapshot, critical: [SupervisorProcess], now: Double) -> CheckOutcome {
+        let programs = notifyPrograms(critical)
+        let running = "\(critical.count) critical program\(critical.count == 1 ? "" : "s") RUNNING"
+        if programs.isEmpty { return .pass(running) }
+        guard let notifyState = snapshot.notify else {
+            return .fail(Codes.noFreshResult,
+                         "notify readiness of \(programs.map(\.namespec).joined(separator: ", ")) is known only to the event listener's ledger, and this run read \(snapshot.source) (is `readiness-probe listen` running and its ledger fresh?)",
+                         summary: "no notify state (the event listener's ledger is not in use)")
+        }
+        if let err = notifyState.socketError {
+            return .fail(Codes.programNotReady, "program \(programs[0].namespec) cannot report ready: the listener has no notify socket: \(err)",
+                         summary: "the event listener has no notify socket")
+        }
+        var problems: [(String, String)] = []
+        var readyDetails: [String] = []
+        for p in programs {
+            let view = notifyState.programs[p.namespec] ?? NotifyView(state: nil, runningSince: now)
+            let v = view.verdict(name: p.namespec, now: now, watchdog: watchdog)
+            if v.ready { readyDetails.append(v.detail) } else { problems.append((v.summary, v.detail)) }
+        }
+        if problems.isEmpty {
+            let n = readyDetails.count
+            return .pass(running + ", \(n) notify program\(n == 1 ? "" : "s") ready: " + readyDetails.prefix(8).joined(separator: "; ")
+                         + (n > 8 ? "; +\(n - 8) more" : ""))
+        }
+        var detail = problems[0].1
+        if problems.count > 1 { detail += "; also " + problems.dropFirst().map(\.0).joined(separator: ", ") }
+        return .fail(Codes.programNotReady, detail, summary: problems[0].0 + (problems.count > 1 ? " (+\(problems.count - 1) more)" : ""))
     }
 }

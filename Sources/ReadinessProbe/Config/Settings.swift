@@ -36,6 +36,15 @@ public struct ListenerSettings: Sendable {
     public init() {}
 }
 
+/// The listener's sd_notify socket (docs/notify.md).
+public struct NotifySettings: Sendable {
+    /// nil: <rundir>/readiness-probe/notify.sock. `@name` is an abstract address.
+    public var socket: String? = nil
+    /// The path socket's mode: senders need write permission on it.
+    public var mode: UInt32 = 0o666
+    public init() {}
+}
+
 public struct ProbeSettings: Sendable {
     public static let defaultConfigPath = "/etc/readiness-probe/readiness-probe.conf"
     public static let defaultHooksDir = "/etc/readiness-probe/hooks.d"
@@ -52,6 +61,7 @@ public struct ProbeSettings: Sendable {
     public var allowNoChecks = false
     public var supervisor = SupervisorSettings()
     public var listener = ListenerSettings()
+    public var notify = NotifySettings()
     /// The config file that was read, or nil when the built-in defaults apply.
     public var configFile: String? = nil
     /// The process environment (for discovery and state defaults); injectable for tests.
@@ -64,6 +74,7 @@ public struct ProbeSettings: Sendable {
         "probe": ["timeout", "hook_timeout", "hooks_dir", "sonic_hook", "rundir", "allow_no_checks"],
         "supervisor": ["serverurl", "username", "password", "source", "supervisorctl", "config", "ledger_max_age"],
         "listener": ["on_critical_exit", "terminate_grace", "run_checks", "tick", "failure_hold"],
+        "notify": ["socket", "mode"],
     ]
 
     /// Reads the framework sections of `doc`.
@@ -97,6 +108,20 @@ public struct ProbeSettings: Sendable {
             if let e = s.entry("supervisorctl"), !e.value.isEmpty { supervisor.supervisorctl = e.value }
             if let e = s.entry("config"), !e.value.isEmpty { supervisor.configFile = e.value }
             if let e = s.entry("ledger_max_age") { supervisor.ledgerMaxAge = try ConfigValue.duration(e) }
+        }
+        if let s = doc.section("notify") {
+            if let e = s.entry("socket"), !e.value.isEmpty {
+                guard NotifyAddress(e.value) != nil else {
+                    throw ConfigError("socket must be an absolute path or @name of at most 107 bytes, not \"\(e.value)\"", at: e.location)
+                }
+                notify.socket = e.value
+            }
+            if let e = s.entry("mode") {
+                guard let m = UInt32(e.value, radix: 8), m <= 0o777 else {
+                    throw ConfigError("mode must be octal permissions such as 0666 or 0660, not \"\(e.value)\"", at: e.location)
+                }
+                notify.mode = m
+            }
         }
         if let s = doc.section("listener") {
             if let e = s.entry("on_critical_exit") {

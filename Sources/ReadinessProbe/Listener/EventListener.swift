@@ -28,6 +28,10 @@ public final class EventListener {
     public var rpcTimeout: Duration = .seconds(3)
     /// Non-critical changes and TICKs are written at most this often (critical ones at once).
     public var coalesce: Double = 1.0
+    /// The sd_notify socket and attribution (Notify/NotifyHub.swift); nil without an address.
+    public let notifyHub: NotifyHub?
+    /// STATUS=/watchdog pings not yet written (they are written at most once per `coalesce`).
+    var notifyDirty = false
 
     public init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
         settings = configuration.settings
@@ -36,6 +40,7 @@ public final class EventListener {
         ledgerPath = Ledger.path(settings)
         resultPath = CachedResult.path(settings)
         self.log = log
+        notifyHub = NotifyHub.address(configuration.settings).map { NotifyHub(address: $0, log: log) }
         ledger.listenerPID = Int(Platform.processID)
         if let pool = settings.environment["SUPERVISOR_GROUP_NAME"], !pool.isEmpty { ledger.pool = pool }
     }
@@ -51,6 +56,10 @@ public final class EventListener {
         ledger.listenerGroups = Array(SupervisorView.listenerGroups(settings)).sorted()
         let (pid, processes) = askSupervisord(wantPID: true)
         ledger.supervisordPID = pid
+        if let hub = notifyHub {
+            hub.supervisordPID = pid
+            hub.open(mode: mode_t(settings.notify.mode))
+        }
         if let pid, let old = try? Ledger.read(path: ledgerPath), old.supervisordPID == pid {
             // The same supervisord: keep recorded failures (a restarted listener loses none).
             ledger.entries = old.entries
@@ -69,6 +78,7 @@ public final class EventListener {
 
     /// At end of input: marks the ledger closed and waits (bounded) for a check run in flight.
     public func finish() {
+        notifyHub?.socket.close()
         ledger.closed = true
         writeLedger()
         _ = background.waitIdle(timeout: settings.timeout + .seconds(1))
@@ -140,6 +150,7 @@ public final class EventListener {
         let isStart = startProgram.map { $0 == pname || $0 == change.namespec } ?? false
         log("\(change.namespec) \(state.name)" + (expected.map { $0 ? " (expected)" : " (unexpected)" } ?? "")
             + " serial \(event.header.serial)")
+        if let hub = notifyHub, hub.programsChanged(&ledger, now: now) { writeLedger(now: now) }
         if let failure = change.newFailure {
             log("CRITICAL: \(failure.detail)")
             if settings.listener.onCriticalExit == .terminate { terminateSupervisord(because: failure.detail) }
@@ -152,6 +163,7 @@ public final class EventListener {
         ledger.lastSerial = max(ledger.lastSerial, event.header.serial)
         let now = Platform.epochSeconds()
         if ledger.expireFailures(now: now, hold: settings.listener.failureHold) { dirty = true }
+        notifyHub?.invalidate()
         // The heartbeat: at least one write per TICK, unless one happened within `coalesce`.
         if now - lastWrite >= coalesce { writeLedger(now: now) }
         let reseed = !ledger.complete
@@ -172,13 +184,41 @@ public final class EventListener {
         watched.isCritical(name: name, group: group) { $0 == ledger.pool || ledger.listenerGroups.contains($0) }
     }
 
+    // MARK: sd_notify
+
+    /// Reads queued notify datagrams (a bounded batch) and writes the ledger: at once when a
+    /// verdict may have changed, else within `coalesce`.
+    public func serviceNotify() {
+        guard let hub = notifyHub else { return }
+        let now = Platform.epochSeconds()
+        let d = hub.drain(&ledger, now: now)
+        if d.urgent { writeLedger(now: now); return }
+        if d.changed { notifyDirty = true }
+        if notifyDirty && now - lastWrite >= coalesce { writeLedger(now: now) }
+    }
+
+    /// How long the protocol loop may wait before `serviceNotify` must flush (-1: no limit).
+    public func notifyTimeout() -> Int32 {
+        guard notifyDirty else { return -1 }
+        let left = lastWrite + coalesce - Platform.epochSeconds()
+        return left <= 0 ? 0 : Int32(min(1000, left * 1000) + 1)
+    }
+
+    /// The protocol loop's side channel for the notify socket (nil when it could not be opened).
+    public var notifySideChannel: ListenerProtocol.SideChannel? {
+        guard let hub = notifyHub, hub.fd >= 0 else { return nil }
+        return ListenerProtocol.SideChannel(fd: hub.fd, service: { [self] in serviceNotify() }, timeout: { [self] in notifyTimeout() })
+    }
+
     // MARK: output
 
     func writeLedger(now: Double = Platform.epochSeconds()) {
+        if let hub = notifyHub { ledger.notify = hub.info }
         do {
             try ledger.write(path: ledgerPath, now: now)
             lastWrite = now
             dirty = false
+            notifyDirty = false
             writeErrorLogged = false
         } catch {
             if !writeErrorLogged { log("error: cannot write the ledger: \(error)") }

@@ -38,6 +38,8 @@ public struct LedgerEntry: Sendable, Equatable {
     public var serial: Int
     /// Set by an unexpected exit of a critical program; see `failureActive`.
     public var failure: LedgerFailure?
+    /// sd_notify messages since the program's current start (Notify/, docs/notify.md).
+    public var notify: NotifyState? = nil
 
     public init(name: String, group: String, state: ProcessState, pid: Int = 0, expected: Bool? = nil,
                 exitStatus: Int? = nil, spawnError: String = "", changedAt: Double, serial: Int = -1,
@@ -108,6 +110,8 @@ public struct Ledger: Sendable, Equatable {
     /// The highest `poolserial` seen in the listener's own pool (-1: none). With no event lost
     /// since the pool began, `events == pool_serial + 1`.
     public var poolSerial: Int = -1
+    /// The notify socket and its counters (nil: the listener has no notify socket configured).
+    public var notify: NotifyLedgerInfo? = nil
 
     public init() {}
 
@@ -130,6 +134,7 @@ public struct Ledger: Sendable, Equatable {
                                 exitStatus: p.exitStatus, spawnError: p.spawnError, changedAt: now)
             if let old = index(name: p.name, group: p.group) {
                 e.failure = entries[old].failure
+                if let n = entries[old].notify, n.pid == p.pid, p.pid > 0 { e.notify = n }
                 if entries[old].state == p.state {
                     e.expected = entries[old].expected
                     e.changedAt = entries[old].changedAt
@@ -172,6 +177,8 @@ public struct Ledger: Sendable, Equatable {
         e.changedAt = now
         if let pid { e.pid = pid } else if state == .backoff || state == .fatal || state == .starting { e.pid = 0 }
         if state == .exited || state == .stopped { e.pid = 0 }
+        // A restart clears what the program said through sd_notify (docs/notify.md).
+        if state != .running || e.notify?.pid != e.pid { e.notify = nil }
         if state == .exited {
             e.expected = expected
             e.exitStatus = nil
@@ -207,8 +214,10 @@ public struct Ledger: Sendable, Equatable {
     // MARK: the snapshot the checks read
 
     public func snapshot(now: Double, hold: Duration) -> SupervisorSnapshot {
-        SupervisorSnapshot(processes: entries.map { $0.process(now: now, hold: hold) }, source: "events",
-                           listenerGroups: Set(listenerGroups + (pool.map { [$0] } ?? [])))
+        var s = SupervisorSnapshot(processes: entries.map { $0.process(now: now, hold: hold) }, source: "events",
+                                   listenerGroups: Set(listenerGroups + (pool.map { [$0] } ?? [])))
+        s.notify = NotifySnapshot(ledger: self)
+        return s
     }
 
     // MARK: JSON
@@ -226,6 +235,7 @@ public struct Ledger: Sendable, Equatable {
                     .object([("state", .string(f.state.name)), ("at", num(f.at)), ("serial", int(f.serial)),
                              ("detail", .string(f.detail))])
                 } ?? .null),
+                ("notify", e.notify?.json() ?? .null),
             ])
         }
         return .object([
@@ -238,6 +248,7 @@ public struct Ledger: Sendable, Equatable {
             ("supervisord_state", .string(supervisordState)),
             ("last_serial", int(lastSerial)), ("events", int(eventsSeen)), ("pool_serial", int(poolSerial)), ("state_events", int(eventsApplied)),
             ("programs", .array(programs)),
+            ("notify", notify?.json() ?? .null),
         ])
     }
 
@@ -267,6 +278,7 @@ public struct Ledger: Sendable, Equatable {
         eventsApplied = v["state_events"]?.intValue ?? 0
         eventsSeen = v["events"]?.intValue ?? 0
         poolSerial = v["pool_serial"]?.intValue ?? -1
+        notify = NotifyLedgerInfo(json: v["notify"])
         for p in programs {
             guard let name = p["name"]?.stringValue, let group = p["group"]?.stringValue,
                   let sn = p["state"]?.stringValue, let state = ProcessState(name: sn) else {
@@ -285,6 +297,7 @@ public struct Ledger: Sendable, Equatable {
                                        spawnError: p["spawnerr"]?.stringValue ?? "",
                                        changedAt: p["changed_at"]?.doubleValue ?? 0, serial: p["serial"]?.intValue ?? -1,
                                        failure: failure))
+            entries[entries.count - 1].notify = NotifyState(json: p["notify"])
         }
     }
 

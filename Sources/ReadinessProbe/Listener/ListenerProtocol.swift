@@ -8,6 +8,7 @@
 // A malformed header is logged, and the envelope is skipped: when the header still has a
 // `len:N` token, exactly N code points after its newline; otherwise every byte that arrives
 // until the pipe is quiet for 100 ms (at most 2 s). Then the answer keeps the cycle in step.
+@preconcurrency import Glibc
 import SupervisorKit
 
 public struct ListenerProtocol {
@@ -25,10 +26,41 @@ public struct ListenerProtocol {
         case writeFailed(String)
     }
 
+    /// A second input served by the same loop while it waits for supervisord (the notify
+    /// socket): `service` runs when `fd` is readable, or when `timeout()` ms have passed
+    /// (-1: no timeout). stdin always goes first, so the side channel cannot starve the protocol.
+    public struct SideChannel {
+        public var fd: Int32
+        public var service: () -> Void
+        public var timeout: () -> Int32
+        public init(fd: Int32, service: @escaping () -> Void, timeout: @escaping () -> Int32) {
+            self.fd = fd
+            self.service = service
+            self.timeout = timeout
+        }
+    }
+    public var side: SideChannel? = nil
+
     public init(input: Int32 = 0, output: Int32 = 1, log: @escaping (String) -> Void) {
         self.input = input
         self.output = output
         self.log = log
+    }
+
+    /// Waits until stdin is readable, serving the side channel meanwhile.
+    func waitForInput() {
+        guard let side else { return }
+        var fds = [pollfd(fd: input, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: side.fd, events: Int16(POLLIN), revents: 0)]
+        while true {
+            fds[0].revents = 0
+            fds[1].revents = 0
+            let r = poll(&fds, 2, side.timeout())
+            if r < 0 && Platform.errno == EINTR { continue }
+            if r < 0 { return }  // let read(2) report it
+            if fds[0].revents != 0 { return }
+            side.service()
+        }
     }
 
     /// Runs the cycle until end of input or an I/O error. `handle` gets each well-formed event
@@ -59,6 +91,7 @@ public struct ListenerProtocol {
                 continue
             }
             guard let event else {
+                waitForInput()
                 let n: Int
                 do { n = try Platform.readSome(input, into: &chunk) } catch { return .readFailed(error.description) }
                 if n == 0 {

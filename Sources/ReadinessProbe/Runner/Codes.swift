@@ -26,6 +26,7 @@ public enum Codes {
     public static let deadlineExceeded: Int32 = 9
     public static let reportNotAccepted: Int32 = 10
     public static let noFreshResult: Int32 = 11
+    public static let programNotReady: Int32 = 12
     /// The probe itself could not do its work (bind, write): not a check's verdict.
     public static let systemError: Int32 = 14
 
@@ -53,7 +54,9 @@ public enum Codes {
                  meaning: "report kuberhealthy: the report could not be delivered or was refused (400, 410 Gone, retries exhausted before the deadline)."),
         CodeInfo(range: 11...11, name: "no-fresh-result",
                  meaning: "run --cached, serve: no result yet, or the cached result or the listener's ledger is older than its max age. Never read as ready."),
-        CodeInfo(range: 12...13, name: "reserved", meaning: "Reserved for the framework."),
+        CodeInfo(range: 12...12, name: "program-not-ready",
+                 meaning: "A notify program is RUNNING but not ready: no READY=1 since its start, RELOADING=1 or STOPPING=1 sent, its watchdog expired or was triggered, or no notify socket. The detail has its last STATUS= and how long it has waited (docs/notify.md)."),
+        CodeInfo(range: 13...13, name: "reserved", meaning: "Reserved for the framework."),
         CodeInfo(range: 14...14, name: "system-error",
                  meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted); `state` could not create, write or remove a state file. The message names the address or path and the system error."),
         CodeInfo(range: 15...15, name: "reserved", meaning: "Reserved for the framework."),

@@ -19,6 +19,8 @@ public struct SupervisorSnapshot: Sendable, Equatable {
     public var source: String
     /// Groups that are event-listener pools (never critical by `*`).
     public var listenerGroups: Set<String>
+    /// sd_notify state per program (from the listener's ledger; nil for other sources).
+    public var notify: NotifySnapshot? = nil
 
     public init(processes: [SupervisorProcess], source: String, listenerGroups: Set<String> = []) {
         self.processes = processes

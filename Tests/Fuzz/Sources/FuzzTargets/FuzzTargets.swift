@@ -49,6 +49,7 @@ public enum FuzzTargets {
         ("xmlrpc", xmlrpc), ("http-response", httpResponse), ("http-request", httpRequest), ("status", status),
         ("events", events), ("ini", ini), ("state", state), ("duration", duration), ("args", args), ("json", json),
         ("h2-frames", h2Frames), ("hpack", hpack), ("protobuf", protobuf),
+        ("notify", notify),
     ]
 
     // MARK: 1. XML-RPC
@@ -312,6 +313,36 @@ public enum FuzzTargets {
         let text = JSON.serialize(value)
         guard let again = try? JSON.parse(text) else { violated("serialized JSON parses", text) }
         require(JSON.serialize(again) == text, "JSON serialization is stable", text)
+    }
+
+    // MARK: 14. sd_notify datagrams
+
+    /// `NotifyMessage.parse` on the input as one datagram, then `NotifyState.apply` and its verdict.
+    /// Properties: a parsed message re-encoded parses back to the same message (unknown keys aside);
+    /// STATUS stays within its bound; a state's JSON reads back to the same state; the verdict of a
+    /// state that saw STOPPING=1 or WATCHDOG=trigger is never ready.
+    public static func notify(_ input: FuzzInput) {
+        let m: NotifyMessage
+        do { m = try NotifyMessage.parse(input.bytes) } catch {
+            if case .tooLarge = error { require(input.bytes.count > NotifyMessage.maxBytes, "tooLarge only past the bound") }
+            return
+        }
+        require(input.bytes.count <= NotifyMessage.maxBytes, "notify datagram within its bound")
+        require((m.status?.utf8.count ?? 0) <= NotifyMessage.maxStatusBytes, "STATUS within its bound")
+        let encoded = m.encoded
+        if !encoded.isEmpty && !(m.status?.contains("\n") ?? false) {
+            guard var again = try? NotifyMessage.parse(encoded) else { violated("re-encoded notify message parses", "\(m)") }
+            again.ignored = m.ignored
+            require(again == m, "notify message round trip", "\(m) -> \(again)")
+        }
+        var state = NotifyState(pid: 42)
+        state.apply(m, now: 100)
+        state.apply(m, now: 200)
+        require(NotifyState(json: try? JSON.parse(JSON.serialize(state.json()))) == state,
+                "notify state JSON round trip", "\(state)")
+        let v = NotifyView(state: state, runningSince: 50).verdict(name: "p", now: 300, watchdog: .seconds(30))
+        if m.stopping || m.watchdog == .trigger { require(!v.ready, "STOPPING/trigger is never ready") }
+        if m.ready && !m.stopping && m.watchdog != .trigger && m.watchdogUSec == nil && m.watchdog == nil { require(v.ready, "READY=1 alone is ready", v.detail) }
     }
 }
 
