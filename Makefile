@@ -91,19 +91,20 @@ docs: debug
 demo: venv build
 	./examples/demo.sh $(BIN)
 
-# hyperfine and wrk come from Debian's packages; installed when missing and we are root.
+# hyperfine, wrk and h2load (nghttp2-client) come from Debian's packages; installed when missing and we are root.
 bench-deps:
-	@for t in hyperfine wrk curl; do \
+	@for t in hyperfine wrk curl h2load; do \
 	    command -v $$t >/dev/null || { \
 	        if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	            (apt-get update -qq && apt-get install -y -qq hyperfine wrk curl >/dev/null) || exit 1; \
-	        else echo "make bench needs $$t (apt-get install hyperfine wrk curl)" >&2; exit 1; fi; }; \
+	            (apt-get update -qq && apt-get install -y -qq hyperfine wrk curl nghttp2-client >/dev/null) || exit 1; \
+	        else echo "make bench needs $$t (apt-get install hyperfine wrk curl nghttp2-client)" >&2; exit 1; fi; }; \
 	done
 
 bench: venv build bench-deps
 	./Tests/Bench/bench.sh $(BIN)
 	./Tests/Bench/listener.sh $(BIN)
 	./Tests/Bench/serve.sh $(BIN)
+	PYTHON=$(VENV)/bin/python ./Tests/Bench/grpc.sh $(BIN)
 
 fuzz:
 	./Tests/Fuzz/fuzz.sh $(or $(FUZZ_SECONDS),10)
