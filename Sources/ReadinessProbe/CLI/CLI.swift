@@ -63,6 +63,7 @@ public enum CLI {
 
     /// Entry point for the executable: never returns.
     public static func main(_ arguments: [String] = CommandLine.arguments) -> Never {
+        ProcessResources.useSmallAddressSpace()
         Platform.ensureStandardDescriptors()
         Platform.ignoreSIGPIPE()
         let status = run(Array(arguments.dropFirst()), invocation: Invocation())
