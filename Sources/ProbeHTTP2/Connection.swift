@@ -19,6 +19,9 @@ public struct HTTP2Limits: Sendable {
     public var maxRequestBody = 16384
     /// Time from a stream's HEADERS to its END_STREAM; then the stream is reset (CANCEL).
     public var requestTimeout: Duration = .seconds(10)
+    /// Time an answer may wait for flow-control window (the client grants none); then the stream is
+    /// reset (CANCEL), so a client cannot park answers on the server forever.
+    public var blockedTimeout: Duration = .seconds(30)
     /// Token buckets: burst and refill per second.
     public var resetBurst = 200.0
     public var resetRate = 100.0
@@ -85,6 +88,8 @@ public final class HTTP2ServerConnection {
         var recvWindow: Int
         var queue: [Outgoing] = []
         let deadline: ContinuousClock.Instant
+        /// Since when the queue has waited for window (nil while it is empty or moving).
+        var blockedSince: ContinuousClock.Instant?
 
         init(id: UInt32, sendWindow: Int, recvWindow: Int, deadline: ContinuousClock.Instant) {
             self.id = id
@@ -217,6 +222,10 @@ public final class HTTP2ServerConnection {
         }
         // In stream order (not the dictionary's), so that the same input gives the same bytes.
         for id in streams.values.filter({ !$0.remoteEnded && $0.deadline < now }).map(\.id).sorted() {
+            reset(id, .cancel)
+        }
+        for s in streams.values where !s.queue.isEmpty && s.blockedSince == nil { s.blockedSince = now }
+        for id in streams.values.filter({ $0.blockedSince.map { now - $0 > limits.blockedTimeout } ?? false }).map(\.id).sorted() {
             reset(id, .cancel)
         }
     }
@@ -571,6 +580,7 @@ public final class HTTP2ServerConnection {
                 s.sendWindow -= n
                 connSendWindow -= n
                 if last { s.queue.removeFirst() } else { s.queue[0] = .data(bytes, offset: offset + n, endStream: end) }
+                s.blockedSince = nil   // it moved
             }
         }
         closeIfDone(s)

@@ -114,6 +114,23 @@ let start = HTTP2FrameHeader.preface + frame(.settings, 0, 0)
         #expect(p.c.streamCount == 0)
     }
 
+    @Test func answersWaitingForWindowTooLongAreReset() {
+        let p = Peer()
+        p.send(HTTP2FrameHeader.preface + frame(.settings, 0, 0, [0, 4, 0, 0, 0, 0])
+               + frame(.headers, HTTP2Flags.endHeaders | HTTP2Flags.endStream, 1, checkHeaders))
+        _ = p.take()
+        p.c.sendHeaders(1, [(":status", "200")], endStream: false)
+        p.c.sendData(1, [1, 2, 3], endStream: true)
+        let now = ContinuousClock.now
+        p.c.tick(now: now)
+        p.c.tick(now: now + .seconds(20))
+        #expect(p.c.isOpen(1))
+        p.c.tick(now: now + .seconds(31))
+        #expect(!p.c.isOpen(1))
+        p.drain()
+        #expect(p.take().last.map { [$0.type, $0.payload[3]] } == [HTTP2FrameType.rstStream.rawValue, UInt8(HTTP2ErrorCode.cancel.rawValue)])
+    }
+
     @Test func rapidResetEndsInEnhanceYourCalm() {
         var limits = HTTP2Limits()
         limits.resetBurst = 10
