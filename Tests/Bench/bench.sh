@@ -215,7 +215,7 @@ if command -v valgrind >/dev/null; then
     fi
 fi
 
-# 6. What the trust checks of the ledger and the cached result cost (#11): the system calls of one
+# 11. What the trust checks of the ledger and the cached result cost (#11): the system calls of one
 # `run --cached` and one ledger run (strace), and how many of them the checks make (the folder
 # and file opens and fstats, /proc/PID/stat of the listener and supervisord, the boot id).
 # (Instructions inside the checks alone cannot be isolated: the release binary is stripped, and
@@ -223,7 +223,7 @@ fi
 # whole command's count.) Skipped without strace.
 if command -v strace >/dev/null; then
     echo
-    echo "## 6. The trust checks (#11): system calls per command"
+    echo "## 11. The trust checks (#11): system calls per command"
     echo
     echo "| command | system calls | of them for the trust checks |"
     echo "|---|---|---|"
