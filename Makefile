@@ -58,9 +58,13 @@ KUBERNETES_VALIDATE_VERSION ?= 1.37.0
 GRPCIO_VERSION ?= 1.85.1
 H2_VERSION ?= 4.4.1
 
+# prometheus_client's parsers validate serve's /metrics in both formats (Tests/Prometheus/parse_metrics.py).
+PROMETHEUS_CLIENT_VERSION ?= 0.26.0
+
 # Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
-venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION) $(VENV)/.sdnotify-$(SDNOTIFY_VERSION)
+venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION) $(VENV)/.sdnotify-$(SDNOTIFY_VERSION) \
+	$(VENV)/.prometheus-client-$(PROMETHEUS_CLIENT_VERSION)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +78,10 @@ $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 # sdnotify: the Python sd_notify library a notify test program uses (docs/notify.md).
 $(VENV)/.sdnotify-$(SDNOTIFY_VERSION): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check sdnotify==$(SDNOTIFY_VERSION)
+	touch $@
+
+$(VENV)/.prometheus-client-$(PROMETHEUS_CLIENT_VERSION): | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check prometheus-client==$(PROMETHEUS_CLIENT_VERSION)
 	touch $@
 
 $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
@@ -91,13 +99,13 @@ docs: debug
 demo: venv build
 	./examples/demo.sh $(BIN)
 
-# hyperfine and wrk come from Debian's packages; installed when missing and we are root.
+# hyperfine, wrk and h2load (nghttp2-client) come from Debian's packages; installed when missing and we are root.
 bench-deps:
-	@for t in hyperfine wrk curl; do \
+	@for t in hyperfine wrk curl h2load; do \
 	    command -v $$t >/dev/null || { \
 	        if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	            (apt-get update -qq && apt-get install -y -qq hyperfine wrk curl >/dev/null) || exit 1; \
-	        else echo "make bench needs $$t (apt-get install hyperfine wrk curl)" >&2; exit 1; fi; }; \
+	            (apt-get update -qq && apt-get install -y -qq hyperfine wrk curl nghttp2-client >/dev/null) || exit 1; \
+	        else echo "make bench needs $$t (apt-get install hyperfine wrk curl nghttp2-client)" >&2; exit 1; fi; }; \
 	done
 
 bench: venv build bench-deps
@@ -105,6 +113,8 @@ bench: venv build bench-deps
 	./Tests/Bench/listener.sh $(BIN)
 	$(VENV)/bin/python Tests/Bench/notify.py $(BIN)
 	./Tests/Bench/serve.sh $(BIN)
+	./Tests/Bench/serve-idle.sh $(BIN)
+	PYTHON=$(VENV)/bin/python ./Tests/Bench/grpc.sh $(BIN)
 
 fuzz:
 	./Tests/Fuzz/fuzz.sh $(or $(FUZZ_SECONDS),10)

@@ -38,13 +38,22 @@ public struct HTTPServerLimits: Sendable {
     public var idleTimeout: Duration = .seconds(30)
     /// Time allowed to write one response. Default 5 s.
     public var writeTimeout: Duration = .seconds(5)
-    /// Connections served at once; beyond this the server stops accepting (the kernel queues
-    /// new ones) until a slot frees. Default 256.
-    public var maxConnections: Int = 256
+    /// Connections open at once. At the limit a new connection is still accepted, and the oldest
+    /// connection of the peer holding the most is closed to make room (an idle keep-alive, a
+    /// client that has not sent its request yet, a slowloris; a connection is stamped at accept
+    /// and when it turns idle, not on each byte). So held connections never lock a fresh probe
+    /// out, and a peer that hoards connections loses its own first. Default 1024; lowered to fit
+    /// the open-file limit (see `reservedDescriptors`).
+    public var maxConnections: Int = 1024
+    /// Descriptors of RLIMIT_NOFILE kept for the rest of the process (hooks' pipes, files,
+    /// supervisord's socket, the runtime's own): connections get at most the open-file limit minus
+    /// the descriptors open at start minus this. `HTTPServer.init` fails when that leaves fewer
+    /// than 8 (or `maxConnections`, if smaller). Default 64.
+    public var reservedDescriptors: Int = 64
     /// How long `stop()` lets in-flight responses finish before closing everything. Default 1 s.
     public var stopGrace: Duration = .seconds(1)
-    /// listen(2) backlog. Default 128.
-    public var backlog: Int32 = 128
+    /// listen(2) backlog (the kernel caps it at net.core.somaxconn). Default 1024.
+    public var backlog: Int32 = 1024
 
     public init() {}
 }
@@ -108,6 +117,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// The address bound, as `127.0.0.1:8080` or `[::]:8080`.
     public let boundAddress: String
     public let limits: HTTPServerLimits
+    /// The connection limit in force: `limits.maxConnections`, lowered to what the open-file limit
+    /// (RLIMIT_NOFILE) leaves after the descriptors open at start and `limits.reservedDescriptors`.
+    public let effectiveMaxConnections: Int
 
     /// Writing any byte to this descriptor asks the server to stop: safe from a signal handler
     /// (write(2) is async-signal-safe). `requestStop()` does exactly that.
@@ -121,12 +133,15 @@ public final class HTTPServer: @unchecked Sendable {
     private let doneWriteFD: Int32
     private let current = Atomic<Int>(0)
     private let peak = Atomic<Int>(0)
+    private let evicted = Atomic<Int>(0)
     private let started = Atomic<Bool>(false)
 
     /// Connections open right now.
     public var connectionCount: Int { current.load(ordering: .relaxed) }
     /// The most connections open at once since the server started.
     public var peakConnectionCount: Int { peak.load(ordering: .relaxed) }
+    /// Connections closed to make room for new ones at the limit (oldest idle or slow first).
+    public var evictedConnectionCount: Int { evicted.load(ordering: .relaxed) }
 
     /// Binds and listens at once (so errors surface here); `run()` serves.
     /// `listen`: `127.0.0.1:8080`, `0.0.0.0:8080`, `[::]:8080`, `[::1]:0`, `localhost:0`, `:8080` (all interfaces).
@@ -176,6 +191,19 @@ public final class HTTPServer: @unchecked Sendable {
         stopDescriptor = wake[1]
         doneReadFD = done[0]
         doneWriteFD = done[1]
+
+        // Connections may use what the open-file limit leaves after the descriptors open now and
+        // the reserve; running out of descriptors would break the rest of the process (Swift's
+        // task pool cannot recover from it), so a limit too low for a few connections is refused.
+        let files = Self.openFileLimit()
+        let inUse = Self.openDescriptorCount()
+        let room = files == Int.max ? Int.max : files - inUse - limits.reservedDescriptors
+        let floor = min(8, limits.maxConnections)
+        if room < floor {
+            for f in [fd, wake[0], wake[1], done[0], done[1]] { Sock.close(f) }
+            throw .setupFailed("the open-file limit (ulimit -n) is \(files): \(inUse) descriptors are in use and \(limits.reservedDescriptors) are kept for the checks, which leaves fewer than \(floor) for connections (raise it to at least \(inUse + limits.reservedDescriptors + floor))")
+        }
+        effectiveMaxConnections = max(1, min(limits.maxConnections, room))
     }
 
     deinit {
@@ -229,6 +257,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     private final class Connection {
         let fd: Int32
+        let peer: PeerKey
         var phase: Phase = .reading
         var input: [UInt8] = []
         var output: [UInt8] = []
@@ -241,11 +270,53 @@ public final class HTTPServer: @unchecked Sendable {
         var drained = 0
         /// Between requests on a kept-alive connection (the idle timeout applies, not the header timeout).
         var idle = false
+        /// Age rank for eviction: set at accept and whenever the connection turns idle again.
+        var stamp: UInt64 = 0
 
-        init(fd: Int32, deadline: Deadline) {
+        init(fd: Int32, peer: PeerKey, deadline: Deadline) {
             self.fd = fd
+            self.peer = peer
             self.deadline = deadline
         }
+    }
+
+    /// A peer as the connection limit sees it: an IPv4 address, or an IPv6 /64 (one host's usual share).
+    struct PeerKey: Hashable, CustomStringConvertible {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var length: Int32 = 0
+
+        var description: String {
+            switch length {
+            case 4:
+                let a = UInt32(truncatingIfNeeded: high)
+                return "\(a >> 24).\((a >> 16) & 255).\((a >> 8) & 255).\(a & 255)"
+            case 8:
+                let groups = (0..<4).map { String((high >> (48 - 16 * UInt64($0))) & 0xffff, radix: 16) }
+                return groups.joined(separator: ":") + "::/64"
+            default: return "?"
+            }
+        }
+    }
+
+    /// One peer's open connections, oldest first (lazily: entries whose connection is gone or was
+    /// stamped again since are skipped when met).
+    private final class PeerConnections {
+        var count = 0
+        var queue: [(fd: Int32, stamp: UInt64)] = []
+        var head = 0
+    }
+
+    static func openFileLimit() -> Int {
+        var r = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &r) == 0 else { return 1024 }
+        return r.rlim_cur == rlim_t.max ? Int.max : Int(clamping: r.rlim_cur)
+    }
+
+    /// Descriptors open in this process now (from /proc/self/fd; 16 if it cannot be read).
+    static func openDescriptorCount() -> Int {
+        guard let names = try? Platform.listDirectory("/proc/self/fd") else { return 16 }
+        return max(0, names.count - 1) // the listing's own descriptor
     }
 
     /// Serves until `requestStop()`/`stop()`. Call once, from a thread of its own.
@@ -258,11 +329,18 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func loop() {
         var conns: [Int32: Connection] = [:]
+        var peers: [PeerKey: PeerConnections] = [:]
+        var nextStamp: UInt64 = 1
         var listening = true
         var stopDeadline: Deadline?
         var acceptPausedUntil: Deadline?
         var chunk = [UInt8](repeating: 0, count: 8192)
         var fds: [pollfd] = []
+        let cap = effectiveMaxConnections
+        // Evictions since the last report line, and when the next one may be written.
+        var evictedSinceReport = 0
+        var evictedPeers: [PeerKey: Int] = [:]
+        var nextReport = ContinuousClock.now
 
         func setCount() {
             current.store(conns.count, ordering: .relaxed)
@@ -271,14 +349,139 @@ public final class HTTPServer: @unchecked Sendable {
         func close(_ c: Connection) {
             Sock.close(c.fd)
             conns[c.fd] = nil
+            if let p = peers[c.peer] {
+                p.count -= 1
+                if p.count <= 0 { peers[c.peer] = nil }
+            }
             setCount()
+        }
+        func stampNow(_ c: Connection) {
+            c.stamp = nextStamp
+            nextStamp += 1
+            guard let p = peers[c.peer] else { return }
+            p.queue.append((c.fd, c.stamp))
+            // Bound the queue: drop what was consumed, and stale entries when they dominate.
+            if p.head > 64 && p.head * 2 > p.queue.count {
+                p.queue.removeFirst(p.head)
+                p.head = 0
+            }
+            if p.queue.count > 4 * p.count + 64 {
+                p.queue = p.queue[p.head...].filter { conns[$0.fd]?.stamp == $0.stamp }
+                p.head = 0
+            }
+        }
+        /// Closes the oldest connection of the peer holding the most (ties: `preferring`'s). At the
+        /// cap, a new connection costs the heaviest peer its oldest one: a peer that hoards
+        /// connections loses its own first, and a fresh probe always gets a slot.
+        func evictOne(preferring: PeerKey?) -> Bool {
+            var victim: PeerConnections?
+            var victimKey: PeerKey?
+            if let preferring, let p = peers[preferring] { victim = p; victimKey = preferring }
+            for (key, p) in peers where p.count > (victim?.count ?? 0) {
+                victim = p
+                victimKey = key
+            }
+            guard let p = victim, let key = victimKey else { return false }
+            while p.head < p.queue.count {
+                let (fd, stamp) = p.queue[p.head]
+                p.head += 1
+                if let c = conns[fd], c.stamp == stamp, c.peer == key {
+                    close(c)
+                    evicted.add(1, ordering: .relaxed)
+                    evictedSinceReport += 1
+                    evictedPeers[key, default: 0] += 1
+                    return true
+                }
+            }
+            return false
+        }
+        func report() {
+            guard evictedSinceReport > 0, ContinuousClock.now >= nextReport else { return }
+            let top = evictedPeers.max { $0.value < $1.value }
+            let from = top.map { " (\($0.value) from \($0.key))" } ?? ""
+            Platform.writeStderr("http: at the connection limit (\(cap)): closed the \(evictedSinceReport) oldest idle or slow connection\(evictedSinceReport == 1 ? "" : "s")\(from) to serve new ones\n")
+            evictedSinceReport = 0
+            evictedPeers.removeAll()
+            nextReport = .now + .seconds(10)
+        }
+        func readable(_ c: Connection) {
+            switch c.phase {
+            case .reading, .draining:
+                // At most one request head's worth is buffered per connection: memory stays bounded.
+                let room = c.phase == .draining ? chunk.count : max(1, min(chunk.count, limits.maxHeaderBytes + 1 - c.input.count))
+                let n = chunk.withUnsafeMutableBytes { Sock.recv(c.fd, UnsafeMutableRawBufferPointer(rebasing: $0[..<room])) }
+                if n < 0 {
+                    let e = cshim_errno()
+                    if e == EINTR || e == EAGAIN || e == EWOULDBLOCK { return }
+                    close(c)
+                    return
+                }
+                if n == 0 { close(c); return }
+                if c.phase == .draining {
+                    c.drained += n
+                    if c.drained > 65536 { close(c) }
+                    return
+                }
+                if c.requestStarted == nil { c.requestStarted = .now }
+                if c.idle {
+                    // A new connection's header clock started at accept; a kept-alive one's starts now.
+                    c.idle = false
+                    c.deadline = .after(limits.headerTimeout)
+                }
+                c.input.append(contentsOf: chunk[0..<n])
+                advance(c, stopping: stopDeadline != nil, close: close, turnedIdle: stampNow)
+            case .writing:
+                advance(c, stopping: stopDeadline != nil, close: close, turnedIdle: stampNow)
+            }
+        }
+        func acceptAll() {
+            // A bounded batch per turn, so that the connections already open are served too.
+            var batch = 0
+            var evictedForFiles = false
+            while batch < 64 {
+                var key = [UInt8](repeating: 0, count: 16)
+                var keyLength: Int32 = 0
+                let fd = cshim_accept_peer(listenFD, &key, &keyLength)
+                if fd < 0 {
+                    let e = cshim_errno()
+                    if e == EINTR || e == ECONNABORTED { continue }
+                    if e == EMFILE || e == ENFILE {
+                        // Out of descriptors: free one by closing the oldest connection and try once more;
+                        // with nothing to close, stop polling the listener for a while (no busy loop).
+                        if !evictedForFiles && evictOne(preferring: nil) { evictedForFiles = true; continue }
+                        acceptPausedUntil = .after(.milliseconds(100))
+                    } else if e == ENOBUFS || e == ENOMEM {
+                        acceptPausedUntil = .after(.milliseconds(100))
+                    }
+                    return
+                }
+                batch += 1
+                var peer = PeerKey()
+                peer.length = keyLength
+                for i in 0..<8 { peer.high = peer.high << 8 | UInt64(key[i]) }
+                if keyLength == 4 { peer.high >>= 32 }
+                if conns.count >= cap && !evictOne(preferring: peer) {
+                    Sock.close(fd) // every slot is busy and nothing can be closed (cannot happen with cap >= 1)
+                    continue
+                }
+                Sock.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+                let c = Connection(fd: fd, peer: peer, deadline: .after(limits.headerTimeout))
+                conns[fd] = c
+                let p = peers[peer] ?? { let n = PeerConnections(); peers[peer] = n; return n }()
+                p.count += 1
+                stampNow(c)
+                setCount()
+                // The request usually arrives with the connection: answer it now, before anything
+                // accepted later can push this connection out.
+                readable(c)
+            }
         }
 
         while true {
             if let stopDeadline, conns.isEmpty || stopDeadline.hasPassed { break }
             fds.removeAll(keepingCapacity: true)
             fds.append(pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0))
-            let canAccept = listening && conns.count < limits.maxConnections && (acceptPausedUntil?.hasPassed ?? true)
+            let canAccept = listening && (acceptPausedUntil?.hasPassed ?? true)
             if canAccept { fds.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)) }
             var earliest = stopDeadline ?? Deadline.after(.seconds(3600))
             if let p = acceptPausedUntil, !p.hasPassed { earliest = min(earliest, p) }
@@ -302,61 +505,24 @@ public final class HTTPServer: @unchecked Sendable {
                         for c in conns.values where c.phase == .reading { close(c) }
                     }
                 } else if p.fd == listenFD {
-                    guard listening else { continue }
-                    while conns.count < limits.maxConnections {
-                        let fd = cshim_accept_cloexec(listenFD)
-                        if fd < 0 {
-                            let e = cshim_errno()
-                            if e == EINTR || e == ECONNABORTED { continue }
-                            if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM {
-                                acceptPausedUntil = .after(.milliseconds(100))
-                            }
-                            break
-                        }
-                        Sock.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-                        conns[fd] = Connection(fd: fd, deadline: .after(limits.headerTimeout))
-                        setCount()
-                    }
+                    if listening { acceptAll() }
                 } else if let c = conns[p.fd] {
-                    switch c.phase {
-                    case .reading, .draining:
-                        let n = chunk.withUnsafeMutableBytes { Sock.recv(c.fd, $0) }
-                        if n < 0 {
-                            let e = cshim_errno()
-                            if e == EINTR || e == EAGAIN || e == EWOULDBLOCK { continue }
-                            close(c)
-                            continue
-                        }
-                        if n == 0 { close(c); continue }
-                        if c.phase == .draining {
-                            c.drained += n
-                            if c.drained > 65536 { close(c) }
-                            continue
-                        }
-                        if c.requestStarted == nil { c.requestStarted = .now }
-                        if c.idle {
-                            // A new connection's header clock started at accept; a kept-alive one's starts now.
-                            c.idle = false
-                            c.deadline = .after(limits.headerTimeout)
-                        }
-                        c.input.append(contentsOf: chunk[0..<n])
-                        advance(c, stopping: stopDeadline != nil, close: close)
-                    case .writing:
-                        advance(c, stopping: stopDeadline != nil, close: close)
-                    }
+                    readable(c)
                 }
             }
             // Deadlines: slow headers, idle keep-alive, slow readers, draining.
             for c in conns.values where c.deadline.hasPassed { close(c) }
+            report()
         }
         for c in conns.values { Sock.close(c.fd) }
         conns.removeAll()
+        peers.removeAll()
         setCount()
         if listening { Sock.close(listenFD) }
     }
 
     /// Moves a connection forward: parse a buffered request, write, then read the next.
-    private func advance(_ c: Connection, stopping: Bool, close: (Connection) -> Void) {
+    private func advance(_ c: Connection, stopping: Bool, close: (Connection) -> Void, turnedIdle: (Connection) -> Void) {
         while true {
             switch c.phase {
             case .draining:
@@ -410,6 +576,7 @@ public final class HTTPServer: @unchecked Sendable {
                 if c.input.isEmpty {
                     c.idle = true
                     c.deadline = .after(limits.idleTimeout)
+                    turnedIdle(c)
                 } else {
                     c.requestStarted = .now
                     c.deadline = .after(limits.headerTimeout)

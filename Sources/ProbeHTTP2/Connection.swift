@@ -19,6 +19,9 @@ public struct HTTP2Limits: Sendable {
     public var maxRequestBody = 16384
     /// Time from a stream's HEADERS to its END_STREAM; then the stream is reset (CANCEL).
     public var requestTimeout: Duration = .seconds(10)
+    /// Time an answer may wait for flow-control window (the client grants none); then the stream is
+    /// reset (CANCEL), so a client cannot park answers on the server forever.
+    public var blockedTimeout: Duration = .seconds(30)
     /// Token buckets: burst and refill per second.
     public var resetBurst = 200.0
     public var resetRate = 100.0
@@ -85,6 +88,8 @@ public final class HTTP2ServerConnection {
         var recvWindow: Int
         var queue: [Outgoing] = []
         let deadline: ContinuousClock.Instant
+        /// Since when the queue has waited for window (nil while it is empty or moving).
+        var blockedSince: ContinuousClock.Instant?
 
         init(id: UInt32, sendWindow: Int, recvWindow: Int, deadline: ContinuousClock.Instant) {
             self.id = id
@@ -215,8 +220,13 @@ public final class HTTP2ServerConnection {
             fail(.settingsTimeout, "no client preface and SETTINGS in time")
             return
         }
-        for s in streams.values where !s.remoteEnded && s.deadline < now {
-            reset(s.id, .cancel)
+        // In stream order (not the dictionary's), so that the same input gives the same bytes.
+        for id in streams.values.filter({ !$0.remoteEnded && $0.deadline < now }).map(\.id).sorted() {
+            reset(id, .cancel)
+        }
+        for s in streams.values where !s.queue.isEmpty && s.blockedSince == nil { s.blockedSince = now }
+        for id in streams.values.filter({ $0.blockedSince.map { now - $0 > limits.blockedTimeout } ?? false }).map(\.id).sorted() {
+            reset(id, .cancel)
         }
     }
 
@@ -376,25 +386,24 @@ public final class HTTP2ServerConnection {
     static func wellFormed(_ fields: [HPACKField]) -> Bool {
         var regular = false
         for f in fields {
-            if f.name.isEmpty { return false }
+            guard let first = f.name.first else { return false }
             if f.name.contains(where: { $0 >= 0x41 && $0 <= 0x5a }) { return false }
-            if f.name[0] == 0x3a {
-                if regular { return false }
-                switch f.nameText {
-                case ":method", ":scheme", ":path", ":authority": break
-                default: return false
-                }
+            if first == 0x3a {
+                if regular || !requestPseudo.contains(f.name) { return false }
             } else {
                 regular = true
-                switch f.nameText {
-                case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade": return false
-                case "te": if f.value != Array("trailers".utf8) { return false }
-                default: break
-                }
+                if connectionSpecific.contains(f.name) { return false }
+                if f.name == te && f.value != trailers { return false }
             }
         }
         return true
     }
+
+    static let requestPseudo: [[UInt8]] = [":method", ":scheme", ":path", ":authority"].map { Array($0.utf8) }
+    static let connectionSpecific: [[UInt8]] = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
+        .map { Array($0.utf8) }
+    static let te = Array("te".utf8)
+    static let trailers = Array("trailers".utf8)
 
     private func deliver(_ s: Stream) {
         if s.discarding { return }
@@ -520,6 +529,20 @@ public final class HTTP2ServerConnection {
         flush(s)
     }
 
+    /// Queues a header block already encoded by `HPACKEncoder.encodeStatic` (no dynamic table use),
+    /// so that a constant block is encoded once for every answer.
+    public func sendHeaders(_ id: UInt32, encoded block: [UInt8], endStream: Bool) {
+        guard !closing, let s = streams[id], !s.localEnded else { return }
+        if encoder.pendingSizeUpdate {
+            encoder.pendingSizeUpdate = false
+            s.queue.append(.headers([0x20] + block, endStream: endStream))
+        } else {
+            s.queue.append(.headers(block, endStream: endStream))
+        }
+        if endStream { s.localEnded = true }
+        flush(s)
+    }
+
     /// Queues DATA on a stream (sent as flow control allows).
     public func sendData(_ id: UInt32, _ bytes: [UInt8], endStream: Bool) {
         guard !closing, let s = streams[id], !s.localEnded else { return }
@@ -537,7 +560,9 @@ public final class HTTP2ServerConnection {
 
     private func flush() {
         guard !streams.isEmpty else { return }
-        for s in streams.values where !s.queue.isEmpty { flush(s) }
+        let waiting = streams.values.filter { !$0.queue.isEmpty }
+        if waiting.isEmpty { return }
+        for s in waiting.sorted(by: { $0.id < $1.id }) { flush(s) }   // stream order: fair, and deterministic
     }
 
     private func flush(_ s: Stream) {
@@ -555,6 +580,7 @@ public final class HTTP2ServerConnection {
                 s.sendWindow -= n
                 connSendWindow -= n
                 if last { s.queue.removeFirst() } else { s.queue[0] = .data(bytes, offset: offset + n, endStream: end) }
+                s.blockedSince = nil   // it moved
             }
         }
         closeIfDone(s)

@@ -52,12 +52,15 @@ public struct GRPCReply: Sendable {
     public var body: Body
     /// Extra trailing metadata (ASCII names and printable ASCII values; others are dropped).
     public var trailers: [(String, String)]
-    /// For the access log: what was asked and answered, e.g. `Check "readyz" SERVING`.
+    /// For the access log (formatted only when there is one): what the call asked about (e.g. the
+    /// service name, printed quoted) and what it answered (e.g. `SERVING`).
+    public var subject: String?
     public var note: String
 
-    public init(_ body: Body, trailers: [(String, String)] = [], note: String = "") {
+    public init(_ body: Body, trailers: [(String, String)] = [], subject: String? = nil, note: String = "") {
         self.body = body
         self.trailers = trailers
+        self.subject = subject
         self.note = note
     }
 }
@@ -92,13 +95,18 @@ public struct GRPCServerLimits: Sendable {
 public struct GRPCAccessLogEntry: Sendable {
     public var path: String
     public var status: GRPCStatusCode
+    public var subject: String?
     public var note: String
     public var duration: Duration
 
+    /// `grpc: Check "readyz" SERVING OK 0.05ms`: the method (the path's last part), the subject quoted
+    /// (printable ASCII, cut at 100 bytes), the note, the status.
     public var line: String {
         let ms = duration.millisecondsDouble
         let msText = ms < 10 ? Decimal1.format(ms, digits: 2) : String(Int(ms.rounded()))
-        let what = note.isEmpty ? path : note
+        var what = GRPCServer.printable(String(path.split(separator: "/").last ?? "-"), limit: 200)
+        if let subject { what += " \"" + GRPCServer.printable(subject, limit: 100) + "\"" }
+        if !note.isEmpty { what += " " + note }
         return "grpc: \(what) \(status.name) \(msText)ms"
     }
 }
@@ -204,6 +212,10 @@ public final class GRPCServer: @unchecked Sendable {
     }
 
     static let responseHeaders = [(":status", "200"), ("content-type", "application/grpc")]
+    static let responseHeadersBlock = HPACKEncoder.encodeStatic(responseHeaders)
+    static let okTrailersBlock = HPACKEncoder.encodeStatic([("grpc-status", "0")])
+    static let methodName = Array(":method".utf8), pathName = Array(":path".utf8), contentTypeName = Array("content-type".utf8)
+    static let post = Array("POST".utf8), grpcContentType = Array("application/grpc".utf8)
 
     private func loop() {
         var conns: [Int32: Connection] = [:]
@@ -212,6 +224,9 @@ public final class GRPCServer: @unchecked Sendable {
         var acceptPausedUntil: ContinuousClock.Instant?
         var chunk = [UInt8](repeating: 0, count: 16384)
         var fds: [pollfd] = []
+        // The connection each pollfd was built for: a descriptor closed and reused by accept in the
+        // same round must not get the old connection's events.
+        var polled: [Connection?] = []
         var nextTick = ContinuousClock.now + limits.streamInterval
 
         func setCount() {
@@ -259,19 +274,45 @@ public final class GRPCServer: @unchecked Sendable {
             }
         }
 
+        /// One connection's poll events: write, then read one chunk (one per round: fair to the others).
+        func serve(_ c: Connection, _ revents: Int16) {
+            let now = ContinuousClock.now
+            if revents & Int16(POLLOUT) != 0 { flush(c, now) }
+            guard conns[c.fd] === c, revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 else { return }
+            guard c.h2.acceptsInput else {
+                if revents & Int16(POLLIN) == 0 { close(c) }
+                return
+            }
+            let n = chunk.withUnsafeMutableBytes { Glibc.recv(c.fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                let e = cshim_errno()
+                if e != EINTR && e != EAGAIN && e != EWOULDBLOCK { close(c) }
+                return
+            }
+            if n == 0 { close(c); return }
+            c.lastActivity = now
+            let events = chunk.withUnsafeBytes { c.h2.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: now) }
+            for e in events { handle(c, e, stopping: stopDeadline != nil) }
+            flush(c, now)
+        }
+
         while true {
             var now = ContinuousClock.now
             if let stopDeadline, conns.isEmpty || now >= stopDeadline { break }
             fds.removeAll(keepingCapacity: true)
+            polled.removeAll(keepingCapacity: true)
             fds.append(pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0))
+            polled.append(nil)
             if listening && (acceptPausedUntil.map { now >= $0 } ?? true) {
                 fds.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0))
+                polled.append(nil)
             }
             for c in conns.values {
                 var events: Int16 = 0
                 if c.h2.acceptsInput && c.h2.pendingOutput < limits.maxPendingOutput { events |= Int16(POLLIN) }
                 if c.h2.pendingOutput > 0 { events |= Int16(POLLOUT) }
                 fds.append(pollfd(fd: c.fd, events: events, revents: 0))
+                polled.append(c)
             }
             var wakeAt = nextTick
             if let stopDeadline { wakeAt = min(wakeAt, stopDeadline) }
@@ -282,35 +323,17 @@ public final class GRPCServer: @unchecked Sendable {
                 break
             }
             now = ContinuousClock.now
-            for p in fds where p.revents != 0 {
-                if p.fd == wakeReadFD {
+            for (i, p) in fds.enumerated() where p.revents != 0 {
+                if let c = polled[i] {
+                    guard conns[p.fd] === c else { continue }   // closed (and maybe its descriptor reused) this round
+                    serve(c, p.revents)
+                } else if p.fd == wakeReadFD {
                     while chunk.withUnsafeMutableBytes({ Glibc.read(wakeReadFD, $0.baseAddress, $0.count) }) > 0 {}
                     beginStop(now)
                 } else if p.fd == listenFD {
                     guard listening else { continue }
                     accept(&conns, now: now, paused: &acceptPausedUntil, close: close)
                     setCount()
-                } else if let c = conns[p.fd] {
-                    if p.revents & Int16(POLLOUT) != 0 { flush(c, now) }
-                    guard conns[p.fd] != nil else { continue }
-                    if p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-                        guard c.h2.acceptsInput else {
-                            if p.revents & Int16(POLLIN) == 0 { close(c) }
-                            continue
-                        }
-                        let n = chunk.withUnsafeMutableBytes { Glibc.recv(c.fd, $0.baseAddress, $0.count, 0) }
-                        if n < 0 {
-                            let e = cshim_errno()
-                            if e == EINTR || e == EAGAIN || e == EWOULDBLOCK { continue }
-                            close(c)
-                            continue
-                        }
-                        if n == 0 { close(c); continue }
-                        c.lastActivity = now
-                        let events = chunk.withUnsafeBytes { c.h2.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: now) }
-                        for e in events { handle(c, e, stopping: stopDeadline != nil) }
-                        flush(c, now)
-                    }
                 }
             }
             if now >= nextTick {
@@ -393,65 +416,66 @@ public final class GRPCServer: @unchecked Sendable {
             let path = headers.first { $0.name == Array(":path".utf8) }?.valueText ?? "-"
             let message = "request message larger than \(limits.http2.maxRequestBody - 5) bytes"
             finish(c, id, .resourceExhausted, message, trailers: [])
-            log(path, .resourceExhausted, "", started)
+            log(path, .resourceExhausted, nil, "", started)
         case .request(let id, let headers, let body):
-            var method = "", path = "", contentType = ""
+            var method: [UInt8] = [], pathBytes: [UInt8] = [], contentType: [UInt8] = []
             for f in headers {
-                switch f.nameText {
-                case ":method": method = f.valueText
-                case ":path": path = f.valueText
-                case "content-type": contentType = f.valueText
-                default: break
-                }
+                if f.name == Self.pathName { pathBytes = f.value }
+                else if f.name == Self.methodName { method = f.value }
+                else if f.name == Self.contentTypeName { contentType = f.value }
             }
-            guard method == "POST" else {
+            guard method == Self.post else {
                 c.h2.sendHeaders(id, [(":status", "405"), ("allow", "POST")], endStream: true)
                 return
             }
-            guard contentType == "application/grpc" || contentType.hasPrefix("application/grpc+")
-                    || contentType.hasPrefix("application/grpc;") else {
+            // application/grpc, or application/grpc+proto, application/grpc;...
+            guard contentType.starts(with: Self.grpcContentType),
+                  contentType.count == Self.grpcContentType.count || contentType[Self.grpcContentType.count] == 0x2b
+                    || contentType[Self.grpcContentType.count] == 0x3b else {
                 c.h2.sendHeaders(id, [(":status", "415")], endStream: true)
                 return
             }
+            let path = String(decoding: pathBytes, as: UTF8.self)
             // Exactly one length-prefixed message (unary and server-streaming requests).
             guard body.count >= 5 else {
                 finish(c, id, .internal, "expected one request message", trailers: [])
-                log(path, .internal, "", started)
+                log(path, .internal, nil, "", started)
                 return
             }
             let length = Int(body[1]) << 24 | Int(body[2]) << 16 | Int(body[3]) << 8 | Int(body[4])
             guard body.count - 5 == length else {
                 finish(c, id, .internal, "expected one request message of \(length) bytes, got \(body.count - 5)", trailers: [])
-                log(path, .internal, "", started)
+                log(path, .internal, nil, "", started)
                 return
             }
             guard body[0] == 0 else {
                 finish(c, id, .unimplemented, "compressed messages are not supported", trailers: [])
-                log(path, .unimplemented, "", started)
+                log(path, .unimplemented, nil, "", started)
                 return
             }
             let reply = service.call(path: path, request: body[5...])
             let trailers = reply.trailers.filter { Self.validMetadata($0.0, $0.1) }
             switch reply.body {
             case .message(let m):
-                c.h2.sendHeaders(id, Self.responseHeaders, endStream: false)
+                c.h2.sendHeaders(id, encoded: Self.responseHeadersBlock, endStream: false)
                 c.h2.sendData(id, Self.frame(m), endStream: false)
-                c.h2.sendHeaders(id, [("grpc-status", "0")] + trailers, endStream: true)
-                log(path, .ok, reply.note, started)
+                let block = trailers.isEmpty ? Self.okTrailersBlock : Self.okTrailersBlock + HPACKEncoder.encodeStatic(trailers)
+                c.h2.sendHeaders(id, encoded: block, endStream: true)
+                log(path, .ok, reply.subject, reply.note, started)
             case .failure(let code, let message):
                 finish(c, id, code, message, trailers: trailers)
-                log(path, code, reply.note, started)
+                log(path, code, reply.subject, reply.note, started)
             case .stream(let key):
                 if stopping {
                     finish(c, id, .unavailable, "the server is shutting down", trailers: [])
-                    log(path, .unavailable, reply.note, started)
+                    log(path, .unavailable, reply.subject, reply.note, started)
                     return
                 }
                 let m = service.streamMessage(key: key)
-                c.h2.sendHeaders(id, Self.responseHeaders, endStream: false)
+                c.h2.sendHeaders(id, encoded: Self.responseHeadersBlock, endStream: false)
                 c.h2.sendData(id, Self.frame(m), endStream: false)
                 if c.h2.isOpen(id) { c.streams[id] = (key, m) }
-                log(path, .ok, reply.note + " (stream)", started)
+                log(path, .ok, reply.subject, reply.note.isEmpty ? "(stream)" : reply.note + " (stream)", started)
             }
         }
     }
@@ -470,10 +494,18 @@ public final class GRPCServer: @unchecked Sendable {
         c.h2.sendHeaders(id, [("grpc-status", String(code.rawValue)), ("grpc-message", Self.percentEncode(message))], endStream: true)
     }
 
-    private func log(_ path: String, _ status: GRPCStatusCode, _ note: String, _ started: ContinuousClock.Instant) {
+    private func log(_ path: String, _ status: GRPCStatusCode, _ subject: String?, _ note: String, _ started: ContinuousClock.Instant) {
         guard let logger else { return }
-        let safePath = path.utf8.count > 200 ? String(path.prefix(200)) + "…" : path
-        logger(GRPCAccessLogEntry(path: safePath, status: status, note: note, duration: .now - started))
+        logger(GRPCAccessLogEntry(path: path, status: status, subject: subject, note: note, duration: .now - started))
+    }
+
+    /// Printable ASCII (log lines, metadata values): other bytes become `?`, cut at `limit` bytes.
+    public static func printable(_ s: String, limit: Int) -> String {
+        var out = ""
+        for b in s.utf8.prefix(limit) {
+            out.unicodeScalars.append(Unicode.Scalar(b >= 0x20 && b <= 0x7e ? b : UInt8(ascii: "?")))
+        }
+        return s.utf8.count > limit ? out + "..." : out
     }
 
     /// The 5-byte prefix (uncompressed, big-endian length) and the message.

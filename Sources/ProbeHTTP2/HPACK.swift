@@ -68,9 +68,13 @@ enum HPACKStatic {
     static let fields: [HPACKField] = table.map { HPACKField($0.0, $0.1) }
 
     /// The first static index whose name is `name`, if any.
-    static func nameIndex(_ name: [UInt8]) -> Int? {
-        fields.firstIndex { $0.name == name }.map { $0 + 1 }
-    }
+    static func nameIndex(_ name: [UInt8]) -> Int? { nameIndexes[name] }
+
+    static let nameIndexes: [[UInt8]: Int] = {
+        var d: [[UInt8]: Int] = [:]
+        for (i, f) in fields.enumerated() where d[f.name] == nil { d[f.name] = i + 1 }
+        return d
+    }()
 }
 
 public struct HPACKDecoder: Sendable {
@@ -230,6 +234,13 @@ public struct HPACKEncoder: Sendable {
             pendingSizeUpdate = false
         }
         for f in fields { Self.append(f, to: &out) }
+        return out
+    }
+
+    /// A block without the size-update prefix, for `HTTP2ServerConnection.sendHeaders(_:encoded:endStream:)`.
+    public static func encodeStatic(_ fields: [(String, String)]) -> [UInt8] {
+        var out: [UInt8] = []
+        for (name, value) in fields { append(HPACKField(name, value), to: &out) }
         return out
     }
 

@@ -23,20 +23,20 @@ public enum HPACKHuffman {
     struct Tables: Sendable {
         /// codes[symbol]: the code, right-aligned in `codeLengths[symbol]` bits.
         var codes: [UInt32]
-        /// Per code length L (0...30): the first code of that length, how many there are, and where
-        /// their symbols start in `symbols` (symbols ordered by length, then value).
+        /// Per code length in use, shortest first: the length, its first code, where its symbols start in
+        /// `symbols` (ordered by length, then value), and the limit: one past its last code, left-aligned
+        /// in 32 bits. A 32-bit window is decoded by the first length whose limit is above it.
+        var lengths: [Int]
         var firstCode: [UInt32]
-        var count: [UInt32]
         var offset: [Int]
+        var limit: [UInt64]
         var symbols: [UInt16]
     }
 
     static let tables: Tables = {
         let order = (0...256).sorted { (codeLengths[$0], $0) < (codeLengths[$1], $1) }
         var codes = [UInt32](repeating: 0, count: 257)
-        var firstCode = [UInt32](repeating: 0, count: maxLength + 1)
-        var count = [UInt32](repeating: 0, count: maxLength + 1)
-        var offset = [Int](repeating: 0, count: maxLength + 1)
+        var lengths: [Int] = [], firstCode: [UInt32] = [], offset: [Int] = [], limit: [UInt64] = []
         var code: UInt32 = 0
         var previous = Int(codeLengths[order[0]])
         for (i, s) in order.enumerated() {
@@ -44,13 +44,16 @@ public enum HPACKHuffman {
             if i > 0 { code = (code + 1) << UInt32(length - previous) }
             previous = length
             codes[s] = code
-            if count[length] == 0 {
-                firstCode[length] = code
-                offset[length] = i
+            if lengths.last != length {
+                lengths.append(length)
+                firstCode.append(code)
+                offset.append(i)
+                limit.append(0)
             }
-            count[length] += 1
+            limit[limit.count - 1] = UInt64(code + 1) << UInt64(32 - length)
         }
-        return Tables(codes: codes, firstCode: firstCode, count: count, offset: offset, symbols: order.map { UInt16($0) })
+        return Tables(codes: codes, lengths: lengths, firstCode: firstCode, offset: offset, limit: limit,
+                      symbols: order.map { UInt16($0) })
     }()
 
     public enum DecodeError: Error, Sendable, Equatable {
@@ -65,29 +68,36 @@ public enum HPACKHuffman {
         let t = tables
         var out: [UInt8] = []
         out.reserveCapacity(min(limit, input.count * 8 / 5 + 1))
-        var code: UInt32 = 0
-        var length = 0
-        for byte in input {
-            var bit = 7
-            while bit >= 0 {
-                code = (code << 1) | UInt32((byte >> UInt8(bit)) & 1)
-                length += 1
-                bit -= 1
-                let n = t.count[length]
-                if n != 0 && code >= t.firstCode[length] && code - t.firstCode[length] < n {
-                    let symbol = Int(t.symbols[t.offset[length] + Int(code - t.firstCode[length])])
-                    if symbol == eos { throw .invalidCode }
-                    if out.count == limit { throw .tooLong }
-                    out.append(UInt8(symbol))
-                    code = 0
-                    length = 0
-                } else if length >= maxLength {
-                    throw .invalidCode
-                }
+        // The next bits, left-aligned in a 64-bit accumulator.
+        var acc: UInt64 = 0
+        var bits = 0
+        var i = input.startIndex
+        let end = input.endIndex
+        while true {
+            while bits <= 56 && i < end {
+                acc |= UInt64(input[i]) << UInt64(56 - bits)
+                i += 1
+                bits += 8
             }
+            if bits == 0 { break }
+            // A 32-bit window; past the input's end it is padded with ones (EOS's prefix, the highest codes).
+            var w = UInt64(acc >> 32)
+            if bits < 32 { w |= UInt64(UInt32.max >> UInt32(bits)) }
+            var k = 0
+            while w >= t.limit[k] { k += 1 }
+            let length = t.lengths[k]
+            if length > bits {
+                // Only padding is left: fewer than 8 bits, all ones.
+                if bits > 7 || acc >> UInt64(64 - bits) != (UInt64(1) << UInt64(bits)) - 1 { throw .invalidCode }
+                break
+            }
+            let symbol = Int(t.symbols[t.offset[k] + Int(UInt32(w >> UInt64(32 - length)) - t.firstCode[k])])
+            if symbol == eos { throw .invalidCode }
+            if out.count == limit { throw .tooLong }
+            out.append(UInt8(symbol))
+            acc <<= UInt64(length)
+            bits -= length
         }
-        // Padding: fewer than 8 bits, all ones (the most significant bits of EOS).
-        if length > 7 || code != (UInt32(1) << UInt32(length)) - 1 { throw .invalidCode }
         return out
     }
 

@@ -57,4 +57,24 @@ public enum Thread {
             Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
         }
     }
+
+    /// Starts a detached pthread running `body`, with a small explicit stack; returns 0, or
+    /// pthread_create's errno (then `body` never runs). For threads the caller cannot do without
+    /// (a signal waiter): `detach` would run such a body inline and block the caller.
+    public static func start(_ body: @escaping @Sendable () -> Void) -> Int32 {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var tid = pthread_t()
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        pthread_attr_setstacksize(&attr, 128 * 1024)
+        let rc = pthread_create(&tid, &attr, { raw in
+            let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            b.body()
+            return nil
+        }, box)
+        pthread_attr_destroy(&attr)
+        if rc != 0 { Unmanaged<Box>.fromOpaque(box).release() }
+        return rc
+    }
 }

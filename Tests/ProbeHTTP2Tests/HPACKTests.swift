@@ -1,5 +1,6 @@
 // HPACK against RFC 7541's own examples (Appendix C), Huffman round trips, and the decoder's bounds.
 import Testing
+import ProbeTestSupport
 @testable import ProbeHTTP2
 
 func hex(_ s: String) -> [UInt8] {
@@ -27,6 +28,17 @@ func hex(_ s: String) -> [UInt8] {
         let all = (0...255).map { UInt8($0) }
         #expect(try HPACKHuffman.decode(HPACKHuffman.encode(all)[...], limit: 256) == all)
         #expect(throws: HPACKHuffman.DecodeError.tooLong) { try HPACKHuffman.decode(HPACKHuffman.encode(all)[...], limit: 255) }
+    }
+
+    @Test func huffmanRoundTripsRandomStrings() throws {
+        var rng = SplitMix(seed: 0x4855_4646)
+        for _ in 0..<3000 {
+            let bytes = (0..<rng.below(48)).map { _ in UInt8(rng.below(256)) }
+            let coded = HPACKHuffman.encode(bytes)
+            #expect(try HPACKHuffman.decode(coded[...], limit: 64) == bytes)
+            // Cutting the last byte off a string that needs it is never silently accepted as the same string.
+            if !bytes.isEmpty, let shorter = try? HPACKHuffman.decode(coded.dropLast(), limit: 64) { #expect(shorter != bytes) }
+        }
     }
 
     @Test func huffmanRejectsBadPadding() {

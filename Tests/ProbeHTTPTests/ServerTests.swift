@@ -52,6 +52,10 @@ final class LockedList<T>: @unchecked Sendable {
 /// A raw TCP client connection for byte-level tests.
 final class RawClient {
     let fd: Int32
+    /// A blocking socket not yet connected (EvictionTests binds it to a source address first).
+    init(unconnected: Void) {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    }
     init(port: UInt16, nonBlocking: Bool = false) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
                     | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0), 0)

@@ -135,6 +135,17 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
         #expect(r.results[0].detail == "given")
     }
 
+    @Test func aBuiltInCheckRunsOnItsOwnThroughTheSameRules() async throws {
+        let dir = TempDir("exec")
+        let ok = try dir.script("ok", "echo fine\n")
+        let hang = try dir.script("hang", "sleep 30\n")
+        let context = CheckContext(deadline: .after(.seconds(5)), overallDeadline: .after(.seconds(5)), settings: settings())
+        let fine = await HookCheck(argv: [ok], timeout: .seconds(3)).check(context)
+        #expect(fine.status == .pass && fine.code == 0 && fine.detail == "fine")
+        let late = await HookCheck(argv: [hang], timeout: .milliseconds(200)).check(context)
+        #expect(late.code == 6 && late.detail == "ran past its own timeout (200ms); its process group was killed")
+    }
+
     @Test func aOneShotRunUsesOneThreadForHooksAndTwoWithSupervisord() throws {
         // The hook reports how many threads its parent, the probe, has while it runs.
         let dir = TempDir("exec")

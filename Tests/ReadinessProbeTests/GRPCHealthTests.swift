@@ -108,10 +108,25 @@ enum GRPCClient {
         let b = HookBench()
         try b.hold(true)
         let conf = try b.config([("slow", try b.gate("slow"), "timeout = 20s")], timeout: "30s")
-        let s = try await GRPCServeProcess.start(config: conf, extra: ["--period", "200ms"])
-        let lines = try await s.client("check", ["", "slow"])
-        #expect(lines.map { $0["status"]?.stringValue } == ["NOT_SERVING", "NOT_SERVING"])
+        let s = try await GRPCServeProcess.start(config: conf, extra: ["--period", "200ms", "--max-age", "1s"])
+        let lines = try await s.client("check", ["", "slow", "livez"])
+        // No check has liveness = true: livez answers for the server loop, as /livez does.
+        #expect(lines.map { $0["status"]?.stringValue } == ["NOT_SERVING", "NOT_SERVING", "SERVING"])
         #expect(lines.first?["trailers"]?["readiness-code"]?.stringValue == "11")
+        #expect(lines.first?["trailers"]?["readiness-detail"]?.stringValue?.contains("no result yet") == true)
+        try b.hold(false)
+        #expect(await GRPCClient.until {
+            (try? await s.client("check", [""]))?.first?["status"]?.stringValue == "SERVING"
+        })
+        // Runs block again: the result ages past --max-age and is NOT_SERVING, code 11 (stale).
+        try b.hold(true)
+        var stale: JSONValue?
+        #expect(await GRPCClient.until {
+            stale = (try? await s.client("check", [""]))?.first
+            return stale?["trailers"]?["readiness-code"]?.stringValue == "11"
+        })
+        #expect(stale?["status"]?.stringValue == "NOT_SERVING")
+        #expect(stale?["trailers"]?["readiness-detail"]?.stringValue?.contains("stale result") == true)
         try b.hold(false)
     }
 

@@ -162,10 +162,12 @@ struct HookBench {
         let text = m.bodyText
         #expect(text.contains("readiness_probe_ready 0\n"))
         #expect(text.contains("readiness_probe_code 40\n"))
-        #expect(text.contains("readiness_probe_check_status{check=\"good\",kind=\"hook\"} 1\n"))
-        #expect(text.contains("readiness_probe_check_status{check=\"bad\",kind=\"hook\"} 0\n"))
+        #expect(text.contains("readiness_probe_check_status{check=\"good\",kind=\"hook\",status=\"pass\"} 1\n"))
+        #expect(text.contains("readiness_probe_check_status{check=\"good\",kind=\"hook\",status=\"fail\"} 0\n"))
+        #expect(text.contains("readiness_probe_check_status{check=\"bad\",kind=\"hook\",status=\"fail\"} 1\n"))
+        #expect(text.contains("readiness_probe_check_status{check=\"bad\",kind=\"hook\",status=\"pass\"} 0\n"))
         #expect(text.contains("readiness_probe_check_code{check=\"bad\",kind=\"hook\"} 40\n"))
-        #expect(text.contains("readiness_probe_check_runs_total{check=\"good\",status=\"fail\"} 0\n"))
+        #expect(text.contains("readiness_probe_check_runs_total{check=\"good\",kind=\"hook\",status=\"fail\"} 0\n"))
         #expect(text.contains("# TYPE readiness_probe_check_runs_total counter"))
         #expect(text.contains("readiness_probe_run_duration_seconds "))
         #expect(text.contains("readiness_probe_last_run_timestamp_seconds "))
@@ -174,7 +176,7 @@ struct HookBench {
             let parts = line.split(separator: " ")
             #expect(parts.count == 2 && Double(parts[1]) != nil, "bad sample line: \(line)")
         }
-        let passes = text.split(separator: "\n").first { $0.hasPrefix("readiness_probe_check_runs_total{check=\"good\",status=\"pass\"}") }
+        let passes = text.split(separator: "\n").first { $0.hasPrefix("readiness_probe_check_runs_total{check=\"good\",kind=\"hook\",status=\"pass\"}") }
         #expect((passes.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) >= 2)
     }
 
@@ -184,7 +186,7 @@ struct HookBench {
         cache.store(ProbeReport.aggregate([CheckResult(name: "we\"ird\\", kind: "hook", status: .pass, code: 0, detail: "", durationMs: 1)],
                                           durationMs: 1))
         let text = Metrics.render(cache.snapshot(), checks: [.init(name: "we\"ird\\", kind: "hook", liveness: false)], maxAge: .seconds(5))
-        #expect(text.contains("readiness_probe_check_status{check=\"we\\\"ird\\\\\",kind=\"hook\"} 1\n"))
+        #expect(text.contains("readiness_probe_check_status{check=\"we\\\"ird\\\\\",kind=\"hook\",status=\"pass\"} 1\n"))
     }
 
     @Test func requestsNeverRunChecks() async throws {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <poll.h>
+#include "cshim_serve.h"
 
 #ifdef __cplusplus
 extern "C" {

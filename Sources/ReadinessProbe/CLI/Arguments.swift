@@ -65,8 +65,11 @@ public struct CommandSpec: Sendable {
     public var options: [OptionSpec]
     public var maxPositionals: Int
     public var discussion: String
-    /// Shown at the end of `--help` and in the man page: 1-3 per command.
-    public var examples: [CommandExample]
+    /// Shown at the end of `--help` and in the man page: 1-3 per command. Built only when asked for:
+    /// a first `[CommandExample]` costs the runtime a type look-up (about 11k instructions) that a
+    /// probe, which never prints them, should not pay (docs/architecture.md, "The probe path").
+    public var examples: [CommandExample] { makeExamples() }
+    private let makeExamples: @Sendable () -> [CommandExample]
     /// Arguments after `--` are the command's own (`state load -- CMD ARGS`); for other
     /// commands they are positionals, so `state set -- -1` works.
     public var takesRest: Bool
@@ -74,14 +77,15 @@ public struct CommandSpec: Sendable {
     public var arguments: [String]
 
     public init(path: String, summary: String, usage: String, options: [OptionSpec], maxPositionals: Int = 0,
-                discussion: String = "", examples: [CommandExample] = [], takesRest: Bool = false, arguments: [String] = []) {
+                discussion: String = "", examples: @autoclosure @escaping @Sendable () -> [CommandExample] = [],
+                takesRest: Bool = false, arguments: [String] = []) {
         self.path = path
         self.summary = summary
         self.usage = usage
         self.options = options + CommandSpec.standardOptions
         self.maxPositionals = maxPositionals
         self.discussion = discussion
-        self.examples = examples
+        self.makeExamples = examples
         self.takesRest = takesRest
         self.arguments = arguments
     }

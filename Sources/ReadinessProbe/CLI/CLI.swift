@@ -38,11 +38,13 @@ public enum CLI {
 
     /// `state` for `state load`: a word that starts one or more two-word commands.
     static func isGroup(_ word: String) -> Bool {
-        table.contains { $0.name.hasPrefix(word + " ") }
+        let prefix = word + " "
+        return table.contains { $0.name.hasPrefix(prefix) }
     }
 
     static func isCommandWord(_ word: String) -> Bool {
-        table.contains { $0.name == word || $0.name.hasPrefix(word + " ") }
+        let prefix = word + " "
+        return table.contains { $0.name == word || $0.name.hasPrefix(prefix) }
     }
 
     static let summary = "readiness checks for containers whose processes run under supervisord"
@@ -61,6 +63,7 @@ public enum CLI {
 
     /// Entry point for the executable: never returns.
     public static func main(_ arguments: [String] = CommandLine.arguments) -> Never {
+        ProcessResources.useSmallAddressSpace()
         Platform.ensureStandardDescriptors()
         Platform.ignoreSIGPIPE()
         let status = run(Array(arguments.dropFirst()), invocation: Invocation())

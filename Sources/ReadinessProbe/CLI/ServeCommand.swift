@@ -54,8 +54,10 @@ enum ServeCommand: CLICommand {
         let listen = args.value("--listen") ?? defaultListen
         let cache = HealthCache()
         let endpoints = HealthEndpoints(cache: cache, entries: config.entries, maxAge: maxAge)
+        ProcessResources.raiseOpenFileLimit()
         var limits = HTTPServerLimits()
         limits.stopGrace = .milliseconds(500)
+        limits.reservedDescriptors = 32 + 8 * config.entries.count // a hook run holds about 5 at once
         // --grpc alone serves gRPC only (GRPCServe.swift); --listen with it, or neither, serves HTTP.
         let grpcListen = args.value("--grpc")
         var server: HTTPServer?
@@ -67,6 +69,13 @@ enum ServeCommand: CLICommand {
             throw ExitError(Codes.systemError, "readiness-probe serve: \(error)")
         } }
         let grpc = try grpcListen.map { (a) throws(ExitError) in try GRPCServe.start(a, endpoints: endpoints, quiet: args.has("--quiet"), spec: spec) }
+        // Checked before "listening": a signal waiter that cannot start, or a task pool that cannot, wedged serve.
+        try ServeThreads.startSignalWaiter(grace: limits.stopGrace + .seconds(2)) { [server] signal in
+            Platform.writeStderr("serve: \(Signals.name(signal)): stopping (finishing requests in flight)\n")
+            server?.requestStop()
+            grpc?.requestStop()
+        }
+        try ServeThreads.preflight()
         let livez = endpoints.hasLivenessChecks
             ? config.entries.filter(\.liveness).map(\.name).joined(separator: ", ")
             : "none marked: answers for the server loop"
@@ -87,12 +96,6 @@ enum ServeCommand: CLICommand {
                 try? await Task.sleep(until: began + period, clock: .continuous)
             }
             finished.signal()
-        }
-        Thread.detach { [server] in
-            let signal = Platform.waitForSignal([SIGTERM, SIGINT])
-            Platform.writeStderr("serve: \(Signals.name(signal)): stopping (finishing requests in flight)\n")
-            server?.requestStop()
-            grpc?.requestStop()
         }
         GRPCServe.run(http: server, grpc: grpc)
         checker.cancel()

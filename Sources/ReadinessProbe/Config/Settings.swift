@@ -68,7 +68,8 @@ public struct ProbeSettings: Sendable {
     public init() {}
 
     /// Sections that configure the framework rather than create checks, with their keys.
-    public static let frameworkSections: [String: [String]] = [
+    /// Pairs, not a Dictionary: looked up linearly (docs/architecture.md, "The probe path").
+    public static let frameworkSections: KeyValuePairs<String, [String]> = [
         "probe": ["timeout", "hook_timeout", "hooks_dir", "sonic_hook", "rundir"],
         "supervisor": ["serverurl", "username", "password", "source", "supervisorctl", "config", "ledger_max_age"],
         "listener": ["on_critical_exit", "terminate_grace", "run_checks", "tick", "failure_hold"],
@@ -177,14 +178,14 @@ public struct ProbeConfiguration: Sendable {
     public static func build(document doc: INIDocument, configFile: String?, environment: Environment,
                              registry: CheckRegistry = .standard) throws(ConfigError) -> ProbeConfiguration {
         for s in doc.sections {
-            if let keys = ProbeSettings.frameworkSections[s.name] {
+            if let keys = ProbeSettings.frameworkSections.first(where: { $0.key == s.name })?.value {
                 for e in s.entries where !keys.contains(e.key) {
                     throw ConfigError("unknown key \"\(e.key)\" in [\(s.name)] (known: \(keys.joined(separator: ", ")))", at: e.location)
                 }
                 continue
             }
             if registry.kind(forSection: s.kind) == nil {
-                let known = (ProbeSettings.frameworkSections.keys.sorted() + ["include"] + registry.kinds.map(\.section))
+                let known = (ProbeSettings.frameworkSections.map(\.key).sorted() + ["include"] + registry.kinds.map(\.section))
                 throw ConfigError("unknown section [\(s.name)] (known: \(known.joined(separator: ", ")))", at: s.location)
             }
         }

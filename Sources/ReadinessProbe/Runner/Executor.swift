@@ -53,11 +53,16 @@ public final class RunControl: Sendable {
     }
 }
 
-/// Results of plugin tasks, handed to the executor's thread.
+/// Results of plugin tasks, handed to the executor's thread (made only when a run has a task).
 private final class TaskInbox: Sendable {
-    private let items = Mutex<[(index: Int, outcome: CheckOutcome, at: ContinuousClock.Instant)]>([])
-    func put(_ index: Int, _ outcome: CheckOutcome) { items.withLock { $0.append((index, outcome, .now)) } }
-    func take() -> [(index: Int, outcome: CheckOutcome, at: ContinuousClock.Instant)] {
+    struct Arrived {
+        var index: Int
+        var outcome: CheckOutcome
+        var at: ContinuousClock.Instant
+    }
+    private let items = Mutex<[Arrived]>([])
+    func put(_ index: Int, _ outcome: CheckOutcome) { items.withLock { $0.append(Arrived(index: index, outcome: outcome, at: .now)) } }
+    func take() -> [Arrived] {
         items.withLock { i in
             defer { i = [] }
             return i
@@ -65,15 +70,43 @@ private final class TaskInbox: Sendable {
     }
 }
 
+/// Where a run's supervisord snapshot comes from: the caller's choice, or a fetch already under
+/// way (a built-in check's `check(_:)` runs with its context's).
+enum SnapshotSource {
+    case input(SupervisorInput)
+    case shared(SupervisorFetch)
+}
+
 enum Executor {
-    static func run(_ entries: [CheckEntry], plan: RunPlan, settings: ProbeSettings, supervisor: SupervisorFetch,
-                    services: RunServices, control: RunControl) -> ProbeReport {
+    /// A check still waiting: for the snapshot (`verdict`), or for its task (`cancel`). One array
+    /// of one plain struct: docs/architecture.md, "The probe path".
+    private struct Waiting {
+        var index: Int
+        var verdict: (@Sendable (SupervisorResult) -> CheckOutcome)?
+        var cancel: (@Sendable () -> Void)?
+    }
+
+    static func run(_ entries: [CheckEntry], plan: RunPlan, settings: ProbeSettings, supervisor source: SnapshotSource,
+                    services: RunServices?, control: RunControl) -> ProbeReport {
         var rows = [CheckResult?](repeating: nil, count: entries.count)
-        var verdicts: [(index: Int, verdict: @Sendable (SupervisorResult) -> CheckOutcome)] = []
-        var tasks: [(index: Int, task: Task<Void, Never>)] = []
-        let inbox = TaskInbox()
+        var waiting: [Waiting] = []
+        var inbox: TaskInbox?
         let loop = SpawnLoop()
         let wake = control.wake
+        // Made when first needed: a run of hooks and state checks needs neither.
+        var fetch: SupervisorFetch?
+        func theFetch() -> SupervisorFetch {
+            if let fetch { return fetch }
+            let made: SupervisorFetch
+            switch source {
+            case .shared(let f): made = f
+            case .input(let input):
+                made = SupervisorFetch(input, settings: settings, deadline: plan.fetchDeadline, query: plan.supervisorQuery)
+            }
+            fetch = made
+            return made
+        }
+        var sharedServices = services
 
         for (i, entry) in entries.enumerated() {
             switch entry.check.work(settings) {
@@ -86,30 +119,32 @@ enum Executor {
                     rows[i] = plan.process(i, outcome, limit: limit, stopped: control.isStopped, interpret: interpret, at: .now)
                 }
             case .supervisor(let verdict):
-                verdicts.append((i, verdict))
+                waiting.append(Waiting(index: i, verdict: verdict, cancel: nil))
             case .task(let body):
+                let box = inbox ?? TaskInbox()
+                inbox = box
+                let shared = sharedServices ?? RunServices()
+                sharedServices = shared
                 let context = CheckContext(deadline: plan.slots[i].deadline, overallDeadline: plan.overall, settings: settings,
-                                           services: services, supervisorQuery: plan.supervisorQuery, supervisor: supervisor)
-                tasks.append((i, Task.detached {
+                                           services: shared, supervisorQuery: plan.supervisorQuery, supervisor: theFetch())
+                let task = Task.detached {
                     let outcome = await body(context)
-                    inbox.put(i, outcome)
+                    box.put(i, outcome)
                     wake.wake()
-                }))
+                }
+                waiting.append(Waiting(index: i, verdict: nil, cancel: { task.cancel() }))
             }
         }
-        if !verdicts.isEmpty {
-            supervisor.notify(wake)
-            supervisor.start()
+        if waiting.contains(where: { $0.verdict != nil }) {
+            theFetch().notify(wake)
+            theFetch().start()
         }
 
         var stopping = false
         while true {
             // What came in: the snapshot, task results (each judged by when it came).
-            if !verdicts.isEmpty, let (result, at) = supervisor.finished {
-                for v in verdicts where rows[v.index] == nil { rows[v.index] = plan.arrived(v.index, v.verdict(result), at: at) }
-                verdicts = []
-            }
-            if !tasks.isEmpty {
+            if let fetch { verdicts(fetch, waiting, &rows, plan) }
+            if let inbox {
                 for item in inbox.take() where rows[item.index] == nil {
                     rows[item.index] = plan.arrived(item.index, item.outcome, at: item.at)
                 }
@@ -117,27 +152,23 @@ enum Executor {
             // Own timers of the checks still waiting (processes have theirs on the loop).
             let now = ContinuousClock.now
             var next = plan.overall.instant
-            func timer(_ i: Int) {
-                let slot = plan.slots[i]
-                guard slot.ownTimerCounts else { return }
+            for w in waiting where rows[w.index] == nil {
+                let slot = plan.slots[w.index]
+                guard slot.ownTimerCounts else { continue }
                 if now >= slot.deadline.instant {
-                    rows[i] = plan.timedOut(i, at: now)
+                    rows[w.index] = plan.timedOut(w.index, at: now)
                 } else {
                     next = min(next, slot.deadline.instant)
                 }
             }
-            for v in verdicts where rows[v.index] == nil { timer(v.index) }
-            for t in tasks where rows[t.index] == nil { timer(t.index) }
-            verdicts.removeAll { rows[$0.index] != nil }
-            for t in tasks where rows[t.index] != nil { t.task.cancel() }
-            tasks.removeAll { rows[$0.index] != nil }
+            for w in waiting where rows[w.index] != nil { w.cancel?() }
+            waiting.removeAll { rows[$0.index] != nil }
 
             if control.isStopped && !stopping {
                 stopping = true
                 for i in rows.indices where rows[i] == nil { loop.cancel(id: i) }
             }
-            let waiting = !verdicts.isEmpty || !tasks.isEmpty
-            if loop.isEmpty && (!waiting || stopping || now >= plan.overall.instant) { break }
+            if loop.isEmpty && (waiting.isEmpty || stopping || now >= plan.overall.instant) { break }
 
             // Wait for a child, a wake, a signal or the next deadline. Past the overall deadline
             // (or stopping) only the children are left: the loop kills and reaps them.
@@ -148,7 +179,19 @@ enum Executor {
                 control.takeSignals()
             }
         }
-        for t in tasks { t.task.cancel() }
+        for w in waiting { w.cancel?() }
         return plan.report(rows, stopped: control.isStopped, at: .now)
+    }
+
+    /// The rows of the checks waiting for the snapshot, once it has come. Not inlined: a run
+    /// without supervisor checks never touches the snapshot's types (docs/architecture.md,
+    /// "The probe path").
+    @inline(never)
+    private static func verdicts(_ fetch: SupervisorFetch, _ waiting: [Waiting], _ rows: inout [CheckResult?], _ plan: RunPlan) {
+        fetch.ifFinished { result, at in
+            for w in waiting where rows[w.index] == nil {
+                if let verdict = w.verdict { rows[w.index] = plan.arrived(w.index, verdict(result), at: at) }
+            }
+        }
     }
 }

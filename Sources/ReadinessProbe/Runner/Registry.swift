@@ -90,7 +90,7 @@ public struct CheckRegistry: Sendable {
                     throw ConfigError("[\(kind.section)] needs a name, like [\(kind.section):NAME]", at: s.location)
                 default: break
                 }
-                let allowed = Set(kind.keys + CheckKind.commonKeys)
+                let allowed = kind.keys + CheckKind.commonKeys
                 for e in s.entries where !allowed.contains(e.key) {
                     throw ConfigError(
                         "unknown key \"\(e.key)\" in [\(s.name)] (known: \((kind.keys + CheckKind.commonKeys).joined(separator: ", ")))",
@@ -99,12 +99,10 @@ public struct CheckRegistry: Sendable {
             }
             all += try kind.make(CheckKindInput(sections: sections, settings: settings, document: document))
         }
-        var seen: [String: String] = [:]
-        for e in all {
-            if let prev = seen[e.name] {
-                throw ConfigError("two checks are named \"\(e.name)\" (\(prev) and \(e.origin)); rename one", at: nil)
+        for (i, e) in all.enumerated() {
+            if let prev = all[..<i].first(where: { $0.name == e.name }) {
+                throw ConfigError("two checks are named \"\(e.name)\" (\(prev.origin) and \(e.origin)); rename one", at: nil)
             }
-            seen[e.name] = e.origin
         }
         return all
     }

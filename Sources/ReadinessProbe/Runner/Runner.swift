@@ -5,10 +5,11 @@
 public enum ProbeRunner {
     /// Runs every check once, all at once, under one overall deadline (`timeout`, else
     /// `[probe] timeout`), and returns the table. `supervisor`: fetch the snapshot (once), or
-    /// use the one given (the event listener's ledger). Cancelling the calling task stops the
-    /// run: hooks are killed and reaped, and unfinished checks are code 9.
+    /// use the one given (the event listener's ledger). `services`: shared by the run's plugin
+    /// checks (made when one needs it). Cancelling the calling task stops the run: hooks are
+    /// killed and reaped, and unfinished checks are code 9.
     public static func run(_ entries: [CheckEntry], settings: ProbeSettings, timeout: Duration? = nil,
-                           supervisor: SupervisorInput = .fetch, services: RunServices = RunServices()) async -> ProbeReport {
+                           supervisor: SupervisorInput = .fetch, services: RunServices? = nil) async -> ProbeReport {
         let control = RunControl()
         return await withTaskCancellationHandler {
             await Blocking.run {
@@ -22,11 +23,11 @@ public enum ProbeRunner {
 
     /// `run` on the calling thread. `control` stops it from another thread or on a signal.
     public static func runBlocking(_ entries: [CheckEntry], settings: ProbeSettings, timeout: Duration? = nil,
-                                   supervisor: SupervisorInput = .fetch, services: RunServices = RunServices(),
+                                   supervisor: SupervisorInput = .fetch, services: RunServices? = nil,
                                    control: RunControl = RunControl()) -> ProbeReport {
         let plan = RunPlan(entries, settings: settings, timeout: timeout)
-        let fetch = SupervisorFetch(supervisor, settings: settings, deadline: plan.fetchDeadline, query: plan.supervisorQuery)
-        return Executor.run(entries, plan: plan, settings: settings, supervisor: fetch, services: services, control: control)
+        return Executor.run(entries, plan: plan, settings: settings, supervisor: .input(supervisor), services: services,
+                            control: control)
     }
 
     /// A built-in check's `check(_:)`: its work, run on its own under the context's deadline and
@@ -35,7 +36,7 @@ public enum ProbeRunner {
         let entry = CheckEntry(name: "check", kind: "check", origin: "check(_:)", check: check)
         let plan = RunPlan([entry], settings: context.settings, timeout: context.deadline.remaining)
         let report = await Blocking.run {
-            Executor.run([entry], plan: plan, settings: context.settings, supervisor: context.supervisor,
+            Executor.run([entry], plan: plan, settings: context.settings, supervisor: .shared(context.supervisor),
                          services: context.services, control: RunControl())
         }
         let row = report.results[0]

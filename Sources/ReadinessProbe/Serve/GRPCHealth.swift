@@ -7,6 +7,7 @@
 // the first result and when the result is stale (code 11). An unknown name: NOT_FOUND for Check,
 // SERVICE_UNKNOWN (stream kept open) for Watch.
 import ProbeHTTP2
+import Synchronization
 
 public struct GRPCHealthService: GRPCService {
     public static let checkPath = "/grpc.health.v1.Health/Check"
@@ -14,12 +15,18 @@ public struct GRPCHealthService: GRPCService {
     public static let listPath = "/grpc.health.v1.Health/List"
 
     public let endpoints: HealthEndpoints
+    let allNames: Set<String>
+    let livenessNames: Set<String>
+    /// The answers built from the current fresh result, by service name (see `answer(_:_:)`).
+    let memo = AnswerMemo()
 
     public init(endpoints: HealthEndpoints) {
         self.endpoints = endpoints
+        allNames = Set(endpoints.checks.map(\.name))
+        livenessNames = Set(endpoints.checks.filter(\.liveness).map(\.name))
     }
 
-    enum Target: Equatable {
+    enum Target: Hashable {
         case readyz, livez
         case check(String)
     }
@@ -47,17 +54,28 @@ public struct GRPCHealthService: GRPCService {
         public var detail: String
     }
 
+    /// The answer from the cached report. A fresh result's answers are built once per run (the
+    /// memo is keyed by the run count); a missing or stale result is looked at on every call.
     func answer(_ t: Target, _ snapshot: HealthSnapshot) -> Answer {
+        let fresh = snapshot.report != nil && (snapshot.age.map { $0 <= endpoints.maxAge } ?? false)
+        guard fresh else { return build(t, snapshot) }
+        if let hit = memo.lookup(t, generation: snapshot.runs) { return hit }
+        let a = build(t, snapshot)
+        memo.store(t, generation: snapshot.runs, a)
+        return a
+    }
+
+    func build(_ t: Target, _ snapshot: HealthSnapshot) -> Answer {
         let report: ProbeReport
         switch t {
         case .readyz:
-            report = endpoints.view(scope: .readyz, names: Set(endpoints.checks.map(\.name)), snapshot: snapshot)
+            report = endpoints.view(scope: .readyz, names: allNames, snapshot: snapshot)
             endpoints.cache.note(code: report.code, line: Render.firstLine(report))
         case .livez:
             guard endpoints.hasLivenessChecks else {
                 return Answer(status: .serving, code: 0, detail: "the server loop answers (no check has liveness = true)")
             }
-            report = endpoints.view(scope: .livez, names: Set(endpoints.checks.filter(\.liveness).map(\.name)), snapshot: snapshot)
+            report = endpoints.view(scope: .livez, names: livenessNames, snapshot: snapshot)
         case .check(let name):
             report = endpoints.view(scope: .readyz, names: [name], snapshot: snapshot)
         }
@@ -78,30 +96,35 @@ public struct GRPCHealthService: GRPCService {
         case Self.checkPath, Self.watchPath:
             let service: String
             do { service = try GRPCHealth.decodeCheckRequest(request) } catch {
-                return GRPCReply(.failure(.invalidArgument, "bad HealthCheckRequest: \(error)"), note: "\(methodName(path)) -")
+                return GRPCReply(.failure(.invalidArgument, "bad HealthCheckRequest: \(error)"))
             }
-            let note = "\(methodName(path)) \"\(Self.printable(service, limit: 100))\""
-            if path == Self.watchPath { return GRPCReply(.stream(key: service), note: note) }
+            if path == Self.watchPath { return GRPCReply(.stream(key: service), subject: service) }
             guard let t = target(service) else {
-                return GRPCReply(.failure(.notFound, "unknown service \"\(Self.printable(service, limit: 100))\" (services: \(serviceNames.map { "\"\($0)\"" }.joined(separator: ", ")))"),
-                                 note: note)
+                let names = serviceNames.map { "\"\($0)\"" }.joined(separator: ", ")
+                return GRPCReply(.failure(.notFound, "unknown service \"\(Self.printable(service, limit: 100))\" (services: \(names))"),
+                                 subject: service)
             }
             let a = answer(t, endpoints.cache.snapshot())
-            var trailers = [("readiness-code", String(a.code))]
-            if a.status != .serving { trailers.append(("readiness-detail", Self.printable(a.detail, limit: 512))) }
-            return GRPCReply(.message(GRPCHealth.encodeCheckResponse(a.status)), trailers: trailers, note: note + " " + a.status.name)
+            if a.status == .serving && a.code == 0 {
+                return GRPCReply(.message(Self.servingMessage), trailers: Self.servingTrailers, subject: service, note: "SERVING")
+            }
+            let trailers = [("readiness-code", String(a.code)), ("readiness-detail", Self.printable(a.detail, limit: 512))]
+            return GRPCReply(.message(GRPCHealth.encodeCheckResponse(a.status)), trailers: trailers, subject: service,
+                             note: a.status.name)
         case Self.listPath:
             do { try GRPCHealth.decodeListRequest(request) } catch {
-                return GRPCReply(.failure(.invalidArgument, "bad HealthListRequest: \(error)"), note: "List")
+                return GRPCReply(.failure(.invalidArgument, "bad HealthListRequest: \(error)"))
             }
             let snapshot = endpoints.cache.snapshot()
             let statuses = serviceNames.compactMap { name in target(name).map { (name, answer($0, snapshot).status) } }
-            return GRPCReply(.message(GRPCHealth.encodeListResponse(statuses)), note: "List \(statuses.count) services")
+            return GRPCReply(.message(GRPCHealth.encodeListResponse(statuses)), note: "\(statuses.count) services")
         default:
-            return GRPCReply(.failure(.unimplemented, "unknown method \(Self.printable(path, limit: 200)) (this server has grpc.health.v1.Health: Check, Watch, List)"),
-                             note: Self.printable(path, limit: 200))
+            return GRPCReply(.failure(.unimplemented, "unknown method \(Self.printable(path, limit: 200)) (this server has grpc.health.v1.Health: Check, Watch, List)"))
         }
     }
+
+    static let servingMessage = GRPCHealth.encodeCheckResponse(.serving)
+    static let servingTrailers = [("readiness-code", "0")]
 
     /// Watch's message: the current status, SERVICE_UNKNOWN for an unknown name.
     public func streamMessage(key: String) -> [UInt8] {
@@ -109,14 +132,30 @@ public struct GRPCHealthService: GRPCService {
         return GRPCHealth.encodeCheckResponse(answer(t, endpoints.cache.snapshot()).status)
     }
 
-    func methodName(_ path: String) -> String { String(path.split(separator: "/").last ?? "") }
+    static func printable(_ s: String, limit: Int) -> String { GRPCServer.printable(s, limit: limit) }
+}
 
-    /// Printable ASCII (metadata values and log lines): other bytes become `?`, cut at `limit` bytes.
-    static func printable(_ s: String, limit: Int) -> String {
-        var out = ""
-        for b in s.utf8.prefix(limit) {
-            out.unicodeScalars.append(Unicode.Scalar(b >= 0x20 && b <= 0x7e ? b : UInt8(ascii: "?")))
+/// GRPCHealthService's answers for one result (generation = the cache's run count).
+final class AnswerMemo: Sendable {
+    private struct State {
+        var generation = -1
+        var answers: [GRPCHealthService.Target: GRPCHealthService.Answer] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func lookup(_ t: GRPCHealthService.Target, generation: Int) -> GRPCHealthService.Answer? {
+        state.withLock { s in s.generation == generation ? s.answers[t] : nil }
+    }
+
+    func store(_ t: GRPCHealthService.Target, generation: Int, _ a: GRPCHealthService.Answer) {
+        state.withLock { s in
+            if generation < s.generation { return }
+            if generation > s.generation {
+                s.generation = generation
+                s.answers = [:]
+            }
+            s.answers[t] = a
         }
-        return s.utf8.count > limit ? out + "..." : out
     }
 }

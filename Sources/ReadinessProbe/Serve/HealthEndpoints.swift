@@ -47,8 +47,9 @@ public struct HealthEndpoints: Sendable {
         var path = request.path
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         if path == "/metrics" {
-            return .text(200, Metrics.render(cache.snapshot(), checks: checks, maxAge: maxAge),
-                         contentType: "text/plain; version=0.0.4; charset=utf-8")
+            let format = Metrics.negotiate(accept: request.header("Accept"))
+            return .text(200, Metrics.render(cache.snapshot(), checks: checks, maxAge: maxAge, format: format),
+                         contentType: format.contentType, headers: [("Vary", "Accept")])
         }
         let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
         let scope: Scope

@@ -9,7 +9,8 @@ final class SupervisorFetch: Sendable {
         var result: SupervisorResult?
         var finishedAt: ContinuousClock.Instant?
         var started = false
-        var waiters: [CheckedContinuation<SupervisorResult, Never>] = []
+        /// Plugin tasks waiting (their continuations, as closures: docs/architecture.md, "The probe path").
+        var waiters: [@Sendable (SupervisorResult) -> Void] = []
         var wakes: [WakePipe] = []
     }
 
@@ -28,9 +29,15 @@ final class SupervisorFetch: Sendable {
         }
     }
 
-    /// The result and when it came, once it has.
-    var finished: (result: SupervisorResult, at: ContinuousClock.Instant)? {
-        state.withLock { s in s.result.map { ($0, s.finishedAt ?? .now) } }
+    /// Calls `body` with the result and when it came, if it has.
+    func ifFinished(_ body: (SupervisorResult, ContinuousClock.Instant) -> Void) {
+        var result: SupervisorResult?
+        var at = ContinuousClock.now
+        state.withLock { s in
+            result = s.result
+            if let f = s.finishedAt { at = f }
+        }
+        if let result { body(result, at) }
     }
 
     /// Starts the fetch unless it has started (or was given). The listener's ledger (`source =
@@ -61,12 +68,11 @@ final class SupervisorFetch: Sendable {
 
     /// Starts the fetch if needed and waits for it.
     func value() async -> SupervisorResult {
-        if let r = finished?.result { return r }
         start()
         return await withCheckedContinuation { (c: CheckedContinuation<SupervisorResult, Never>) in
             let r = state.withLock { s -> SupervisorResult? in
                 if let r = s.result { return r }
-                s.waiters.append(c)
+                s.waiters.append { c.resume(returning: $0) }
                 return nil
             }
             if let r { c.resume(returning: r) }
@@ -74,13 +80,13 @@ final class SupervisorFetch: Sendable {
     }
 
     private func complete(_ r: SupervisorResult) {
-        let (waiters, wakes) = state.withLock { s -> ([CheckedContinuation<SupervisorResult, Never>], [WakePipe]) in
+        let (waiters, wakes) = state.withLock { s -> ([@Sendable (SupervisorResult) -> Void], [WakePipe]) in
             s.result = r
             s.finishedAt = .now
             defer { s.waiters = []; s.wakes = [] }
             return (s.waiters, s.wakes)
         }
         for w in wakes { w.wake() }
-        for c in waiters { c.resume(returning: r) }
+        for resume in waiters { resume(r) }
     }
 }
