@@ -134,6 +134,25 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
                 "\(rig.notifyVerdict("dog", watchdog: .seconds(2)).detail)")
         let r = rig.run(["run", "--config", rig.probeConf])
         #expect(r.status == 12, "\(r.stdout)")
+        // serve: /readyz JSON and /metrics carry each notify program's state.
+        let serve = try await ServeProcess.start(config: rig.probeConf, extra: ["--period", "200ms"])
+        let json = try #require(await serve.waitFor("/readyz?format=json", status: 503, code: 12))
+        let body = try JSON.parse(json.body)
+        let programs = try #require(body["notify"]?["programs"]?.arrayValue)
+        let shelly = try #require(programs.first { $0["name"]?.stringValue == "shelly" })
+        #expect(shelly["ready"]?.boolValue == true && shelly["status"]?.stringValue == "shell ready" && shelly["ready_since"]?.doubleValue != nil)
+        #expect(programs.first { $0["name"]?.stringValue == "dog" }?["watchdog_age_seconds"]?.doubleValue ?? 0 > 2)
+        #expect(programs.first { $0["name"]?.stringValue == "stopper" }?["ready"]?.boolValue == false)
+        let metrics = try serve.get("/metrics").bodyText
+        #expect(metrics.contains("readiness_probe_notify_ready{program=\"shelly\"} 1"), "\(metrics)")
+        #expect(metrics.contains("readiness_probe_notify_ready{program=\"stopper\"} 0"))
+        #expect(metrics.contains("readiness_probe_notify_watchdog_age_seconds{program=\"dog\"}"))
+        #expect(metrics.contains("readiness_probe_notify_ready_since_timestamp_seconds{program=\"py\"}"))
+        let om = try serve.get("/metrics", headers: [("Accept", "application/openmetrics-text; version=1.0.0")]).bodyText
+        for (text, format) in [(metrics, "text"), (om, "openmetrics")] {
+            let families = try await PrometheusParser.parse(text, format: format)
+            #expect(families.contains { $0.name == "readiness_probe_notify_ready" && $0.samples.count == 5 }, "\(format)")
+        }
         #expect(!rig.protocolBroken())
         rig.harness.stop()
     }
