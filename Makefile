@@ -17,13 +17,14 @@ else
 SUPERVISOR_DEP :=
 endif
 
-.PHONY: all build debug test demo bench bench-deps fuzz venv clean docs help link-order print-version deps deb deb-test man
+.PHONY: all build debug test e2e demo bench bench-deps fuzz venv clean docs help link-order print-version deps deb deb-test man
 
 all: build
 
 help:
 	@echo "make build   fully static release binary at $(BIN)"
 	@echo "make test    the whole test suite (installs supervisor $(SUPERVISOR_VERSION) into $(VENV) if needed)"
+	@echo "make e2e    the example images built and probed under podman (root; BENCH=1 adds the cost per probe)"
 	@echo "make demo    a real supervisord with the example container, probed as it starts, is ready and breaks"
 	@echo "make bench   benchmarks (hyperfine, wrk); results go to docs/benchmarks.md by hand"
 	@echo "make fuzz    libFuzzer over every hand-written parser (FUZZ_SECONDS=10 each)"
@@ -92,6 +93,12 @@ $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
 test: venv deps
 	$(SWIFT) build --product readiness-probe
 	$(SWIFT) test --no-parallel
+
+# The example images (examples/container, examples/sonic) built and probed under podman + runc,
+# as the kubelet probes them (Tests/E2E/e2e.sh; Tests/deps.sh installs podman, runc and
+# debootstrap when root). Without root: one SKIP line. BENCH=1: also the node's cost per probe.
+e2e: build
+	BENCH=$(BENCH) ./Tests/E2E/e2e.sh $(CURDIR)/$(BIN)
 
 docs: debug
 	.build/debug/readiness-probe codes > docs/codes.md

@@ -43,7 +43,7 @@ probe() {
 
 echo "## readiness-probe demo: $TMP"
 "$BIN" validate || exit 1
-START_SECONDS=3 supervisord -n -c "$TMP/supervisord.conf" >"$TMP/supervisord.out" 2>&1 &
+START_SECONDS=3 READINESS_SERVE_LISTEN=127.0.0.1:0 supervisord -n -c "$TMP/supervisord.conf" >"$TMP/supervisord.out" 2>&1 &
 SUP_PID=$!
 for _ in $(seq 100); do [ -S "$TMP/run/supervisor.sock" ] && break; sleep 0.05; done
 [ -S "$TMP/run/supervisor.sock" ] || { echo "supervisord did not start" >&2; cat "$TMP/supervisord.out" >&2; exit 1; }

@@ -274,6 +274,35 @@ public final class GRPCServer: @unchecked Sendable {
             }
         }
 
+        /// Takes every pending connection. At the limit, a new one evicts the longest-idle connection
+        /// without streams; with none to evict, the new one is closed.
+        func acceptAll(_ now: ContinuousClock.Instant) {
+            while true {
+                let fd = cshim_accept_cloexec(listenFD)
+                if fd < 0 {
+                    let e = cshim_errno()
+                    if e == EINTR || e == ECONNABORTED { continue }
+                    if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM { acceptPausedUntil = now + .milliseconds(100) }
+                    return
+                }
+                if conns.count >= limits.maxConnections {
+                    let victim = conns.values.filter { $0.h2.streamCount == 0 && $0.streams.isEmpty }
+                        .min { $0.lastActivity < $1.lastActivity }
+                    guard let victim else {
+                        _ = Glibc.close(fd)
+                        continue
+                    }
+                    close(victim)
+                }
+                TCPListener.setNoDelay(fd)
+                let c = Connection(fd: fd, limits: limits.http2, now: now)
+                conns[fd] = c
+                // The server preface (SETTINGS) goes out at once.
+                _ = c.h2.output.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+                c.h2.consumed(c.h2.pendingOutput)
+            }
+        }
+
         /// One connection's poll events: write, then read one chunk (one per round: fair to the others).
         func serve(_ c: Connection, _ revents: Int16) {
             let now = ContinuousClock.now
@@ -332,7 +361,7 @@ public final class GRPCServer: @unchecked Sendable {
                     beginStop(now)
                 } else if p.fd == listenFD {
                     guard listening else { continue }
-                    accept(&conns, now: now, paused: &acceptPausedUntil, close: close)
+                    acceptAll(now)
                     setCount()
                 }
             }
@@ -345,35 +374,6 @@ public final class GRPCServer: @unchecked Sendable {
         conns.removeAll()
         setCount()
         if listening { _ = Glibc.close(listenFD) }
-    }
-
-    private func accept(_ conns: inout [Int32: Connection], now: ContinuousClock.Instant,
-                        paused: inout ContinuousClock.Instant?, close: (Connection) -> Void) {
-        while true {
-            let fd = cshim_accept_cloexec(listenFD)
-            if fd < 0 {
-                let e = cshim_errno()
-                if e == EINTR || e == ECONNABORTED { continue }
-                if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM { paused = now + .milliseconds(100) }
-                return
-            }
-            if conns.count >= limits.maxConnections {
-                // Evict the longest-idle connection without streams; with none, refuse the new one.
-                let victim = conns.values.filter { $0.h2.streamCount == 0 && $0.streams.isEmpty }
-                    .min { $0.lastActivity < $1.lastActivity }
-                guard let victim else {
-                    _ = Glibc.close(fd)
-                    continue
-                }
-                close(victim)
-            }
-            TCPListener.setNoDelay(fd)
-            let c = Connection(fd: fd, limits: limits.http2, now: now)
-            conns[fd] = c
-            // The server preface (SETTINGS) goes out at once.
-            _ = c.h2.output.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
-            c.h2.consumed(c.h2.pendingOutput)
-        }
     }
 
     /// Server streams, request deadlines, idle and stalled connections.

@@ -1,5 +1,6 @@
 // `readiness-probe listen`: the supervisord event listener (docs/event-listener.md).
 // stdout is the protocol channel: nothing but protocol bytes is ever written to it.
+@preconcurrency import Glibc
 
 enum ListenCommand: CLICommand {
     static let name = "listen"
@@ -20,6 +21,12 @@ enum ListenCommand: CLICommand {
 
     static let command = CLI.Command(name: "listen", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let config = try CLI.loadConfiguration(args, inv)
+        // supervisord stops its event listeners last, with SIGTERM: exit 0 at once instead of
+        // dying of the signal ("terminated by SIGTERM" in its log). Nothing is lost: every
+        // file is replaced atomically, and the ledger already says STOPPING (from
+        // SUPERVISOR_STATE_CHANGE), so `run` answers 3 from it until a new listener seeds it.
+        signal(SIGTERM) { _ in ListenCommand.exitOnSignal() }
+        signal(SIGINT) { _ in ListenCommand.exitOnSignal() }
         let listener = EventListener(configuration: config)
         listener.start()
         var loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
@@ -33,5 +40,12 @@ enum ListenCommand: CLICommand {
             listener.log("error: \(why)")
             return 1
         }
+    }
+
+    /// Async-signal-safe: one write(2) and _exit(2).
+    static func exitOnSignal() {
+        let msg: StaticString = "readiness-probe listen: stopping on SIGTERM/SIGINT (exit 0)\n"
+        _ = Glibc.write(2, msg.utf8Start, msg.utf8CodeUnitCount)
+        Glibc._exit(0)
     }
 }

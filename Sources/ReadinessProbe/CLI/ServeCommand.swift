@@ -31,12 +31,15 @@ enum ServeCommand: CLICommand {
         ?verbose, ?exclude=NAME (repeatable), ?format=json or Accept: application/json. 200 when ready, else 503;
         every health answer carries X-Readiness-Code. Until the first run finishes, and when the last result is
         older than --max-age, the answer is 503 with code 11. SIGTERM/SIGINT stop it (exit 0).
-        The first stderr line is `serve: listening on http://ADDR:PORT ...`. See docs/serve.md.
+        --grpc ADDR:PORT: grpc.health.v1.Health (Check, Watch, List) over h2c from the same result; services
+        "" and readyz (every check), livez, or a check's name; SERVING when its code is 0, unknown: NOT_FOUND.
+        The first stderr line is `serve: listening on http://ADDR:PORT ...` (grpc:// with --grpc alone). See docs/serve.md.
         Exit status: 0 when stopped by a signal; 8 for a bad option or config; 14 when it cannot listen.
         """,
         examples: [
             CommandExample("serve --listen 0.0.0.0:8080", "Serve the endpoints to the pod network; checks re-run every 5s."),
             CommandExample("serve --listen 127.0.0.1:0 --period 2s --quiet", "A free local port, a 2s period, no access log."),
+            CommandExample("serve --grpc 0.0.0.0:50051", "gRPC health checking only, for the kubelet's grpc: probe (no HTTP port)."),
         ])
 
     static let command = CLI.Command(name: "serve", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
