@@ -297,9 +297,7 @@ public final class GRPCServer: @unchecked Sendable {
                 TCPListener.setNoDelay(fd)
                 let c = Connection(fd: fd, limits: limits.http2, now: now)
                 conns[fd] = c
-                // The server preface (SETTINGS) goes out at once.
-                _ = c.h2.output.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
-                c.h2.consumed(c.h2.pendingOutput)
+                flush(c, now)   // the server preface (SETTINGS) goes out at once
             }
         }
 
