@@ -53,13 +53,13 @@ public final class EventListener {
     /// supervisord), supervisord's pid and one getAllProcessInfo to seed the ledger.
     public func start() {
         do { try Platform.makeDirectories(Ledger.folder(settings)) } catch { log("error: \(error)") }
+        // The notify socket first: supervisord starts the programs right after the listener, and a
+        // library that connects once at start-up (Python's sdnotify) must find the socket there.
+        notifyHub?.open(mode: mode_t(settings.notify.mode))
         ledger.listenerGroups = Array(SupervisorView.listenerGroups(settings)).sorted()
         let (pid, processes) = askSupervisord(wantPID: true)
         ledger.supervisordPID = pid
-        if let hub = notifyHub {
-            hub.supervisordPID = pid
-            hub.open(mode: mode_t(settings.notify.mode))
-        }
+        notifyHub?.supervisordPID = pid
         if let pid, let old = try? Ledger.read(path: ledgerPath), old.supervisordPID == pid {
             // The same supervisord: keep recorded failures (a restarted listener loses none).
             ledger.entries = old.entries
@@ -171,7 +171,7 @@ public final class EventListener {
         if !reseed && !runChecks { return nil }
         return { [self] in
             if reseed, case (let pid, let processes?) = askSupervisord(wantPID: ledger.supervisordPID == nil) {
-                if let pid { ledger.supervisordPID = pid }
+                if let pid { ledger.supervisordPID = pid; notifyHub?.supervisordPID = pid }
                 ledger.seed(processes, now: Platform.epochSeconds())
                 log("seeded the ledger on retry: \(ledger.entries.count) programs")
                 writeLedger()
