@@ -197,6 +197,21 @@ func which(_ tool: String) -> String? {
         #expect(page.contains("READINESS_PROBE_CONFIG"))
     }
 
+    /// Every environment variable the product reads is in ENVIRONMENT (found in the sources, so a
+    /// new one cannot be forgotten).
+    @Test func environmentSectionNamesEveryVariableRead() throws {
+        let page = Command.run([TestPaths.binary, "man"]).stdout
+        let env = page.split(separator: ".SH ENVIRONMENT")[1].split(separator: ".SH FILES")[0]
+        let sources = ["ReadinessProbe", "SupervisorKit", "ProbeState", "ProbeSupport"].map { TestPaths.packageRoot + "/Sources/" + $0 }
+        let r = Command.run(["grep", "-rhoE", #"(environment|env)\["[A-Z_]+"\]|Variable = "[A-Z_]+""#] + sources)
+        let names = Set(r.stdout.split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: "\"")
+            return parts.count >= 2 ? String(parts[1]) : nil
+        }).subtracting(["PATH"])
+        #expect(names.count >= 10, "\(names)")
+        for name in names { #expect(env.contains(".B \(ManPage.escape(name))\n"), "\(name) is read but not in the man page's ENVIRONMENT") }
+    }
+
     @Test(.enabled(if: which("groff") != nil, "needs groff (Tests/deps.sh installs groff-base)"))
     func groffHasNoWarnings() throws {
         let dir = TempDir("man")
@@ -276,6 +291,12 @@ func which(_ tool: String) -> String? {
         #expect(text.hasPrefix("#compdef readiness-probe\n"))
         for c in CLI.commands { for o in c.spec.options { #expect(text.contains(o.name), "\(c.name) \(o.name)") } }
         #expect(text.contains("(summary table json verbose)") && text.contains("_readiness_probe_checks"))
+        // compinit registers it for the command, from its #compdef line, as it would from vendor-completions.
+        try Platform.makeDirectories(dir.file("fpath"))
+        _ = try dir.write("fpath/_readiness-probe", text)
+        let reg = Command.run(["zsh", "-f", "-c", "fpath=(\(dir.file("fpath")) $fpath); autoload -Uz compinit; compinit -u -D; print -r -- $_comps[readiness-probe]"],
+                              environment: ["HOME": dir.path])
+        #expect(reg.stdout == "_readiness-probe\n", "\(reg.stdout) \(reg.stderr)")
     }
 
     @Test(.enabled(if: which("fish") != nil, "needs fish (Tests/deps.sh installs it)"))

@@ -48,10 +48,12 @@ enum ManPage {
         ("SUPERVISOR_USERNAME", "See SUPERVISOR_SERVER_URL."),
         ("SUPERVISOR_PASSWORD", "See SUPERVISOR_SERVER_URL."),
         ("SUPERVISOR_GROUP_NAME", "listen: the event listener's pool name, recorded in the ledger (set by supervisord)."),
+        ("SUPERVISOR_ENABLED", "listen: set by supervisord for its children; when getPID fails, the listener then takes its parent for supervisord, to identify the writer of the ledger."),
         ("LIVENESS_UNIT_NAME", "state commands: the unit when --unit is not given (else the host name)."),
         ("KH_REPORTING_URL", "report kuberhealthy: where to POST the report (http:// only)."),
         ("KH_RUN_UUID", "report kuberhealthy: the run's UUID, sent in the kh-run-uuid header."),
         ("KH_CHECK_RUN_DEADLINE", "report kuberhealthy: Unix seconds by which the run and the report must finish."),
+        ("NOTIFY_SOCKET", "notify: the sd_notify socket to send to, as systemd-notify reads it (docs/notify.md)."),
         ("READINESS_PROBE", "The SONiC shim readiness_probe.sh: the binary to run (default /usr/bin/readiness-probe)."),
     ]
 
@@ -61,6 +63,7 @@ enum ManPage {
         (ProbeSettings.sonicHookPath, "SONiC's hook, run when present ([probe] sonic_hook)."),
         ("/run/readiness-probe/ledger.json", "The event listener's program ledger ([probe] rundir, default /run)."),
         ("/run/readiness-probe/result.json", "The event listener's last check result, read by run --cached."),
+        ("/run/readiness-probe/notify.sock", "The event listener's sd_notify socket ([notify] socket), for programs that report readiness as under systemd."),
         ("/run/UNIT/pid, /run/UNIT/error", "Application state written by state load and state set, read by [state:UNIT] checks."),
         ("/usr/share/readiness-probe/readiness_probe.sh", "A drop-in for SONiC's /usr/bin/readiness_probe.sh (link it there to use it)."),
     ]

@@ -163,11 +163,8 @@ extension ProgramsCheck {
     public func notifyPrograms(_ critical: [SupervisorProcess]) -> [SupervisorProcess] {
         critical.filter { p in
             notify.contains { sel in
-                switch sel {
-                case .program(let n): n == p.namespec || n == p.name
-                case .group(let g): g == p.group
-                case .all: false
-                }
+                sel != .all && sel.matches(name: p.name, group: p.group, namespec: p.namespec, startProgram: nil,
+                                           isListenerGroup: { _ in false })
             }
         }
     }
