@@ -62,8 +62,11 @@ public final class SupervisordHarness: @unchecked Sendable {
     ///   - username/password: set on `[unix_http_server]` and `[supervisorctl]` when given.
     ///   - supervisorctlCredentials: false leaves them out of `[supervisorctl]` (to test 401 through supervisorctl).
     ///   - loglevel: supervisord's `loglevel`; `trace` logs every XML-RPC method called (see `xmlrpcMethods`).
+    ///   - wrapper: a command that runs supervisord (e.g. `unshare -p -f --mount-proc --kill-child`, to make
+    ///     it pid 1 of a new pid namespace); `pid` is then the wrapper's.
     public init(programs: String, username: String? = nil, password: String? = nil,
-                supervisorctlCredentials: Bool = true, loglevel: String = "info", startTimeout: Duration = .seconds(20)) throws {
+                supervisorctlCredentials: Bool = true, loglevel: String = "info", startTimeout: Duration = .seconds(20),
+                wrapper: [String] = []) throws {
         guard let exe = SupervisordHarness.findSupervisord() else {
             throw SupervisordHarnessError(
                 "supervisord not found on PATH nor at \(TestPaths.packageRoot)/.venv/bin/supervisord; run `make venv` (or `make test`)")
@@ -105,7 +108,7 @@ public final class SupervisordHarness: @unchecked Sendable {
             """ + programs.replacing("{dir}", with: dir.path) + "\n"
         try Platform.makeDirectories(dir.file("logs"))
         configPath = try dir.write("supervisord.conf", conf)
-        pid = try spawn([exe, "-n", "-c", configPath], output: dir.file("supervisord.out"))
+        pid = try spawn(wrapper + [exe, "-n", "-c", configPath], output: dir.file("supervisord.out"))
         let deadline = Deadline.after(startTimeout)
         while !(((try? Platform.fileInfo(socketPath)) ?? nil)?.isSocket ?? false) {
             if reap() {
@@ -148,7 +151,8 @@ public final class SupervisordHarness: @unchecked Sendable {
         var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for a in cargv { free(a) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, argv[0], &actions, &attr, &cargv, environ)
+        let rc = argv[0].hasPrefix("/") ? posix_spawn(&child, argv[0], &actions, &attr, &cargv, environ)
+                                         : posix_spawnp(&child, argv[0], &actions, &attr, &cargv, environ)
         if rc != 0 { throw SupervisordHarnessError("cannot start \(argv[0]): \(Platform.describe(errno: rc))") }
         return child
     }

@@ -34,7 +34,7 @@ start_supervisord() {
         done
         if [ -n "$listener" ]; then
             echo "[eventlistener:readiness]"; echo "command=$BIN listen --config $dir/rp.conf"
-            echo "events=PROCESS_STATE,TICK_5"; echo "startsecs=0"; echo "buffer_size=1024"; echo "priority=1"
+            echo "events=PROCESS_STATE,PROCESS_GROUP,TICK_5"; echo "startsecs=0"; echo "buffer_size=1024"; echo "priority=1"
             echo "stderr_logfile=$dir/listener.log"
         fi
     } > "$dir/supervisord.conf"
@@ -213,4 +213,25 @@ if command -v valgrind >/dev/null; then
         printf 'bench: over the probe-path budget (docs/architecture.md, "The probe path"): %s\n' "${OVER[@]//$TMP/\$TMP}" >&2
         exit 1
     fi
+fi
+
+# 6. What the trust checks of the ledger and the cached result cost (#11): instructions spent in
+# them (callgrind, collecting only WriterTrust/ProcessIdentity/SafeFile functions) and the
+# system calls of one `run --cached` and one ledger run (strace -c). Skipped without valgrind/strace.
+if command -v valgrind >/dev/null && command -v strace >/dev/null; then
+    trust_instr() {
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            --toggle-collect='*WriterTrust*' --toggle-collect='*ProcessIdentity*' --toggle-collect='*SafeFile*' \
+            "$@" 2>&1 >/dev/null | awk '/refs:/ {print $NF}'
+    }
+    syscalls() { strace -f -c -o "$TMP/strace.txt" "$@" >/dev/null 2>&1; awk '/total/ {print $4}' "$TMP/strace.txt"; }
+    echo
+    echo "## 6. The trust checks (#11): instructions in them, system calls per command"
+    echo
+    echo "| command | instructions in the trust checks | all instructions | system calls |"
+    echo "|---|---|---|---|"
+    for args in "run --cached --config $TMP/s50/rp.conf" "run --config $TMP/s50/rp.conf"; do
+        # shellcheck disable=SC2086
+        echo "| \`readiness-probe ${args//$TMP/\$TMP}\` | $(trust_instr "$BIN" $args) | $(instr "$BIN" $args) | $(syscalls "$BIN" $args) |"
+    done
 fi

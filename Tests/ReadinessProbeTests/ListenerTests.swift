@@ -15,8 +15,14 @@ final class ListenerRig: @unchecked Sendable {
     var ledgerPath: String { rundir + "/readiness-probe/ledger.json" }
     var resultPath: String { rundir + "/readiness-probe/result.json" }
 
-    init(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5") throws {
-        work = TempDir("lrig")
+    /// - work: the folder for the probe config and rundir (a new one if nil; pass another rig's
+    ///   to restart "the container" with its rundir kept).
+    /// - listener: more lines for the [eventlistener:readiness] section.
+    /// - wrapper: runs supervisord (see SupervisordHarness).
+    init(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
+         listener: String = "", wrapper: [String] = []) throws {
+        self.work = work ?? TempDir("lrig")
+        let work = self.work
         probeConf = try work.write("probe.conf", "[probe]\nrundir = \(work.path)/run\nhooks_dir =\nsonic_hook =\n" + probe + "\n")
         harness = try SupervisordHarness(programs: """
             [eventlistener:readiness]
@@ -24,16 +30,18 @@ final class ListenerRig: @unchecked Sendable {
             events=\(events)
             startsecs=0
             buffer_size=1000
-            priority=1
+            \(listener.contains("priority=") ? "" : "priority=1")
             stderr_logfile={dir}/listener.err
+            \(listener)
 
-            """ + programs.replacing("{work}", with: work.path))
+            """ + programs.replacing("{work}", with: work.path), wrapper: wrapper)
     }
 
     /// Starts the rig on its own thread (supervisord's start-up blocks), not on a cooperative one.
-    static func start(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5") async throws -> ListenerRig {
+    static func start(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
+                      listener: String = "", wrapper: [String] = []) async throws -> ListenerRig {
         try await Blocking.run { () -> Result<ListenerRig, any Error> in
-            Result { try ListenerRig(programs: programs, probe: probe, events: events) }
+            Result { try ListenerRig(programs: programs, probe: probe, events: events, work: work, listener: listener, wrapper: wrapper) }
         }.get()
     }
 

@@ -17,6 +17,10 @@ func stateEvent(_ serial: Int, _ state: String, _ name: String, from: String = "
     envelope(serial, "PROCESS_STATE_\(state)", "processname:\(name) groupname:\(name) from_state:\(from)\(extra)")
 }
 
+/// A writer identity that verifies while the test runs: this process stands for both the
+/// listener and supervisord.
+func liveWriter() -> WriterIdentity { WriterIdentity.capture(supervisordPID: Int(getpid())) }
+
 /// A configuration from INI text (rundir and serverurl filled in).
 func listenerConfig(_ dir: TempDir, _ extra: String, serverURL: String? = nil) throws -> ProbeConfiguration {
     let text = """
@@ -225,6 +229,7 @@ func expectedReplies(_ n: Int) -> [UInt8] {
         }
         #expect(code(1000) == Codes.noFreshResult)  // missing
         var l = Ledger()
+        l.writer = liveWriter()
         try write(l, s, at: 1000)
         #expect(code(1001) == Codes.noFreshResult)  // not seeded
         l.seed([SupervisorProcess(name: "start", group: "start", state: .exited, exitStatus: 0)], now: 1000)
@@ -258,6 +263,7 @@ func expectedReplies(_ n: Int) -> [UInt8] {
         #expect(missing.status == 11, "\(missing.stdout)\(missing.stderr)")
         #expect(missing.stdout.hasPrefix("not ready (code 11): start: no event listener ledger"))
         var l = Ledger()
+        l.writer = liveWriter()
         l.seed([SupervisorProcess(name: "start", group: "start", state: .exited, exitStatus: 0)], now: 1)
         try Platform.makeDirectories(dir.path + "/readiness-probe")
         try l.write(path: dir.path + "/readiness-probe/ledger.json", now: Platform.epochSeconds() - 60)
@@ -278,7 +284,7 @@ func expectedReplies(_ n: Int) -> [UInt8] {
         let row = CheckResult(name: "programs", kind: "supervisor-programs", status: .fail, code: 4,
                               detail: "program syncd is EXITED", durationMs: 1)
         let report = ProbeReport.aggregate([row], durationMs: 1.5, finishedAt: 1000)
-        try CachedResult.write(report, path: path)
+        try CachedResult.write(report, path: path, writer: liveWriter())
         let fresh = CachedResult.read(path: path, maxAge: .seconds(10), now: 1005)
         #expect(fresh.code == 4 && fresh.summary == report.summary && fresh.results.map(\.name) == ["programs"])
         let stale = CachedResult.read(path: path, maxAge: .seconds(10), now: 1011)
@@ -295,11 +301,11 @@ func expectedReplies(_ n: Int) -> [UInt8] {
         try Platform.makeDirectories(dir.path + "/readiness-probe")
         let ok = ProbeReport.aggregate([CheckResult(name: "start", kind: "supervisor-start", status: .pass, code: 0,
                                                     detail: "start exited 0", durationMs: 1)], durationMs: 1)
-        try CachedResult.write(ok, path: dir.path + "/readiness-probe/result.json")
+        try CachedResult.write(ok, path: dir.path + "/readiness-probe/result.json", writer: liveWriter())
         let good = Command.run([TestPaths.binary, "run", "--cached", "--config", conf, "--format", "json"])
         #expect(good.status == 0 && good.stdout.contains("\"ready\": true"), "\(good.stdout)\(good.stderr)")
         let old = ProbeReport.aggregate(ok.results, durationMs: 1, finishedAt: Platform.epochSeconds() - 5)
-        try CachedResult.write(old, path: dir.path + "/readiness-probe/result.json")
+        try CachedResult.write(old, path: dir.path + "/readiness-probe/result.json", writer: liveWriter())
         let stale = Command.run([TestPaths.binary, "run", "--cached", "--max-age", "2s", "--config", conf])
         #expect(stale.status == 11 && stale.stdout.contains("cached result is stale"))
         let bad = Command.run([TestPaths.binary, "run", "--max-age", "2s", "--config", conf])

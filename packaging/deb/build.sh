@@ -44,10 +44,11 @@ gzip -9nc CHANGELOG.md > "$doc/changelog.gz"
 install -m 0644 packaging/deb/copyright "$doc/copyright"
 mkdir -p "$doc/docs"
 for f in docs/*.md; do install -m 0644 "$f" "$doc/docs/"; done
-# Examples are documentation: copied without their executable bits (copy them out to use them).
-(cd examples/container && find . -type f) | while read -r f; do
+# Examples are documentation: every examples/NAME/ folder (container, sonic), copied without
+# executable bits (copy them out to use them).
+(cd examples && find . -mindepth 2 -type f) | while read -r f; do
     mkdir -p "$doc/examples/$(dirname "$f")"
-    install -m 0644 "examples/container/$f" "$doc/examples/$f"
+    install -m 0644 "examples/$f" "$doc/examples/$f"
 done
 date_rfc=$(date -u -R -d "@$SOURCE_DATE_EPOCH")
 cat > "$OUT/changelog.Debian" <<EOC

@@ -36,7 +36,8 @@ for f in usr/bin/readiness-probe usr/share/man/man1/readiness-probe.1.gz \
          usr/share/bash-completion/completions/readiness-probe usr/share/zsh/vendor-completions/_readiness-probe \
          usr/share/fish/vendor_completions.d/readiness-probe.fish \
          usr/share/doc/readiness-probe/copyright usr/share/doc/readiness-probe/changelog.Debian.gz \
-         usr/share/doc/readiness-probe/README usr/share/doc/readiness-probe/examples/readiness-probe.conf \
+         usr/share/doc/readiness-probe/README usr/share/doc/readiness-probe/examples/container/readiness-probe.conf \
+         usr/share/doc/readiness-probe/examples/sonic/readiness-probe.conf \
          usr/share/readiness-probe/readiness_probe.sh; do
     [ -f "$R/$f" ] || fail "/$f is not installed"
 done

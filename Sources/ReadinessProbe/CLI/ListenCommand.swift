@@ -1,3 +1,5 @@
+@preconcurrency import Glibc
+
 // `readiness-probe listen`: the supervisord event listener (docs/event-listener.md).
 // stdout is the protocol channel: nothing but protocol bytes is ever written to it.
 @preconcurrency import Glibc
@@ -11,15 +13,20 @@ enum ListenCommand: CLICommand {
         usage: "[--config PATH]",
         options: [CLI.configOption],
         discussion: """
-            Run by supervisord as an [eventlistener] with events=PROCESS_STATE,TICK_5 (see docs/event-listener.md).
-            Speaks the listener protocol on stdin/stdout; logs to stderr. Exits 0 when stdin is closed.
+            Run by supervisord as an [eventlistener] with events=PROCESS_STATE,PROCESS_GROUP,TICK_5 (see docs/event-listener.md).
+            Speaks the listener protocol on stdin/stdout; logs to stderr. Exits 0 when stdin is closed or on
+            SIGTERM/SIGINT/SIGHUP (the ledger and the cached result are marked closed first).
             Writes <rundir>/readiness-probe/ledger.json (read by `run` with [supervisor] source = events or auto)
             and, on every TICK, <rundir>/readiness-probe/result.json (read by `run --cached`).
             """,
         examples: [CommandExample("listen --config /etc/readiness-probe/readiness-probe.conf",
-                                  "As the command of supervisord's [eventlistener:readiness-probe] section (events=PROCESS_STATE,TICK_5).")])
+                                  "As the command of supervisord's [eventlistener:readiness-probe] section (events=PROCESS_STATE,PROCESS_GROUP,TICK_5).")])
 
     static let command = CLI.Command(name: "listen", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+        // Before any thread exists, so every thread inherits the mask and only the signal thread
+        // sees them (children get a clean mask from the spawner).
+        let signals = [SIGTERM, SIGINT, SIGHUP]
+        Platform.blockSignals(signals)
         let config = try CLI.loadConfiguration(args, inv)
         // supervisord stops its event listeners last, with SIGTERM: exit 0 at once instead of
         // dying of the signal ("terminated by SIGTERM" in its log). Nothing is lost: every
@@ -28,6 +35,8 @@ enum ListenCommand: CLICommand {
         signal(SIGTERM) { _ in ListenCommand.exitOnSignal() }
         signal(SIGINT) { _ in ListenCommand.exitOnSignal() }
         let listener = EventListener(configuration: config)
+        let shutdown = listener.shutdownHandler
+        Thread.detach { shutdown(Platform.waitForSignal(signals)) }
         listener.start()
         var loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
         loop.side = listener.notifySideChannel

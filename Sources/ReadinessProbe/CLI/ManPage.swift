@@ -48,6 +48,7 @@ enum ManPage {
         ("SUPERVISOR_USERNAME", "See SUPERVISOR_SERVER_URL."),
         ("SUPERVISOR_PASSWORD", "See SUPERVISOR_SERVER_URL."),
         ("SUPERVISOR_GROUP_NAME", "listen: the event listener's pool name, recorded in the ledger (set by supervisord)."),
+        ("SUPERVISOR_ENABLED", "listen: set by supervisord for its children; when getPID fails, the listener then takes its parent for supervisord, to identify the writer of the ledger."),
         ("LIVENESS_UNIT_NAME", "state commands: the unit when --unit is not given (else the host name)."),
         ("KH_REPORTING_URL", "report kuberhealthy: where to POST the report (http:// only)."),
         ("KH_RUN_UUID", "report kuberhealthy: the run's UUID, sent in the kh-run-uuid header."),

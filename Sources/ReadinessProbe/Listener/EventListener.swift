@@ -1,11 +1,13 @@
 // `readiness-probe listen`: keeps the ledger from supervisord's events, records critical
 // exits (and optionally SIGTERMs supervisord, like SONiC's critical-process listener), and
 // runs the checks in the background on every TICK to keep the cached result fresh.
-// Runs on one thread (the protocol loop); only the background check runs and the delayed
-// SIGTERM use other threads. docs/event-listener.md is the manual.
+// Runs on one thread (the protocol loop); only the background check runs, the delayed
+// SIGTERM and the signal thread (SIGTERM/SIGINT/SIGHUP: `shutdownHandler`) use other threads.
+// Every file write goes through ListenerFiles. docs/event-listener.md is the manual.
 @preconcurrency import Glibc
 import Synchronization
 import SupervisorKit
+import ProbeSpawn
 
 public final class EventListener {
     public let settings: ProbeSettings
@@ -17,7 +19,11 @@ public final class EventListener {
     public private(set) var ledger = Ledger()
     let ledgerPath: String
     let resultPath: String
+    let files: ListenerFiles
     var window = SerialWindow()
+    /// Set by an event that needs a fresh getAllProcessInfo (group added, serial regression);
+    /// the seed runs after the event is answered.
+    var reseedWanted = false
     var dirty = false
     var lastWrite: Double = 0
     var terminateRequested = false
@@ -39,6 +45,7 @@ public final class EventListener {
         watched = WatchedPrograms.of(configuration.entries)
         ledgerPath = Ledger.path(settings)
         resultPath = CachedResult.path(settings)
+        files = ListenerFiles(folder: Ledger.folder(settings))
         self.log = log
         notifyHub = NotifyHub.address(configuration.settings).map { NotifyHub(address: $0, log: log) }
         ledger.listenerPID = Int(Platform.processID)
@@ -49,24 +56,32 @@ public final class EventListener {
 
     // MARK: start-up and end
 
-    /// Before the first READY: the folder, the previous ledger (kept only for the same
-    /// supervisord), supervisord's pid and one getAllProcessInfo to seed the ledger.
+    /// Before the first READY: the folder (created 0755, or checked; stale temporary files
+    /// removed), supervisord's pid and one getAllProcessInfo to seed the ledger, and the previous
+    /// ledger, whose entries are kept only when it was written for this very supervisord process
+    /// (pid, start time and boot id: a supervisord restarted with the same pid starts from scratch).
     public func start() {
-        do { try Platform.makeDirectories(Ledger.folder(settings)) } catch { log("error: \(error)") }
+        for m in files.open() { log(m) }
         ledger.listenerGroups = Array(SupervisorView.listenerGroups(settings)).sorted()
+        if let warning = subscriptionWarning() { log(warning) }
         let (pid, processes) = askSupervisord(wantPID: true)
-        ledger.supervisordPID = pid
+        identify(supervisordPID: pid)
         if let hub = notifyHub {
-            hub.supervisordPID = pid
+            hub.supervisordPID = ledger.supervisordPID
             hub.open(mode: mode_t(settings.notify.mode))
         }
-        if let pid, let old = try? Ledger.read(path: ledgerPath), old.supervisordPID == pid {
-            // The same supervisord: keep recorded failures (a restarted listener loses none).
-            ledger.entries = old.entries
-            ledger.lastSerial = old.lastSerial
-            ledger.eventsSeen = old.eventsSeen
-            ledger.poolSerial = old.poolSerial
-            ledger.eventsApplied = old.eventsApplied
+        if let old = try? Ledger.read(path: ledgerPath) {
+            if pid != nil && ledger.sameSupervisord(as: old) {
+                // The same supervisord: keep recorded failures (a restarted listener loses none).
+                ledger.entries = old.entries
+                ledger.lastSerial = old.lastSerial
+                ledger.eventsSeen = old.eventsSeen
+                ledger.poolSerial = old.poolSerial
+                ledger.eventsApplied = old.eventsApplied
+            } else if !old.entries.isEmpty {
+                log("the previous ledger was written for another supervisord process or boot "
+                    + "(supervisord pid \(old.supervisordPID.map(String.init) ?? "unknown"), start time \(old.supervisordStart.map(String.init) ?? "unknown")): starting from scratch")
+            }
         }
         if let processes {
             ledger.seed(processes, now: Platform.epochSeconds())
@@ -76,12 +91,65 @@ public final class EventListener {
         if settings.listener.runChecks { background.start(self) }
     }
 
-    /// At end of input: marks the ledger closed and waits (bounded) for a check run in flight.
+    /// A warning when this listener's [eventlistener:] section in supervisord.conf (found as
+    /// `run` finds it) does not subscribe PROCESS_GROUP: programs removed by `supervisorctl
+    /// update` would then stay in the ledger, and added ones would be missing.
+    func subscriptionWarning() -> String? {
+        guard let pool = ledger.pool ?? settings.environment["SUPERVISOR_GROUP_NAME"] else { return nil }
+        let candidates = settings.supervisor.configFile.map { [$0] } ?? SupervisorDiscovery.defaultSearchPaths(executablePath: nil)
+        guard let path = candidates.first(where: Platform.exists),
+              let bytes = try? SafeFile.readTrusted(path, limit: SupervisorDiscovery.maxConfigBytes),
+              case let text = String(decoding: bytes, as: UTF8.self),
+              let sections = try? INI.parse(text, file: path, strictDuplicates: false),
+              let mine = sections.first(where: { $0.kind == "eventlistener" && $0.instance == pool }),
+              let events = mine["events"] else { return nil }
+        let names = events.split(separator: ",").map { String($0.filter { $0 != " " && $0 != "\t" }) }
+        if names.contains(where: { $0 == "PROCESS_GROUP" || $0 == "EVENT" }) { return nil }
+        return "warn: [eventlistener:\(pool)] in \(path) does not subscribe PROCESS_GROUP (events=\(events)): after `supervisorctl update` "
+            + "the ledger keeps removed programs and misses added ones until the listener restarts; add PROCESS_GROUP to events="
+    }
+
+    /// Records who writes the files: this process, supervisord (pid from getPID, start time
+    /// from /proc) and the boot id. Readers trust the files only while both processes live.
+    func identify(supervisordPID pid: Int?) {
+        var pid = pid
+        if pid == nil, settings.environment["SUPERVISOR_ENABLED"] != nil {
+            // getPID failed, but supervisord started this process (it sets SUPERVISOR_ENABLED
+            // for its children): it is the parent, until it dies.
+            let parent = Int(getppid())
+            pid = parent
+            log("supervisord's pid is unknown (getPID failed); using the parent's, \(parent), to identify it")
+        }
+        ledger.writer = WriterIdentity.capture(supervisordPID: pid)
+        if ledger.listenerStart == nil || ledger.bootID == nil || (pid != nil && ledger.supervisordStart == nil) {
+            log("warn: cannot read this process's or supervisord's start time or the boot id from /proc: "
+                + "readers cannot verify the ledger and will not trust it (source = auto asks XML-RPC)")
+        }
+    }
+
+    /// End of input or a signal: marks the ledger and the cached result closed (nothing is
+    /// written after that), then cancels a check run in progress (its hooks' process groups
+    /// are killed) and kills what hooks left behind. Safe from any thread.
     public func finish() {
         notifyHub?.socket.close()
-        ledger.closed = true
-        writeLedger()
-        _ = background.waitIdle(timeout: settings.timeout + .seconds(1))
+        Self.shutdown(files: files, background: background, ledger: ledger)
+    }
+
+    static func shutdown(files: ListenerFiles, background: BackgroundChecks, ledger: Ledger? = nil) {
+        files.close(current: ledger)
+        _ = background.stop(timeout: .seconds(2))
+        ProcessRunner.shared.killOrphans()
+    }
+
+    /// What the signal thread runs on SIGTERM/SIGINT/SIGHUP (supervisord stops listeners with
+    /// SIGTERM): close the files, stop the background run, exit 0.
+    public var shutdownHandler: @Sendable (Int32) -> Never {
+        let files = self.files, background = self.background, log = self.log
+        return { signal in
+            log("\(Signals.name(signal)): closing the ledger and exiting")
+            EventListener.shutdown(files: files, background: background)
+            _exit(0)
+        }
     }
 
     /// getPID and getAllProcessInfo in one round trip (system.multicall).
@@ -108,24 +176,70 @@ public final class EventListener {
     public func handle(_ event: SupervisorEvent) -> (() -> Void)? {
         let h = event.header
         guard window.insert(h.serial) else { return nil }  // redelivery or another pool's copy
-        ledger.eventsSeen += 1
         if ledger.pool == nil { ledger.pool = h.pool }
+        if h.pool == ledger.pool && h.serial < ledger.lastSerial {
+            // One supervisord's serials only grow (a redelivery repeats the last one at most):
+            // a lower one is another supervisord's. Nothing of the ledger can be trusted.
+            log("warn: serial \(h.serial) is lower than the last applied serial \(ledger.lastSerial): "
+                + "events of another supervisord; the ledger starts from scratch")
+            ledger.reset()
+            reseedWanted = true
+            writeLedger()
+        }
+        ledger.eventsSeen += 1
         if h.pool == ledger.pool { ledger.poolSerial = max(ledger.poolSerial, h.poolSerial) }
         let name = h.eventName
+        var after: (() -> Void)? = nil
         if name.hasPrefix("PROCESS_STATE_") {
             processState(event, stateName: String(name.dropFirst(14)))
-            return nil
-        }
-        if name.hasPrefix("TICK_") {
-            return tick(event)
-        }
-        if name == "SUPERVISOR_STATE_CHANGE_STOPPING" || name == "SUPERVISOR_STATE_CHANGE_RUNNING" {
+        } else if name.hasPrefix("TICK_") {
+            after = tick(event)
+        } else if name == "PROCESS_GROUP_ADDED" || name == "PROCESS_GROUP_REMOVED" {
+            processGroup(event, added: name == "PROCESS_GROUP_ADDED")
+        } else if name == "SUPERVISOR_STATE_CHANGE_STOPPING" || name == "SUPERVISOR_STATE_CHANGE_RUNNING" {
             ledger.supervisordState = name == "SUPERVISOR_STATE_CHANGE_STOPPING" ? "STOPPING" : "RUNNING"
             ledger.lastSerial = max(ledger.lastSerial, h.serial)
             log("supervisord is \(ledger.supervisordState) (serial \(h.serial))")
             writeLedger()
+            files.supervisordState(ledger.supervisordState)
         }
-        return nil
+        if reseedWanted && after == nil { return { [self] in reseed() } }
+        return after
+    }
+
+    /// `supervisorctl update` (or `reread` + `add`/`remove`) added or removed a group. A removed
+    /// group's programs leave the ledger at once; either way the ledger is reseeded after the
+    /// answer. Until then an added group's programs are missing, so the ledger is marked
+    /// incomplete (readers ask XML-RPC for that moment). An added group the ledger already has
+    /// (supervisord announces every group at start-up) changes nothing.
+    func processGroup(_ event: SupervisorEvent, added: Bool) {
+        ledger.lastSerial = max(ledger.lastSerial, event.header.serial)
+        let group = (try? event.parsedPayload())?["groupname"]
+        // At start-up supervisord announces every group it has: those the seed already knows
+        // (or listeners' pools) need nothing.
+        if added, let group, group == ledger.pool || ledger.listenerGroups.contains(group)
+            || ledger.entries.contains(where: { $0.group == group }) { return }
+        if !added, let group { ledger.removeGroup(group) }
+        if added { ledger.complete = false }
+        log("group \(group ?? "?") \(added ? "added" : "removed") (serial \(event.header.serial)): reseeding the ledger")
+        reseedWanted = true
+        writeLedger()
+    }
+
+    /// One getAllProcessInfo (and getPID if still unknown) replacing every program's state.
+    func reseed() {
+        reseedWanted = false
+        let wantPID = ledger.supervisordPID == nil || ledger.supervisordStart == nil
+        guard case (let pid, let processes?) = askSupervisord(wantPID: wantPID) else {
+            ledger.complete = false
+            writeLedger()
+            return
+        }
+        if wantPID, let pid { identify(supervisordPID: pid) }
+        ledger.listenerGroups = Array(SupervisorView.listenerGroups(settings)).sorted()
+        ledger.seed(processes, now: Platform.epochSeconds())
+        log("seeded the ledger: \(ledger.entries.count) programs")
+        writeLedger()
     }
 
     func processState(_ event: SupervisorEvent, stateName: String) {
@@ -161,21 +275,17 @@ public final class EventListener {
     func tick(_ event: SupervisorEvent) -> (() -> Void)? {
         if let when = (try? event.parsedPayload())?["when"].flatMap({ Double($0) }) { ledger.tickAt = when }
         ledger.lastSerial = max(ledger.lastSerial, event.header.serial)
+        if !files.isOpen { for m in files.open() { log(m) } }  // a refused folder may have been fixed
         let now = Platform.epochSeconds()
         if ledger.expireFailures(now: now, hold: settings.listener.failureHold) { dirty = true }
         notifyHub?.invalidate()
         // The heartbeat: at least one write per TICK, unless one happened within `coalesce`.
         if now - lastWrite >= coalesce { writeLedger(now: now) }
-        let reseed = !ledger.complete
+        let reseed = !ledger.complete || reseedWanted
         let runChecks = settings.listener.runChecks && event.header.eventName == settings.listener.tick
         if !reseed && !runChecks { return nil }
         return { [self] in
-            if reseed, case (let pid, let processes?) = askSupervisord(wantPID: ledger.supervisordPID == nil) {
-                if let pid { ledger.supervisordPID = pid }
-                ledger.seed(processes, now: Platform.epochSeconds())
-                log("seeded the ledger on retry: \(ledger.entries.count) programs")
-                writeLedger()
-            }
+            if reseed { self.reseed() }
             if runChecks { background.start(self) }
         }
     }
@@ -215,7 +325,8 @@ public final class EventListener {
     func writeLedger(now: Double = Platform.epochSeconds()) {
         if let hub = notifyHub { ledger.notify = hub.info }
         do {
-            try ledger.write(path: ledgerPath, now: now)
+            ledger.writtenAt = now
+            guard try files.writeLedger(ledger, now: now) else { return }  // closed: nothing more is written
             lastWrite = now
             dirty = false
             notifyDirty = false
@@ -271,8 +382,11 @@ public final class EventListener {
 /// One background check run at a time; its report goes to the cached result file.
 final class BackgroundChecks: Sendable {
     private let busy = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    private let current = Mutex<RunControl?>(nil)
 
     func start(_ listener: EventListener) {
+        if stopped.load(ordering: .acquiring) { return }
         guard busy.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
             listener.log("warn: the previous check run is still going; this TICK's run is skipped")
             return
@@ -280,13 +394,26 @@ final class BackgroundChecks: Sendable {
         let entries = listener.entries
         let settings = listener.settings
         let seeded = listener.snapshotForChecks()
-        let path = listener.resultPath
+        let files = listener.files
         let log = listener.log
         Thread.detach { [self] in
-            let report = ProbeRunner.runBlocking(entries, settings: settings, supervisor: seeded.map { .given($0) } ?? .fetch)
-            do { try CachedResult.write(report, path: path) } catch { log("error: cannot write the cached result: \(error)") }
+            let control = RunControl()
+            current.withLock { $0 = control }
+            if stopped.load(ordering: .acquiring) { control.stop() }
+            let report = ProbeRunner.runBlocking(entries, settings: settings, supervisor: seeded.map { .given($0) } ?? .fetch,
+                                                 control: control)
+            current.withLock { $0 = nil }
+            do { try files.writeResult(report) } catch { log("error: cannot write the cached result: \(error)") }
             busy.store(false, ordering: .releasing)
         }
+    }
+
+    /// No new run starts; the one in flight is stopped (RunControl.stop: the runner kills its
+    /// hooks' process groups and reaps them). Waits until it has ended, or `timeout`; returns whether it did.
+    func stop(timeout: Duration) -> Bool {
+        stopped.store(true, ordering: .releasing)
+        current.withLock { $0 }?.stop()
+        return waitIdle(timeout: timeout)
     }
 
     /// Waits until no run is in flight, or `timeout`; returns whether it is idle.

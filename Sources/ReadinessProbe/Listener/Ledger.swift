@@ -92,6 +92,11 @@ public struct Ledger: Sendable, Equatable {
     public var tickAt: Double? = nil
     public var listenerPID: Int = 0
     public var supervisordPID: Int? = nil
+    /// Start times (/proc/PID/stat field 22) of the listener and supervisord, and the boot id:
+    /// with the pids, who wrote the ledger (see WriterTrust; readers verify them).
+    public var listenerStart: UInt64? = nil
+    public var supervisordStart: UInt64? = nil
+    public var bootID: String? = nil
     /// The listener's own pool (group), never a program of the ledger.
     public var pool: String? = nil
     /// Event-listener groups (never critical by `*`).
@@ -114,6 +119,29 @@ public struct Ledger: Sendable, Equatable {
     public var notify: NotifyLedgerInfo? = nil
 
     public init() {}
+
+    /// The writer recorded in the ledger.
+    public var writer: WriterIdentity {
+        get {
+            WriterIdentity(bootID: bootID,
+                           listener: listenerStart.map { ProcessIdentity(pid: listenerPID, startTime: $0) },
+                           supervisord: supervisordPID.flatMap { pid in supervisordStart.map { ProcessIdentity(pid: pid, startTime: $0) } })
+        }
+        set {
+            bootID = newValue.bootID
+            if let l = newValue.listener { listenerPID = l.pid }
+            listenerStart = newValue.listener?.startTime
+            supervisordPID = newValue.supervisord?.pid ?? supervisordPID
+            supervisordStart = newValue.supervisord?.startTime
+        }
+    }
+
+    /// Whether `other` was written for the same supervisord process in the same boot (pid,
+    /// start time and boot id all known and equal): only then may a listener keep its entries.
+    public func sameSupervisord(as other: Ledger) -> Bool {
+        guard let a = writer.supervisord, let b = other.writer.supervisord, let boot = bootID else { return false }
+        return a == b && boot == other.bootID
+    }
 
     public func index(name: String, group: String) -> Int? {
         entries.firstIndex { $0.name == name && $0.group == group }
@@ -242,6 +270,9 @@ public struct Ledger: Sendable, Equatable {
             ("format", .string(Ledger.format)),
             ("written_at", num(writtenAt)), ("tick_at", num(tickAt)),
             ("listener_pid", int(listenerPID)), ("supervisord_pid", int(supervisordPID)),
+            ("listener_start", listenerStart.map { .number(Double($0)) } ?? .null),
+            ("supervisord_start", supervisordStart.map { .number(Double($0)) } ?? .null),
+            ("boot_id", bootID.map { .string($0) } ?? .null),
             ("pool", pool.map { .string($0) } ?? .null),
             ("listener_groups", .array(listenerGroups.map { .string($0) })),
             ("complete", .bool(complete)), ("seeded_at", num(seededAt)), ("closed", .bool(closed)),
@@ -268,6 +299,10 @@ public struct Ledger: Sendable, Equatable {
         tickAt = v["tick_at"]?.doubleValue
         listenerPID = v["listener_pid"]?.intValue ?? 0
         supervisordPID = v["supervisord_pid"]?.intValue
+        let recorded = WriterIdentity(json: v)
+        listenerStart = recorded.listener?.startTime
+        supervisordStart = recorded.supervisord?.startTime
+        bootID = recorded.bootID
         pool = v["pool"]?.stringValue
         listenerGroups = (v["listener_groups"]?.arrayValue ?? []).compactMap(\.stringValue)
         complete = v["complete"]?.boolValue ?? false
@@ -305,12 +340,16 @@ public struct Ledger: Sendable, Equatable {
     public static func folder(_ settings: ProbeSettings) -> String { settings.rundir + "/readiness-probe" }
     public static func path(_ settings: ProbeSettings) -> String { folder(settings) + "/ledger.json" }
 
-    /// Reads the ledger file; nil when it does not exist.
+    /// Reads the ledger file; nil when it does not exist. The folder and the file must pass
+    /// WriterTrust's owner, mode and type checks (no symlink, regular file, size cap); its
+    /// writer is not verified here (see `LedgerSource` and `WriterTrust.verify`).
     public static func read(path: String) throws(DecodeError) -> Ledger? {
         let bytes: [UInt8]
-        do { bytes = try Platform.readFile(path, limit: 4 << 20) } catch {
-            if error.errno == 2 { return nil }  // ENOENT
-            throw DecodeError(reason: "cannot read \(path): \(error.message)")
+        let slash = path.lastIndex(of: "/") ?? path.startIndex
+        switch WriterTrust.read(folder: String(path[..<slash]), name: String(path[path.index(after: slash)...])) {
+        case .missing: return nil
+        case .untrusted(let why): throw DecodeError(reason: "not trusted: \(why)")
+        case .bytes(let b): bytes = b
         }
         do { return try Ledger(json: try JSON.parse(bytes)) } catch let e as JSON.ParseError {
             throw DecodeError(reason: "\(path): \(e)")
@@ -321,10 +360,36 @@ public struct Ledger: Sendable, Equatable {
         }
     }
 
-    /// Writes the ledger atomically, stamping `writtenAt`.
+    /// The file's bytes.
+    public func encoded() -> [UInt8] { Array((JSON.serialize(json()) + "\n").utf8) }
+
+    /// Writes the ledger atomically (mode 0644), stamping `writtenAt`. The listener itself
+    /// writes through its folder's descriptor (ListenerFiles); this is for tools and tests.
     public mutating func write(path: String, now: Double) throws(SystemError) {
         writtenAt = now
-        try Platform.writeFileAtomically(path, Array((JSON.serialize(json()) + "\n").utf8))
+        try Platform.writeFileAtomically(path, encoded())
+    }
+
+    /// Forgets everything learned from events and seeds: a new supervisord, or events that
+    /// cannot belong to the one the ledger describes. The caller reseeds.
+    public mutating func reset() {
+        entries = []
+        complete = false
+        seededAt = nil
+        lastSerial = -1
+        eventsApplied = 0
+        eventsSeen = 0
+        poolSerial = -1
+        tickAt = nil
+        supervisordState = "RUNNING"
+    }
+
+    /// Removes every program of `group` (PROCESS_GROUP_REMOVED); returns how many.
+    @discardableResult
+    public mutating func removeGroup(_ group: String) -> Int {
+        let before = entries.count
+        entries.removeAll { $0.group == group }
+        return before - entries.count
     }
 }
 
