@@ -124,6 +124,8 @@ func probe(_ args: [String], environment: [String: String] = [:]) -> CommandResu
             sonic_hook =
             [start]
             program =
+            [hook:t]
+            command = /bin/true
             \(extra)
             """)
     }
@@ -156,7 +158,7 @@ func probe(_ args: [String], environment: [String: String] = [:]) -> CommandResu
     func configFolderOfAnotherUserIsRefused() throws {
         let dir = TempDir("cfg")
         try Platform.makeDirectories(dir.file("etc"))
-        let conf = try dir.write("etc/rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n")
+        let conf = try dir.write("etc/rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n[hook:t]\ncommand = /bin/true\n")
         #expect(chown(dir.file("etc"), nobody.uid, nobody.gid) == 0)
         var r = probe(["validate", "--config", conf])
         #expect(r.status == 8, "\(r)")
