@@ -236,3 +236,31 @@ if command -v strace >/dev/null; then
         echo "| \`readiness-probe ${args//$TMP/\$TMP}\` | $total | $trust |"
     done
 fi
+
+# 7. What the file-trust checks of hooks and the config cost (#11 items 4, 5, 9): TrustedPath stats
+# every folder on the way to the config, hooks_dir and each hook. One trivial hook, with the config
+# and hooks_dir one folder below $TMP, then eight folders deeper: the difference is the cost of
+# 2 x 8 more folder checks (config and hooks_dir) plus 8 for the hook. (The release binary is
+# stripped, so callgrind cannot attribute instructions to the functions; the totals show it.)
+if command -v valgrind >/dev/null; then
+    F="$TMP/files"; DEEP="$F/a/b/c/d/e/f/g/h"
+    mkdir -p "$F/hooks.d" "$DEEP/hooks.d"
+    printf '#!/bin/sh\nexit 0\n' > "$F/hooks.d/10-h"; cp "$F/hooks.d/10-h" "$DEEP/hooks.d/10-h"
+    chmod 755 "$F/hooks.d/10-h" "$DEEP/hooks.d/10-h"
+    for d in "$F" "$DEEP"; do
+        printf '[probe]\nhooks_dir = %s/hooks.d\nsonic_hook =\n[start]\nprogram =\n' "$d" > "$d/rp.conf"
+    done
+    hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$TMP/files.json" \
+        "$BIN run --config $F/rp.conf" "$BIN run --config $DEEP/rp.conf" >/dev/null
+    echo
+    echo "## 7. The file-trust checks of hooks and config (#11): folder depth"
+    echo
+    echo "| config and hooks_dir in | instructions | median ms |"
+    echo "|---|---|---|"
+    i=0
+    for d in "$F" "$DEEP"; do
+        med=$(python3 -c "import json;print('%.2f'%(json.load(open('$TMP/files.json'))['results'][$i]['median']*1000))")
+        echo "| \`${d//$TMP/\$TMP}\` | $(instr "$BIN" run --config "$d/rp.conf") | $med |"
+        i=$((i+1))
+    done
+fi
