@@ -118,6 +118,7 @@ bench-deps:
 bench: venv build bench-deps
 	./Tests/Bench/bench.sh $(BIN)
 	./Tests/Bench/listener.sh $(BIN)
+	$(VENV)/bin/python Tests/Bench/notify.py $(BIN)
 	./Tests/Bench/serve.sh $(BIN)
 	./Tests/Bench/serve-idle.sh $(BIN)
 	PYTHON=$(VENV)/bin/python ./Tests/Bench/grpc.sh $(BIN)

@@ -13,10 +13,15 @@ public struct ProcessSpec: Sendable, Equatable {
     public var timeout: Duration
     /// Bytes of stdout and of stderr kept (each); more is counted, not kept.
     public var outputLimit: Int
+    /// When set, this already-open file is executed (argv[0] is then only the name the child
+    /// sees and messages show): no PATH lookup, and nothing done to the path after it was
+    /// opened changes what runs.
+    public var executable: ExecutableFile?
 
     public init(argv: [String], environment: [String]? = nil, workingDirectory: String? = nil,
-                timeout: Duration = .seconds(10), outputLimit: Int = 4096) {
+                timeout: Duration = .seconds(10), outputLimit: Int = 4096, executable: ExecutableFile? = nil) {
         self.argv = argv
+        self.executable = executable
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.timeout = timeout

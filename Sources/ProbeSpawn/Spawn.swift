@@ -46,10 +46,18 @@ enum Spawner {
         guard let name = spec.argv.first else {
             return .failure(SpawnFailure(errno: EINVAL, message: "cannot run an empty command (argv is empty)"))
         }
+        // `path` names the program in messages; `execPath` is what posix_spawn executes.
         let path: String
-        switch resolve(name) {
-        case .success(let p): path = p
-        case .failure(let f): return .failure(f)
+        var execPath: String
+        if let exe = spec.executable {
+            path = exe.path
+            execPath = "/proc/self/fd/\(ExecutableFile.childFD)"
+        } else {
+            switch resolve(name) {
+            case .success(let p): path = p
+            case .failure(let f): return .failure(f)
+            }
+            execPath = path
         }
         if let dir = spec.workingDirectory {
             var st = stat()
@@ -83,8 +91,9 @@ enum Spawner {
         var rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         if rc == 0 { rc = posix_spawn_file_actions_adddup2(&actions, out.write, 1) }
         if rc == 0 { rc = posix_spawn_file_actions_adddup2(&actions, err.write, 2) }
+        if rc == 0, let exe = spec.executable { rc = posix_spawn_file_actions_adddup2(&actions, exe.fd, ExecutableFile.childFD) }
         if rc == 0, let dir = spec.workingDirectory { rc = cshim_spawn_addchdir(&actions, dir) }
-        if rc == 0 { rc = cshim_spawn_addclosefrom(&actions, 3) }
+        if rc == 0 { rc = cshim_spawn_addclosefrom(&actions, spec.executable == nil ? 3 : ExecutableFile.childFD + 1) }
         if rc != 0 {
             closeAll()
             return .failure(SpawnFailure(errno: rc, message: "cannot run \(path): spawn file actions: \(Platform.describe(errno: rc))"))
@@ -103,10 +112,10 @@ enum Spawner {
             let rc: Int32
             if cenv != nil {
                 rc = cenv!.withUnsafeMutableBufferPointer { env in
-                    posix_spawn(&pid, path, &actions, &attr, &cargv, env.baseAddress)
+                    posix_spawn(&pid, execPath, &actions, &attr, &cargv, env.baseAddress)
                 }
             } else {
-                rc = posix_spawn(&pid, path, &actions, &attr, &cargv, environ)
+                rc = posix_spawn(&pid, execPath, &actions, &attr, &cargv, environ)
             }
             return (rc, rc == 0 ? pid : nil)
         }
@@ -114,9 +123,47 @@ enum Spawner {
         close(err.write)
         if spawnRC != 0 {
             close(out.read); close(err.read)
-            return .failure(SpawnFailure(errno: spawnRC, message: "cannot run \(path): \(Platform.describe(errno: spawnRC))"))
+            let file = spec.executable.map { "/proc/self/fd/\($0.fd)" } ?? path
+            return .failure(SpawnFailure(errno: spawnRC, message: "cannot run \(path): \(explain(spawnRC, file: file))"))
         }
         return .success(SpawnedChild(pid: pid, stdoutFD: out.read, stderrFD: err.read))
+    }
+
+    /// Why exec failed, in words: ENOENT for a file that exists means its `#!` interpreter (or
+    /// its ELF loader) is missing; ENOEXEC means neither a binary nor a script with a `#!` line.
+    static func explain(_ e: Int32, file: String) -> String {
+        guard e == ENOENT || e == ENOEXEC || e == EACCES else { return Platform.describe(errno: e) }
+        var st = stat()
+        if e == EACCES, stat(file, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o111 == 0 {
+            return "it is not executable (mode \(String(st.st_mode & 0o7777, radix: 8)))"
+        }
+        guard let head = firstBytes(file) else { return Platform.describe(errno: e) }
+        if head.starts(with: [UInt8(ascii: "#"), UInt8(ascii: "!")]) {
+            let line = head.dropFirst(2).prefix(while: { $0 != UInt8(ascii: "\n") })
+            let words = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") })
+            let interp = words.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            if interp.isEmpty { return "its #! line names no interpreter" }
+            if e == ENOENT { return "its interpreter \(interp) (from the #! line) does not exist" }
+            if e == EACCES { return "its interpreter \(interp) (from the #! line) is not executable" }
+            return "its interpreter \(interp) (from the #! line) cannot be executed: \(Platform.describe(errno: e))"
+        }
+        if e == ENOEXEC { return "it is neither a binary for this system nor a script with a #! line; add a #! line (e.g. #!/bin/sh)" }
+        if e == ENOENT, head.starts(with: [0x7f, 0x45, 0x4c, 0x46]) {
+            return "its ELF interpreter (the dynamic loader it was linked for) does not exist"
+        }
+        return Platform.describe(errno: e)
+    }
+
+    /// The first bytes of a file that exists but may be huge or special (nil if it cannot be read).
+    private static func firstBytes(_ file: String) -> [UInt8]? {
+        let fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd < 0 { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        return n > 0 ? Array(buf[0..<n]) : nil
     }
 
     private static func setupFailure(_ what: String, _ path: String) -> SpawnFailure {

@@ -209,7 +209,7 @@ public enum SafeFile {
         return typeName(st.st_mode)
     }
 
-    static func openError(_ e: Int32, directory: Int32, name: String, displayPath: String) -> FileAccessError {
+    public static func openError(_ e: Int32, directory: Int32, name: String, displayPath: String) -> FileAccessError {
         switch e {
         case ENOENT, ENOTDIR:
             return FileAccessError(displayPath, .missing)
@@ -364,5 +364,73 @@ extension Platform {
             unlinkat(directory, tmp, 0)
             throw SystemError("rename", path: displayPath, errno: e)
         }
+    }
+}
+
+/// Bytes shown on one line: valid UTF-8 is kept, except control characters (`\n`, `\t`, `\r`,
+/// else `\xNN`); every byte that is not valid UTF-8 is `\xNN`. File names are bytes (a hook
+/// named `caf\xe9` or with a newline in it is shown so, never dropped or split over lines).
+public enum ByteText {
+    public static func display(_ bytes: some Collection<UInt8>) -> String {
+        let array = Array(bytes)
+        var out = ""
+        var i = 0
+        func hex(_ b: UInt8) -> String {
+            let digits = Array("0123456789abcdef")
+            return "\\x" + String(digits[Int(b >> 4)]) + String(digits[Int(b & 15)])
+        }
+        while i < array.count {
+            let b = array[i]
+            if b < 0x80 {
+                switch b {
+                case 0x0a: out += "\\n"
+                case 0x09: out += "\\t"
+                case 0x0d: out += "\\r"
+                case 0..<0x20, 0x7f: out += hex(b)
+                default: out.unicodeScalars.append(Unicode.Scalar(b))
+                }
+                i += 1
+                continue
+            }
+            // One UTF-8 sequence, validated by decoding just it.
+            let length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1
+            if length > 1, i + length <= array.count {
+                var decoder = UTF8()
+                var it = array[i..<(i + length)].makeIterator()
+                if case .scalarValue(let scalar) = decoder.decode(&it), scalar.utf8.count == length,
+                   !(0x80...0x9f).contains(scalar.value) {
+                    out.unicodeScalars.append(scalar)
+                    i += length
+                    continue
+                }
+            }
+            out += hex(b)
+            i += 1
+        }
+        return out
+    }
+
+    public static func display(_ text: String) -> String { display(text.utf8) }
+}
+
+extension Platform {
+    /// The names in the folder open as `directory` (no `.`/`..`), as bytes, sorted bytewise.
+    public static func directoryEntries(_ directory: Int32) throws(SystemError) -> [[UInt8]] {
+        let dup = fcntl(directory, F_DUPFD_CLOEXEC, 0)
+        if dup < 0 { throw SystemError("dup") }
+        guard let dir = fdopendir(dup) else {
+            let e = Platform.errno
+            close(dup)
+            throw SystemError("fdopendir", errno: e)
+        }
+        defer { closedir(dir) }
+        rewinddir(dir)
+        var names: [[UInt8]] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            if name == [0x2e] || name == [0x2e, 0x2e] { continue }
+            names.append(name)
+        }
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
     }
 }

@@ -227,6 +227,8 @@ check validate-gate "a bad readiness-probe.conf fails the image build" bad_gate
 pm rmi -f localhost/rp-e2e-bad:latest >/dev/null 2>&1
 
 # ---------------------------------------------------------------------------------------
+hc_is() { timeout 20 "${PM[@]}" healthcheck run "$1" >"$WORK/hc.out" 2>&1; local rc=$?; [ "$2" = 0 ] && [ $rc = 0 ] || { [ "$2" != 0 ] && [ $rc != 0 ]; }; }
+cached_is() { pexec "$1" 5 /usr/bin/readiness-probe run --cached; [ "$RC" = "$2" ]; }
 # The two example containers; /run is a named volume (kept across restarts, as an emptyDir).
 run_gen() {
     pmq run -d --name "$GEN" --network host "${ULIMITS[@]}" -v "${GEN_VOL:-rp-e2e-gen-run}":/run \
@@ -253,10 +255,8 @@ check ready-agrees "supervisorctl agrees when the probe says 0" sup_agrees_ready
 pexec "$GEN" 5 /usr/bin/readiness_probe.sh
 check sonic-dropin-ready "/usr/bin/readiness_probe.sh exits 0 when ready (got $RC: $LINE)" test "$RC" = 0
 
-cached_is() { pexec "$1" 5 /usr/bin/readiness-probe run --cached; [ "$RC" = "$2" ]; }
 check cached-ready "run --cached gives 0 within 20 s (listener's TICK_5)" until_true 20 cached_is "$GEN" 0
 check readyz-200 "GET /readyz from the host gives 200 within 20 s (serve)" until_true 20 readyz_is 200
-hc_is() { timeout 20 "${PM[@]}" healthcheck run "$1" >"$WORK/hc.out" 2>&1; local rc=$?; [ "$2" = 0 ] && [ $rc = 0 ] || { [ "$2" != 0 ] && [ $rc != 0 ]; }; }
 check healthcheck-healthy "podman healthcheck run says healthy" until_true 20 hc_is "$GEN" 0
 
 sh_in "$GEN" 'supervisorctl stop syncd' >/dev/null

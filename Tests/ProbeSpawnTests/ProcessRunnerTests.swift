@@ -95,8 +95,9 @@ private func spawnFailure(_ o: ProcessOutcome, sourceLocation: Testing.SourceLoc
     }
 
     /// A file that is not executable (EACCES), and an executable that is not a program (ENOEXEC).
-    @Test(arguments: [("#!/bin/sh\nexit 0\n", 0o644, EACCES, "Permission denied"),
-                      ("\u{1}\u{2}garbage without a #! line\n", 0o755, ENOEXEC, "Exec format error")]
+    @Test(arguments: [("#!/bin/sh\nexit 0\n", 0o644, EACCES, "it is not executable (mode 644)"),
+                      ("\u{1}\u{2}garbage without a #! line\n", 0o755, ENOEXEC, "add a #! line (e.g. #!/bin/sh)"),
+                      ("#!/nonexistent/interp -x\nexit 0\n", 0o755, ENOENT, "its interpreter /nonexistent/interp (from the #! line) does not exist")]
           as [(String, Int, Int32, String)])
     func unrunnableFile(content: String, mode: Int, expected: Int32, reason: String) async throws {
         let dir = TempDir("spawn")

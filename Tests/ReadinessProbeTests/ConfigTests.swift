@@ -40,7 +40,7 @@ import ProbeTestSupport
         let c = try load("""
         [probe]
         timeout = 4s
-        hooks_dir = /nonexistent
+        hooks_dir =
         sonic_hook =
         [start]
         program = init

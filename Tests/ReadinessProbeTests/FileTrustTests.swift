@@ -124,6 +124,8 @@ func probe(_ args: [String], environment: [String: String] = [:]) -> CommandResu
             sonic_hook =
             [start]
             program =
+            [hook:t]
+            command = /bin/true
             \(extra)
             """)
     }
@@ -156,7 +158,7 @@ func probe(_ args: [String], environment: [String: String] = [:]) -> CommandResu
     func configFolderOfAnotherUserIsRefused() throws {
         let dir = TempDir("cfg")
         try Platform.makeDirectories(dir.file("etc"))
-        let conf = try dir.write("etc/rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n")
+        let conf = try dir.write("etc/rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n[hook:t]\ncommand = /bin/true\n")
         #expect(chown(dir.file("etc"), nobody.uid, nobody.gid) == 0)
         var r = probe(["validate", "--config", conf])
         #expect(r.status == 8, "\(r)")
@@ -218,5 +220,42 @@ func probe(_ args: [String], environment: [String: String] = [:]) -> CommandResu
         let r2 = probe(["run", "--config", conf])
         #expect(r2.status == 8, "\(r2)")
         #expect(r2.stderr.contains("\(dir.file("inc.conf")) is a FIFO"), "\(r2.stderr)")
+    }
+}
+
+@Suite struct ServeStateFileTests {
+    /// items 7 and 10 through serve: a FIFO as the pid file never wedges serve's runner, a pid file
+    /// symlinked to a root-only file never shows its content over HTTP, and serve recovers once the
+    /// real files are back.
+    @Test func fifoAndSymlinkUnderRundirOverHTTP() async throws {
+        let dir = TempDir("srvst")
+        try Platform.makeDirectories(dir.file("run/app"))
+        try dir.write("run/app/error", "0")
+        #expect(mkfifo(dir.file("run/app/pid"), 0o644) == 0)
+        let secret = try dir.write("secret", "TOPSECRET-over-http", mode: 0o600)
+        let conf = try dir.write("rp.conf", """
+            [probe]
+            rundir = \(dir.file("run"))
+            hooks_dir =
+            sonic_hook =
+            [start]
+            program =
+            [state:app]
+            """)
+        let serve = try await ServeProcess.start(config: conf, extra: ["--period", "100ms"])
+        let fifo = await serve.waitFor("/readyz?verbose", status: 503, code: 5)
+        #expect(fifo.map { String(decoding: $0.body, as: UTF8.self) }?.contains("FIFO") == true)
+        unlink(dir.file("run/app/pid"))
+        #expect(symlink(secret, dir.file("run/app/pid")) == 0)
+        let link = await serve.waitFor("/readyz?verbose", status: 503, code: 5)
+        let body = link.map { String(decoding: $0.body, as: UTF8.self) } ?? ""
+        #expect(!body.contains("TOPSECRET"), "\(body)")
+        let linkSeen = await Wait.untilAsync {
+            ((try? serve.get("/readyz?verbose")).map { String(decoding: $0.body, as: UTF8.self) } ?? "").contains("symbolic link")
+        }
+        #expect(linkSeen)
+        unlink(dir.file("run/app/pid"))
+        try dir.write("run/app/pid", String(Platform.processID))
+        #expect(await serve.waitFor("/readyz", status: 200) != nil)
     }
 }

@@ -42,6 +42,7 @@ enum ChecksCommand: CLICommand {
                 .trimmingTrailingSpaces() + "\n"
         }
         if config.entries.isEmpty { out += "(no checks)\n" }
+        for skipped in ConfigReview(config).skipped { out += "skipped: \(skipped.path): \(skipped.reason)\n" }
         Platform.writeStdout(out)
         return 0
     }

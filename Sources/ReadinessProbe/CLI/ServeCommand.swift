@@ -94,7 +94,7 @@ enum ServeCommand: CLICommand {
                 let report = await ProbeRunner.run(entries, settings: settings, timeout: timeout)
                 ProcessRunner.shared.killOrphans()
                 if Task.isCancelled { break }
-                cache.store(report)
+                cache.store(report, notify: NotifySummary.take(settings: settings, entries: entries))
                 cache.note(code: report.code, line: Render.firstLine(report))
                 try? await Task.sleep(until: began + period, clock: .continuous)
             }

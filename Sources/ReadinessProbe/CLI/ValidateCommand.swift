@@ -10,10 +10,19 @@ enum ValidateCommand: CLICommand {
 
     static let command = CLI.Command(name: "validate", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let config = try CLI.loadConfiguration(args, inv)
+        // Beyond parsing: hooks that cannot run are errors (exit 8), timeouts the overall deadline
+        // always cuts are warnings, and every hooks_dir entry that is not a hook is listed.
+        let review = ConfigReview(config)
+        var report = review.skipped.map { "skipped: \($0.path): \($0.reason)\n" }.joined()
+        report += review.warnings.map { "warning: \($0)\n" }.joined()
+        if !review.errors.isEmpty {
+            Platform.writeStdout(report)
+            throw ExitError(Codes.invalidConfig, review.errors.map { "readiness-probe: invalid configuration: \($0)" }.joined(separator: "\n"))
+        }
         let files = config.document.files
         let what = files.isEmpty ? "no config file; built-in defaults" : files.joined(separator: ", ")
         Platform.writeStdout("ok: \(what): \(config.entries.count) check\(config.entries.count == 1 ? "" : "s")"
-            + (config.entries.isEmpty ? "" : " (\(config.entries.map(\.name).joined(separator: ", ")))") + "\n")
+            + (config.entries.isEmpty ? "" : " (\(config.entries.map(\.name).joined(separator: ", ")))") + "\n" + report)
         return 0
     }
 }

@@ -9,11 +9,22 @@ public struct HookCheck: Check {
     public var timeout: Duration
     /// A missing executable is `skip` instead of code 7.
     public var optional: Bool
+    /// Where the executable is (see HookFile): argv[0] as a command, or a hooks_dir entry by its bytes.
+    public var executable: HookExecutable
 
     public init(argv: [String], timeout: Duration, optional: Bool = false) {
         self.argv = argv
         self.timeout = timeout
         self.optional = optional
+        self.executable = .command(argv.first ?? "")
+    }
+
+    /// A hooks_dir entry: run with no arguments; argv[0] is its (escaped) path.
+    public init(entry name: [UInt8], in directory: String, timeout: Duration) {
+        executable = .entry(directory: directory, name: name)
+        argv = [executable.displayPath]
+        self.timeout = timeout
+        optional = false
     }
 
     public static let kind = CheckKind(
@@ -44,15 +55,11 @@ public struct HookCheck: Check {
         }
         let dir = input.settings.hooksDir
         if !dir.isEmpty {
-            let names: [String]?
-            do { names = try Platform.listDirectory(dir) } catch {
-                throw ConfigError("hooks_dir \(dir): \(error.message)", at: nil)
-            }
-            for name in names ?? [] where !name.hasPrefix(".") && !name.hasSuffix("~") {
-                let path = dir + "/" + name
-                guard let info = try? Platform.fileInfo(path), info.isRegular, Platform.isExecutable(path) else { continue }
-                entries.append(CheckEntry(name: name, kind: "hook", timeout: input.settings.hookTimeout, origin: path,
-                                          check: HookCheck(argv: [path], timeout: input.settings.hookTimeout)))
+            let listing = try HookFile.list(directory: dir, location: hooksDirLocation(input.document))
+            for name in listing.hooks {
+                let check = HookCheck(entry: name, in: dir, timeout: input.settings.hookTimeout)
+                entries.append(CheckEntry(name: ByteText.display(name), kind: "hook", timeout: input.settings.hookTimeout,
+                                          origin: check.executable.displayPath, check: check))
             }
         }
         let sonic = input.settings.sonicHook
@@ -64,54 +71,25 @@ public struct HookCheck: Check {
         return entries
     }
 
+    /// Where `hooks_dir` was set, or nil when it is the built-in default.
+    static func hooksDirLocation(_ doc: INIDocument) -> FileLocation? {
+        doc.section("probe")?.entry("hooks_dir")?.location
+    }
+
     public func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
 
     /// The process to start on the run's poll loop, or the answer when there is nothing to start
-    /// (a missing or unsafe executable). Resolving and vetting the executable happens here only.
+    /// (a missing or unsafe executable). Finding, vetting and opening the executable happen in
+    /// HookFile only; the opened file is what runs (ProcessSpec.executable).
     public func work(_ settings: ProbeSettings) -> CheckWork {
-        let path: String
-        switch HookCheck.resolve(argv[0], path: settings.environment["PATH"] ?? Platform.environment("PATH")) {
-        case .found(let p): path = p
-        case .missing:
-            if optional { return .answer(.skip("\(argv[0]) is not installed (optional)")) }
-            return .answer(.fail(Codes.hookNotStarted, "\(argv[0]) does not exist", summary: "hook executable missing"))
+        switch HookFile.open(executable, searchPath: settings.environment["PATH"] ?? Platform.environment("PATH")) {
+        case .failure(let refusal):
+            if refusal.missing && optional { return .answer(.skip("\(argv[0]) is not installed (optional)")) }
+            return .answer(.fail(Codes.hookNotStarted, refusal.detail, summary: refusal.summary))
+        case .success(let file):
+            return .process(ProcessSpec(argv: [file.path] + argv.dropFirst(), timeout: timeout, executable: file),
+                            interpret: HookCheck.interpret)
         }
-        if let refusal = HookCheck.unsafeReason(path) {
-            return .answer(.fail(Codes.hookNotStarted, refusal, summary: "hook refused: unsafe permissions"))
-        }
-        return .process(ProcessSpec(argv: [path] + argv.dropFirst(), timeout: timeout), interpret: HookCheck.interpret)
-    }
-
-    enum Resolution: Equatable { case found(String), missing }
-
-    /// A bare name is looked up in PATH, as execvp would.
-    static func resolve(_ name: String, path: String?) -> Resolution {
-        if name.contains("/") { return Platform.exists(name) ? .found(name) : .missing }
-        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
-            let candidate = dir + "/" + name
-            if Platform.exists(candidate) { return .found(candidate) }
-        }
-        return .missing
-    }
-
-    /// Refuses what cron and sudo refuse: a file writable by group or others, or owned by
-    /// a user other than root and us. Returns nil when the file is acceptable.
-    static func unsafeReason(_ path: String) -> String? {
-        let info: Platform.FileInfo?
-        do { info = try Platform.fileInfo(path) } catch { return "cannot inspect \(path): \(error.message)" }
-        guard let info else { return "\(path) does not exist" }
-        if info.isDirectory { return "\(path) is a directory" }
-        if info.permissions & 0o022 != 0 {
-            let who = info.permissions & 0o002 != 0 ? "others" : "its group"
-            return "\(path) is writable by \(who) (mode \(String(info.permissions, radix: 8))); refusing to run it"
-        }
-        if info.uid != 0 && info.uid != Platform.effectiveUserID {
-            return "\(path) is owned by uid \(info.uid), neither root nor us; refusing to run it"
-        }
-        if !Platform.isExecutable(path) {
-            return "\(path) is not executable (mode \(String(info.permissions, radix: 8)))"
-        }
-        return nil
     }
 
     /// How a hook that ran ended. A hook killed at its timeout or the overall deadline never gets
@@ -131,7 +109,9 @@ public struct HookCheck: Check {
         case .timedOut, .deadlineExceeded:
             return .fail(Codes.hookFailed, "killed by the runner", summary: "killed by the runner")
         case .spawnFailed(_, let message):
-            return .fail(Codes.hookNotStarted, "cannot start: \(message)", summary: "cannot start")
+            // "cannot run PATH: its interpreter X ... does not exist": the first line says why, too.
+            let why = message.firstRange(of: ": it").map { "cannot start: " + message[message.index($0.lowerBound, offsetBy: 2)...] }
+            return .fail(Codes.hookNotStarted, "cannot start: \(message)", summary: why ?? "cannot start")
         }
     }
 }

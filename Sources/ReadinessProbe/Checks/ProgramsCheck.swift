@@ -25,7 +25,8 @@ public struct ProgramsCheck: Check {
     public static let kind = CheckKind(
         section: "programs", resultKind: "supervisor-programs", order: 20, instance: .forbidden,
         keys: ["critical", "critical_file", "notify", "watchdog"],
-        codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable, Codes.noFreshResult, Codes.programNotReady],
+        codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable, Codes.checkTimedOut, Codes.deadlineExceeded,
+                Codes.noFreshResult, Codes.programNotReady],
         about: "every critical program must be RUNNING (and every notify program must have sent READY=1)",
         make: { (input) throws(ConfigError) -> [CheckEntry] in
             guard let s = input.sections.first else { return [] }

@@ -17,7 +17,7 @@ public struct StartCheck: Check {
     public static let kind = CheckKind(
         section: "start", resultKind: "supervisor-start", order: 10, instance: .forbidden,
         keys: ["program", "required", "exitcodes"],
-        codes: [0, Codes.startNotDone, Codes.supervisorUnavailable, Codes.noFreshResult],
+        codes: [0, Codes.startNotDone, Codes.supervisorUnavailable, Codes.checkTimedOut, Codes.deadlineExceeded, Codes.noFreshResult],
         about: "the one-shot start program must have EXITED with a status in exitcodes (default 0)",
         make: { (input) throws(ConfigError) -> [CheckEntry] in
             let s = input.sections.first

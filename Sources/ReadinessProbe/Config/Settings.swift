@@ -57,6 +57,8 @@ public struct ProbeSettings: Sendable {
     public var hooksDir: String = ProbeSettings.defaultHooksDir
     public var sonicHook: String = ProbeSettings.sonicHookPath
     public var rundir: String = "/run"
+    /// A configuration with no checks at all is code 8 unless this is set (`[probe] allow_no_checks = true`).
+    public var allowNoChecks = false
     public var supervisor = SupervisorSettings()
     public var listener = ListenerSettings()
     public var notify = NotifySettings()
@@ -70,7 +72,7 @@ public struct ProbeSettings: Sendable {
     /// Sections that configure the framework rather than create checks, with their keys.
     /// Pairs, not a Dictionary: looked up linearly (docs/architecture.md, "The probe path").
     public static let frameworkSections: KeyValuePairs<String, [String]> = [
-        "probe": ["timeout", "hook_timeout", "hooks_dir", "sonic_hook", "rundir"],
+        "probe": ["timeout", "hook_timeout", "hooks_dir", "sonic_hook", "rundir", "allow_no_checks"],
         "supervisor": ["serverurl", "username", "password", "source", "supervisorctl", "config", "ledger_max_age"],
         "listener": ["on_critical_exit", "terminate_grace", "run_checks", "tick", "failure_hold"],
         "notify": ["socket", "mode"],
@@ -83,6 +85,7 @@ public struct ProbeSettings: Sendable {
             if let e = s.entry("hook_timeout") { hookTimeout = try ConfigValue.duration(e) }
             if let e = s.entry("hooks_dir") { hooksDir = e.value }
             if let e = s.entry("sonic_hook") { sonicHook = e.value }
+            if let e = s.entry("allow_no_checks") { allowNoChecks = try ConfigValue.bool(e) }
             if let e = s.entry("rundir") {
                 guard e.value.hasPrefix("/") else { throw ConfigError("rundir must be an absolute path", at: e.location) }
                 rundir = e.value
@@ -174,6 +177,17 @@ public struct ProbeConfiguration: Sendable {
         return try build(document: doc, configFile: doc.files.first, environment: environment, registry: registry)
     }
 
+    /// Why there are no checks, and how to accept that. Names skipped hooks_dir entries, if any.
+    static func noChecksMessage(_ settings: ProbeSettings) -> String {
+        var m = "no checks configured"
+        m += settings.configFile.map { " in \($0)" } ?? " (no config file)"
+        if !settings.hooksDir.isEmpty, let listing = try? HookFile.list(directory: settings.hooksDir, location: nil),
+           !listing.skipped.isEmpty {
+            m += "; skipped in hooks_dir: " + listing.skipped.map { "\($0.path) (\($0.reason))" }.joined(separator: ", ")
+        }
+        return m + "; a probe that checks nothing would always say ready: add a check, or set [probe] allow_no_checks = true"
+    }
+
     /// Builds from an already-parsed document (tests and embedding programs use this).
     public static func build(document doc: INIDocument, configFile: String?, environment: Environment,
                              registry: CheckRegistry = .standard) throws(ConfigError) -> ProbeConfiguration {
@@ -194,6 +208,9 @@ public struct ProbeConfiguration: Sendable {
         settings.environment = environment
         try settings.apply(doc)
         let entries = try registry.makeEntries(document: doc, settings: settings)
+        if entries.isEmpty && !settings.allowNoChecks {
+            throw ConfigError(noChecksMessage(settings), at: nil)
+        }
         return ProbeConfiguration(settings: settings, entries: entries, document: doc)
     }
 }

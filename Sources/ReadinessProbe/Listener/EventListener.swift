@@ -62,14 +62,18 @@ public final class EventListener {
     /// (pid, start time and boot id: a supervisord restarted with the same pid starts from scratch).
     public func start() {
         for m in files.open() { log(m) }
+        // The notify socket next: supervisord starts the programs right after the listener, and a
+        // library that connects once at start-up (Python's sdnotify) must find the socket there.
+        if files.isOpen || settings.notify.socket != nil {
+            notifyHub?.open(mode: mode_t(settings.notify.mode))
+        } else {
+            notifyHub?.refuse("cannot create the notify socket in \(Ledger.folder(settings)): the folder was refused (see the error above)")
+        }
         ledger.listenerGroups = Array(SupervisorView.listenerGroups(settings)).sorted()
         if let warning = subscriptionWarning() { log(warning) }
         let (pid, processes) = askSupervisord(wantPID: true)
         identify(supervisordPID: pid)
-        if let hub = notifyHub {
-            hub.supervisordPID = ledger.supervisordPID
-            hub.open(mode: mode_t(settings.notify.mode))
-        }
+        notifyHub?.supervisordPID = ledger.supervisordPID
         if let old = try? Ledger.read(path: ledgerPath) {
             if pid != nil && ledger.sameSupervisord(as: old) {
                 // The same supervisord: keep recorded failures (a restarted listener loses none).
@@ -236,6 +240,7 @@ public final class EventListener {
             return
         }
         if wantPID, let pid { identify(supervisordPID: pid) }
+        notifyHub?.supervisordPID = ledger.supervisordPID
         ledger.listenerGroups = Array(SupervisorView.listenerGroups(settings)).sorted()
         ledger.seed(processes, now: Platform.epochSeconds())
         log("seeded the ledger: \(ledger.entries.count) programs")

@@ -96,6 +96,12 @@ public final class NotifyHub {
         }
     }
 
+    /// Records why the socket is not opened at all (its folder was refused).
+    public func refuse(_ why: String) {
+        info.error = why
+        log("error: \(why); notify programs will not be ready")
+    }
+
     public var fd: Int32 { socket.fd }
 
     /// Forget attributions (a program's pid changed, or a TICK: pids may have been reused).

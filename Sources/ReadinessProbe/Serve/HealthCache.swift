@@ -13,6 +13,8 @@ public struct HealthSnapshot: Sendable {
     public var runs: Int
     /// Per check name, completed runs by status (`pass`, `fail`, `warn`, `skip`).
     public var checkRuns: [String: [CheckStatus: Int]]
+    /// The notify programs' state after the last run (nil: no notify programs configured).
+    public var notify: NotifySummary? = nil
 }
 
 public final class HealthCache: Sendable {
@@ -21,6 +23,7 @@ public final class HealthCache: Sendable {
         var finished: ContinuousClock.Instant?
         var runs = 0
         var checkRuns: [String: [CheckStatus: Int]] = [:]
+        var notify: NotifySummary?
         /// The last state logged (code and summary of the served answer of /readyz).
         var logged: Int32?
     }
@@ -35,9 +38,10 @@ public final class HealthCache: Sendable {
     }
 
     /// Stores a finished run.
-    public func store(_ report: ProbeReport) {
+    public func store(_ report: ProbeReport, notify: NotifySummary? = nil) {
         state.withLock { s in
             s.report = report
+            s.notify = notify
             s.finished = .now
             s.runs += 1
             for r in report.results { s.checkRuns[r.name, default: [:]][r.status, default: 0] += 1 }
@@ -48,7 +52,7 @@ public final class HealthCache: Sendable {
         let now = ContinuousClock.now
         return state.withLock { s in
             HealthSnapshot(report: s.report, age: s.finished.map { now - $0 }, uptime: now - started,
-                           runs: s.runs, checkRuns: s.checkRuns)
+                           runs: s.runs, checkRuns: s.checkRuns, notify: s.notify)
         }
     }
 

@@ -130,6 +130,7 @@ public struct HealthEndpoints: Sendable {
             if case .object(var pairs) = value {
                 if !excluded.isEmpty { pairs.append(("excluded", .array(excluded.map { .string($0) }))) }
                 if !unknown.isEmpty { pairs.append(("unknown_excludes", .array(unknown.map { .string($0) }))) }
+                if scope == .readyz, let notify = snapshot.notify { pairs.append(("notify", notify.json())) }
                 value = .object(pairs)
             }
             response = .text(status, JSON.serialize(value) + "\n", contentType: "application/json", headers: headers)

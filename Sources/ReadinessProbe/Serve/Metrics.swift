@@ -143,6 +143,16 @@ public enum Metrics {
                 sample("readiness_probe_check_runs_total", [("check", c.name), ("kind", c.kind), ("status", status.rawValue)], Double(n))
             }
         }
+        if let notify = snapshot.notify {
+            let now = Platform.epochSeconds()
+            family("readiness_probe_notify_ready", "gauge",
+                   "Per notify program ([programs] notify): 1 when it is ready (RUNNING, READY=1 since its start, not reloading or stopping, watchdog fed), else 0.")
+            for p in notify.programs { sample("readiness_probe_notify_ready", [("program", p.name)], p.ready ? 1 : 0) }
+            family("readiness_probe_notify_ready_since_timestamp_seconds", "gauge", "Per notify program: when its current READY=1 arrived (Unix seconds).")
+            for p in notify.programs { if let t = p.readyAt { sample("readiness_probe_notify_ready_since_timestamp_seconds", [("program", p.name)], (t * 1000).rounded() / 1000) } }
+            family("readiness_probe_notify_watchdog_age_seconds", "gauge", "Per notify program: seconds since its last WATCHDOG=1 (absent before the first).")
+            for p in notify.programs { if let t = p.watchdogAt { sample("readiness_probe_notify_watchdog_age_seconds", [("program", p.name)], (max(0, now - t) * 1000).rounded() / 1000) } }
+        }
         if om { out += "# EOF\n" }
         return out
     }
