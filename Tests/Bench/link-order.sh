@@ -16,7 +16,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 OUT="$ROOT/Sources/readiness-probe/link-order.txt"
-SCRATCH="$ROOT/.build-order"
+SCRATCH="${ORDER_SCRATCH:-$ROOT/.build}"   # the release build's own objects: only a relink
+# The release build's own flags (the Makefile passes RELEASE_FLAGS), so that the profiled binary
+# has the functions, names and merged thunks of the one `make build` links.
+[ -n "${RELEASE_FLAGS:-}" ] || { echo "link-order: run it as make link-order (it passes RELEASE_FLAGS)" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "link-order: valgrind missing (apt-get install valgrind)" >&2; exit 1; }
 command -v supervisord >/dev/null || { echo "link-order: supervisord missing (make venv)" >&2; exit 1; }
 SWIFT="${SWIFT:-swift}"
@@ -29,10 +32,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$SWIFT" build --package-path "$ROOT" --scratch-path "$SCRATCH" -c release --product readiness-probe \
-    -Xswiftc -static-executable -Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld \
+# shellcheck disable=SC2086
+"$SWIFT" build --package-path "$ROOT" --scratch-path "$SCRATCH" $RELEASE_FLAGS \
     -Xlinker "-Map=$TMP/link.map" -Xlinker --strip-debug >&2
-BIN="$SCRATCH/release/readiness-probe"
+# Profile a copy; the relinked binary (with symbols, without the order) must not pass for `make build`'s.
+BIN="$TMP/readiness-probe"
+mv "$SCRATCH/release/readiness-probe" "$BIN"
 
 # A real supervisord: a finished one-shot `start` and three daemons.
 D="$TMP/sd"
@@ -110,6 +115,17 @@ profile() { # command args... (under callgrind; exit codes ignored)
         --callgrind-out-file="$TMP/cg.$n" "$BIN" "$@" > /dev/null 2>&1 < "${STDIN:-/dev/null}" || true
 }
 
+# The data the common commands touch (valgrind's lackey: every load and store), so that their
+# .data/.bss/.rodata sections are packed too: a data page is mapped like a code page (with its
+# 64 KiB neighbourhood for the file-backed ones), and a probe touched ~60 .bss pages spread over 330 KiB.
+dn=0
+dataprofile() { # command args...
+    dn=$((dn + 1))
+    valgrind --tool=lackey --trace-mem=yes --log-file="$TMP/lackey.log" "$BIN" "$@" > /dev/null 2>&1 < /dev/null || true
+    awk '$1 == "L" || $1 == "S" || $1 == "M" { split($2, a, ","); print a[1] }' "$TMP/lackey.log" | sort -u > "$TMP/da.$dn"
+    rm -f "$TMP/lackey.log"
+}
+
 profile --version
 profile --help
 profile run --help
@@ -125,6 +141,12 @@ profile wait --config "$D/rp-ledger.conf"
 profile run --cached --config "$D/rp.conf"
 profile run --cached --config "$D/rp.conf" --format json
 profile state show --unit myapp --rundir "$D/run"
+dataprofile --version
+dataprofile run --config "$D/rp-hooks.conf"
+dataprofile run --config "$D/rp.conf"
+dataprofile run --config "$D/rp-ledger.conf"
+dataprofile run --cached --config "$D/rp.conf"
+dataprofile wait --config "$D/rp-ledger.conf"
 sed "s#^rundir = .*#rundir = $D/run2#" "$D/rp.conf" > "$D/rp-listen.conf"   # not the live listener's rundir
 mkdir -p "$D/run2"
 STDIN="$ROOT/Tests/Fixtures/supervisor/4.3.0-events-stream.bin" profile listen --config "$D/rp-listen.conf"
@@ -160,9 +182,12 @@ fi
 kill -TERM "$SERVE" 2>/dev/null || true
 wait "$SERVE" 2>/dev/null || true
 
-python3 - "$TMP/link.map" "$OUT" "$TMP"/cg.* <<'PY'
-import re, sys
-mapfile, out, profiles = sys.argv[1], sys.argv[2], sys.argv[3:]
+nm -n -S "$BIN" > "$TMP/nm.txt"
+readelf -SW "$BIN" > "$TMP/sections.txt"
+cat "$TMP"/da.* | sort -u > "$TMP/data-addresses.txt"
+python3 - "$TMP/link.map" "$OUT" "$TMP/nm.txt" "$TMP/sections.txt" "$TMP/data-addresses.txt" "$TMP"/cg.* <<'PY'
+import bisect, re, sys
+mapfile, out, nmfile, secfile, datafile, profiles = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
 # lld's map: VMA LMA Size Align, then an output section, an input section or a symbol,
 # each indented one step further (columns "Out", "In", "Symbol" of the header).
 lines = open(mapfile).read().split("\n")
@@ -205,8 +230,31 @@ def shared_text(name):
 own = sorted(n for n in executed if n in section_of and not shared_text(n))
 local = sorted(n for n in executed if n not in section_of)
 shared = sorted(n for n in executed if n in section_of and shared_text(n))
+# Data: every symbol of .data, .data.rel.ro, .rodata and .bss that a load or store touched, in
+# address order (which keeps an object's data together); lld moves the section holding each.
+data_sections = []
+for line in open(secfile):
+    m = re.match(r"\s*\[\s*\d+\]\s+(\.data\.rel\.ro|\.data|\.rodata|\.bss)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+    if m:
+        data_sections.append((int(m.group(2), 16), int(m.group(3), 16)))
+symbols = []
+for line in open(nmfile):
+    p = line.split()
+    if len(p) == 4 and p[2] in "dDbBrRvV":
+        symbols.append((int(p[0], 16), int(p[1], 16), p[3]))
+symbols.sort()
+starts = [x[0] for x in symbols]
+touched = set()
+for line in open(datafile):
+    a = int(line, 16)
+    if not any(s <= a < s + z for s, z in data_sections):
+        continue
+    i = bisect.bisect_right(starts, a) - 1
+    if i >= 0 and symbols[i][0] <= a < symbols[i][0] + max(symbols[i][1], 1):
+        touched.add(i)
+data = [symbols[i][2] for i in sorted(touched)]
 with open(out, "w") as f:
-    f.write("\n".join(own + local + shared) + "\n")
-print("link-order: %d functions (%d in their own section, %d local, %d in shared .text) from %d runs -> %s"
-      % (len(executed), len(own), len(local), len(shared), len(profiles), out))
+    f.write("\n".join(own + local + shared + data) + "\n")
+print("link-order: %d functions (%d in their own section, %d local, %d in shared .text) from %d runs, %d data symbols -> %s"
+      % (len(executed), len(own), len(local), len(shared), len(profiles), len(data), out))
 PY
