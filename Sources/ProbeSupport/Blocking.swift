@@ -8,7 +8,7 @@ public enum Blocking {
     /// blocking call (a socket read with a deadline) never occupies a pool thread.
     public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
-            Thread.detach { c.resume(returning: body()) }
+            PlainThread.detach { c.resume(returning: body()) }
         }
     }
 
@@ -31,7 +31,9 @@ public enum Blocking {
 
 struct UnsafeSendablePointer<T>: @unchecked Sendable { let pointer: UnsafeMutablePointer<T> }
 
-public enum Thread {
+/// Plain pthreads with the project's 512 KiB stack, for blocking work that must not hold a Swift
+/// concurrency thread (the supervisord fetch, the listener's background runs, the gRPC loop).
+public enum PlainThread {
     private final class Box: @unchecked Sendable {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }

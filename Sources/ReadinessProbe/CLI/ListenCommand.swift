@@ -30,7 +30,7 @@ enum ListenCommand: CLICommand {
         let config = try CLI.loadConfiguration(args, inv)
         let listener = EventListener(configuration: config)
         let shutdown = listener.shutdownHandler
-        Thread.detach { shutdown(Platform.waitForSignal(signals)) }
+        PlainThread.detach { shutdown(Platform.waitForSignal(signals)) }
         listener.start()
         var loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
         loop.side = listener.notifySideChannel

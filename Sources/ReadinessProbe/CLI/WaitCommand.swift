@@ -42,7 +42,7 @@ enum WaitCommand: CLICommand {
             await loop(entries, settings: settings, deadline: deadline, interval: interval, progress: progress)
         }
         let signalled = Atomic<Int32>(0)
-        Thread.detach {
+        PlainThread.detach {
             let s = Platform.waitForSignal([SIGTERM, SIGINT])
             signalled.store(s, ordering: .sequentiallyConsistent)
             task.cancel()

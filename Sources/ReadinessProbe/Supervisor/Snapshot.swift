@@ -56,7 +56,7 @@ extension SupervisorFailure {
     /// Code 3 with the error's one-line description and a stable summary.
     init(_ error: SupervisorError) {
         let summary: String
-        switch error {
+        switch error.code {
         case .noSocket: summary = "supervisord unreachable: no socket"
         case .connectionRefused: summary = "supervisord unreachable: connection refused"
         case .permissionDenied: summary = "supervisord unreachable: permission denied"
@@ -70,6 +70,7 @@ extension SupervisorFailure {
         case .supervisorctlFailed: summary = "supervisorctl failed"
         case .invalidServerURL: summary = "invalid supervisord server URL"
         case .configUnreadable: summary = "cannot read supervisord config"
+        default: summary = "supervisord cannot be asked"
         }
         self.init(detail: error.description, summary: summary)
     }
