@@ -5,7 +5,7 @@ enum ChecksCommand: CLICommand {
     static let name = "checks"
 
     static let spec = CommandSpec(
-        path: "readiness-probe checks", summary: "List the configured checks in table order, where each was registered, and their codes.",
+        path: "readiness-probe \(name)", summary: "List the configured checks in table order, where each was registered, and their codes.",
         usage: "[--config PATH] [--format table|json]",
         options: [CLI.configOption, .format(Format.self, help: "table (default) or json.")],
         examples: [CommandExample("checks", "List the checks of the default config file."),
@@ -13,7 +13,7 @@ enum ChecksCommand: CLICommand {
 
     enum Format: String, CaseIterable { case table, json }
 
-    static let command = CLI.Command(name: "checks", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let f: Format = try ArgumentParser.choice(args, "--format", spec, default: .table)
         let config = try CLI.loadConfiguration(args, inv)
         func codes(_ e: CheckEntry) -> [Int32] { inv.registry.kinds.first { $0.resultKind == e.kind }?.codes ?? [] }

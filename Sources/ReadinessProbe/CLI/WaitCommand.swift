@@ -9,7 +9,7 @@ enum WaitCommand: CLICommand {
     static let name = "wait"
 
     static let spec = CommandSpec(
-        path: "readiness-probe wait", summary: "Re-run the checks until ready or the deadline; exit with the last code.",
+        path: "readiness-probe \(name)", summary: "Re-run the checks until ready or the deadline; exit with the last code.",
         usage: "[--timeout D] [--interval D] [--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES]",
         options: [
             CLI.configOption,
@@ -28,7 +28,7 @@ enum WaitCommand: CLICommand {
             CommandExample("wait -t30s -i500ms --only start --format json", "Wait for one check, polling every 500ms; print JSON."),
         ])
 
-    static let command = CLI.Command(name: "wait", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         Platform.blockSignals([SIGTERM, SIGINT])
         let total = try ArgumentParser.duration(args, "--timeout", spec) ?? .seconds(300)
         let interval = try ArgumentParser.duration(args, "--interval", spec) ?? .seconds(2)
