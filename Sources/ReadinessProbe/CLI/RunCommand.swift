@@ -12,7 +12,7 @@ enum RunCommand: CLICommand {
         usage: "[--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES] [--timeout D] [--cached [--max-age D]]",
         options: [
             CLI.configOption,
-            .format(OutputFormat.self, help: "summary (default), table, json or verbose."),
+            .format(OutputFormat.self, help: OutputFormat.choices + "."),
         ] + CLI.selectionOptions + [
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "Overall deadline, e.g. 5s or 500ms (default: [probe] timeout)."),
             OptionSpec("--cached", help: "Print the event listener's last result instead of running the checks (code 11 if none or stale)."),

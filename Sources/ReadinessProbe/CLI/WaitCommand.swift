@@ -15,7 +15,7 @@ enum WaitCommand: CLICommand {
             CLI.configOption,
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "How long to wait in all (default 300s)."),
             OptionSpec("--interval", short: "-i", value: "DURATION", help: "From the start of one run to the next (default 2s)."),
-            .format(OutputFormat.self, help: "How to print the final result: summary (default), table, json or verbose."),
+            .format(OutputFormat.self, help: "How to print the final result: " + OutputFormat.choices + "."),
         ] + CLI.selectionOptions,
         discussion: """
         Each run has the [probe] timeout, cut to the time left. Progress goes to stderr: a line updated in place

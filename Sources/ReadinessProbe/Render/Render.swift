@@ -2,8 +2,15 @@
 // table, json (Report/ReportJSON.swift: the contract's shape) and verbose (kube-apiserver style).
 import ProbeSupport
 
+/// How a report is printed: `--format` of `run` and `wait` (`Render.render(_:as:)`).
 public enum OutputFormat: String, Sendable, CaseIterable {
     case summary, table, json, verbose
+
+    /// The formats for `--help`: "summary (default), table, json or verbose", from the cases.
+    static var choices: String {
+        let names = allCases.map { $0 == .summary ? "\($0.rawValue) (default)" : $0.rawValue }
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
 }
 
 public enum Render {
