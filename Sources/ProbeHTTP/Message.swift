@@ -74,6 +74,7 @@ public struct HTTPRequest: Sendable, CustomStringConvertible {
     public var description: String { "\(method) \(target) \(version)" }
 }
 
+/// Header rules shared by the parsers and the server: token and value characters, list lookups.
 public enum HTTPHeaders {
     public static func first(_ name: String, in headers: [(name: String, value: String)]) -> String? {
         headers.first { equalsIgnoringASCIICase($0.name, name) }?.value
@@ -139,6 +140,7 @@ public enum HTTPHeaders {
 
 // MARK: - Codecs
 
+/// Pure codecs: percent-decoding, query strings, base64.
 public enum HTTPCodec {
     /// Percent-decodes `s`. With `plusIsSpace` (query strings), `+` becomes a space.
     /// Returns nil for a malformed escape (`%4`, `%zz`), an escaped NUL, or bytes that are not UTF-8.

@@ -3,6 +3,7 @@
 
 /// Why a message was refused.
 public struct HTTPParseError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What was wrong, for the status code the server answers with.
     public enum Kind: Sendable, Equatable {
         /// Syntax the parser will not accept.
         case malformed
@@ -165,6 +166,7 @@ enum HeadParser {
 
 // MARK: - Responses (client side)
 
+/// The client side: parses one response (Content-Length, chunked, or to EOF).
 public enum HTTPResponseParser {
     /// Parses a response from the start of `bytes`.
     /// - `maxHeaderBytes` bounds the status line and headers; `maxBodyBytes` bounds the body.
@@ -247,6 +249,7 @@ public enum HTTPResponseParser {
 
 // MARK: - Requests (server side)
 
+/// The server side: parses one request head (and a Content-Length body), with the given limits.
 public enum HTTPRequestParser {
     /// The default bound on a request's line plus headers.
     public static let defaultMaxHeaderBytes = 8 << 10

@@ -1,9 +1,4 @@
-// The server side of one HTTP/2 connection (RFC 9113), without I/O: bytes in (`receive`), frames
-// out (`output`), requests as events. Everything is bounded: frame size, header block and list
-// size, request body, concurrent streams, flow-control windows, and the work a peer can ask for
-// with cheap frames (a token bucket for RST_STREAM, one for PING/SETTINGS/PRIORITY/empty frames;
-// "rapid reset" and control-frame floods end in GOAWAY ENHANCE_YOUR_CALM).
-
+/// The bounds of one HTTP/2 connection (see `HTTP2ServerConnection`).
 public struct HTTP2Limits: Sendable {
     /// SETTINGS_MAX_CONCURRENT_STREAMS we advertise; more open streams are refused (REFUSED_STREAM).
     public var maxConcurrentStreams = 128
@@ -59,7 +54,13 @@ struct TokenBucket {
     }
 }
 
+/// The server side of one HTTP/2 connection (RFC 9113), without I/O: bytes in (`receive`), frames
+/// out (`output`), requests as events. Everything is bounded: frame size, header block and list
+/// size, request body, concurrent streams, flow-control windows, and the work a peer can ask for
+/// with cheap frames (a token bucket for RST_STREAM, one for PING/SETTINGS/PRIORITY/empty frames;
+/// "rapid reset" and control-frame floods end in GOAWAY ENHANCE_YOUR_CALM).
 public final class HTTP2ServerConnection {
+    /// What `receive` found: a complete request, a stream reset, or the end of the connection.
     public enum Event: Sendable, Equatable {
         /// A complete request: headers and the whole body (END_STREAM seen).
         case request(streamID: UInt32, headers: [HPACKField], body: [UInt8])

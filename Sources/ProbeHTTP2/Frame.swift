@@ -1,11 +1,13 @@
 // HTTP/2 framing (RFC 9113 section 4 and 6): the frame header, the frame types and flags, the
 // error codes, and the bytes of the frames a server sends.
 
+/// The frame types of RFC 9113 section 6.
 public enum HTTP2FrameType: UInt8, Sendable {
     case data = 0x0, headers = 0x1, priority = 0x2, rstStream = 0x3, settings = 0x4, pushPromise = 0x5
     case ping = 0x6, goAway = 0x7, windowUpdate = 0x8, continuation = 0x9
 }
 
+/// Frame flags (RFC 9113 section 6).
 public enum HTTP2Flags {
     public static let endStream: UInt8 = 0x1
     public static let ack: UInt8 = 0x1

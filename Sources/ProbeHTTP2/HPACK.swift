@@ -25,6 +25,7 @@ public struct HPACKField: Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(nameText): \(valueText)" }
 }
 
+/// Why a header block was refused (a COMPRESSION_ERROR for the connection).
 public enum HPACKError: Error, Sendable, Equatable, CustomStringConvertible {
     case truncated
     case integerOverflow
@@ -77,6 +78,7 @@ enum HPACKStatic {
     }()
 }
 
+/// The bounded decoder of one connection (its dynamic table lives as long as the connection).
 public struct HPACKDecoder: Sendable {
     /// The dynamic table size we allow (our SETTINGS_HEADER_TABLE_SIZE): the encoder may not go above it.
     public let maxTableSizeLimit: Int

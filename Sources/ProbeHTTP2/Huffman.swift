@@ -56,6 +56,7 @@ public enum HPACKHuffman {
                       symbols: order.map { UInt16($0) })
     }()
 
+    /// Why a Huffman string was refused (bad padding, EOS inside the string).
     public enum DecodeError: Error, Sendable, Equatable {
         /// The EOS symbol inside the string, more than 7 bits of padding, or padding that is not all ones.
         case invalidCode

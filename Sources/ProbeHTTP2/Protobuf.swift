@@ -1,6 +1,7 @@
 // Just enough protobuf (proto3 wire format) for grpc.health.v1: a bounded reader that skips
 // unknown fields, a writer, and the three messages the health service exchanges.
 
+/// Why a message was refused (truncated, too long, a bad wire type).
 public enum ProtobufError: Error, Sendable, Equatable, CustomStringConvertible {
     case truncated
     case varintTooLong
@@ -24,6 +25,7 @@ public enum ProtobufError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Reads fields from one message. Wire types 0 (varint), 1 (64-bit), 2 (length-delimited), 5 (32-bit);
 /// groups (3, 4) are an error, as proto3 has none.
 public struct ProtoReader {
+    /// A field value as the wire carries it.
     public enum Value {
         case varint(UInt64)
         case fixed64(UInt64)
@@ -92,6 +94,7 @@ public struct ProtoReader {
     }
 }
 
+/// Writes proto3 wire format: varints and length-delimited fields.
 public struct ProtoWriter {
     public private(set) var bytes: [UInt8] = []
 

@@ -1,8 +1,8 @@
-// Bridges between blocking code and Swift concurrency without tying up the
-// cooperative pool (2 threads on 2 cores).
 @preconcurrency import Glibc
 import Synchronization
 
+/// Bridges between blocking code and Swift concurrency without tying up the
+/// cooperative pool (2 threads on 2 cores).
 public enum Blocking {
     /// Runs `body` on a new thread and returns its result to the awaiting task, so a
     /// blocking call (a socket read with a deadline) never occupies a pool thread.

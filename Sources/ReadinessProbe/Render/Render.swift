@@ -13,7 +13,9 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     }
 }
 
+/// Renders a report for people and probes; `render(_:as:)` is what `run` and `wait` print.
 public enum Render {
+    /// The report in `format`, ending with a new line.
     public static func render(_ report: ProbeReport, as format: OutputFormat) -> String {
         switch format {
         case .summary: return firstLine(report) + "\n" + table(report)
@@ -28,6 +30,7 @@ public enum Render {
         report.ready ? "ready: \(report.summary)" : "not ready (code \(report.code)): \(report.summary)"
     }
 
+    /// The result table: one row per check (name, kind, status, code, time, detail).
     public static func table(_ report: ProbeReport) -> String {
         if report.results.isEmpty { return "(no checks)\n" }
         var rows = [["CHECK", "KIND", "STATUS", "CODE", "TIME", "DETAIL"]]
