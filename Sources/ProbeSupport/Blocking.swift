@@ -42,21 +42,9 @@ public enum PlainThread {
     /// Starts a detached pthread running `body`. Created here, in a nonisolated library
     /// function, so the closure is never inferred @MainActor.
     public static func detach(_ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var tid = pthread_t()
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_attr_setstacksize(&attr, 512 * 1024)
-        let rc = pthread_create(&tid, &attr, { raw in
-            let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            b.body()
-            return nil
-        }, box)
-        pthread_attr_destroy(&attr)
-        if rc != 0 {
+        if create(body, stackBytes: 512 * 1024) != 0 {
             // Could not start a thread: run inline rather than lose the work.
-            Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
+            body()
         }
     }
 
@@ -64,12 +52,17 @@ public enum PlainThread {
     /// pthread_create's errno (then `body` never runs). For threads the caller cannot do without
     /// (a signal waiter): `detach` would run such a body inline and block the caller.
     public static func start(_ body: @escaping @Sendable () -> Void) -> Int32 {
+        create(body, stackBytes: 128 * 1024)
+    }
+
+    /// pthread_create of a detached thread running `body`; returns its errno (0: started).
+    private static func create(_ body: @escaping @Sendable () -> Void, stackBytes: Int) -> Int32 {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var tid = pthread_t()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_attr_setstacksize(&attr, 128 * 1024)
+        pthread_attr_setstacksize(&attr, stackBytes)
         let rc = pthread_create(&tid, &attr, { raw in
             let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
             b.body()
