@@ -72,7 +72,7 @@ public protocol GRPCService: Sendable {
 
 /// The server's bounds: HTTP/2 limits per connection, pending output, the stream tick.
 public struct GRPCServerLimits: Sendable {
-    public var http2 = HTTP2Limits()
+    var http2 = HTTP2Limits()
     /// Connections at once. At the limit a new connection evicts the longest-idle one without
     /// streams (so idle connections cannot lock clients out); with none to evict, it is closed.
     public var maxConnections = 1024
