@@ -1,14 +1,15 @@
 // A report as JSON and back: the `--format json` shape of `run`, `wait` and `serve`, and the
 // body of the listener's cached result file (docs/event-listener.md). One codec for all of them.
+import ProbeSupport
 
 /// The JSON codec of `ProbeReport`.
-public enum ReportJSON {
+enum ReportJSON {
     /// The version id of this shape: docs/schema/run.schema.json (docs/json.md says how to bump it).
     static let schema = "readiness-probe/run/1"
 
     /// `{"schema", "ready", "code", "summary", "duration_ms", "checks": [{"name", "kind", "status", "code", "detail", "duration_ms"}]}`.
     /// Durations are always written with a fraction (`.real`).
-    public static func value(_ report: ProbeReport) -> JSONValue {
+    static func value(_ report: ProbeReport) -> JSONValue {
         .object([
             ("schema", .string(schema)),
             ("ready", .bool(report.ready)),
@@ -26,12 +27,12 @@ public enum ReportJSON {
     }
 
     /// `value(report)` serialised on one line, without a newline.
-    public static func text(_ report: ProbeReport) -> String { JSON.serialize(value(report)) }
+    static func text(_ report: ProbeReport) -> String { JSON.serialize(value(report)) }
 
     static func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
 
     /// Parses a report back from `value(_:)`'s shape (cached results); nil when a field is missing or mistyped.
-    public static func report(from v: JSONValue, finishedAt: Double) -> ProbeReport? {
+    static func report(from v: JSONValue, finishedAt: Double) -> ProbeReport? {
         guard let code = v["code"]?.intValue, let summary = v["summary"]?.stringValue,
               let checks = v["checks"]?.arrayValue else { return nil }
         var rows: [CheckResult] = []
