@@ -166,11 +166,23 @@ final class SchemaSamples: @unchecked Sendable {
             command=sleep 1000
             autostart=false
 
-            """, probe: "[supervisor]\nsource = auto\n[programs]\ncritical = syncd\n[listener]\nrun_checks = true\n")
+            [program:napp]
+            command=sh -c 'while :; do \(bin) notify --ready --status up WATCHDOG=1; sleep 0.5; done'
+            startsecs=0
+            environment=NOTIFY_SOCKET="{work}/run/readiness-probe/notify.sock"
+
+            """, probe: "[supervisor]\nsource = auto\n[programs]\ncritical = syncd\nnotify = napp\n[listener]\nrun_checks = true\n")
         defer { rig.harness.stop() }
         let conf = rig.probeConf
         #expect(await rig.waitFor("syncd", .running))
+        // napp repeats READY=1: one sent before the listener has handled napp's STARTING event is
+        // cleared by that event (a restart clears what a program said).
+        // Ready once napp has said READY=1 (the ledger has its notify state) and the listener has written both files.
         #expect(await poll { Platform.exists(rig.resultPath) && Platform.exists(rig.ledgerPath) }, "\(rig.listenerLog())")
+        var last: CommandResult? = nil
+        #expect(await poll { last = Command.run([bin, "run", "--config", rig.probeConf]); return last?.status == 0 },
+                "\(last?.stdout ?? "")\n\(rig.listenerLog())")
+        #expect(await poll { (try? Platform.readTextFile(rig.resultPath, limit: 1 << 22))?.contains("\"ready\": true") ?? false })
         try s.keep("checks", "supervisor", await runCommand([bin, "checks", "--config", conf, "--format", "json"]), status: 0)
         try s.keep("run", "ready", await runCommand([bin, "run", "--config", conf, "--format", "json"]), status: 0)
         try s.keep("run", "wait", await runCommand([bin, "wait", "--config", conf, "--format", "json", "--timeout", "10s"]), status: 0)
@@ -182,6 +194,11 @@ final class SchemaSamples: @unchecked Sendable {
         let serve = try await ServeProcess.start(config: conf, extra: ["--period", "200ms"])
         let ready = await serve.waitFor("/readyz?format=json", status: 200)
         try s.keep("run", "serve-readyz", ready?.bodyText ?? "")
+        // The notify parts are in the samples (so they are validated too).
+        #expect(try JSON.parse(ready?.bodyText ?? "")["notify"]?["programs"]?.arrayValue?.first?["ready"]?.boolValue == true)
+        let ledger = try JSON.parse(try Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))
+        #expect(ledger["notify"]?["socket"]?.stringValue != nil)
+        #expect(ledger["programs"]?.arrayValue?.contains { $0["notify"]?["ready_at"]?.doubleValue != nil } == true)
         try s.keep("run", "serve-livez", (try serve.get("/livez?format=json")).bodyText)
         try s.keep("run", "serve-check", (try serve.get("/readyz/start", headers: [("Accept", "application/json")])).bodyText)
         try s.keep("run", "serve-exclude", (try serve.get("/readyz?format=json&exclude=programs&exclude=nosuch")).bodyText)
