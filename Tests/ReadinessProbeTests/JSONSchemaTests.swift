@@ -51,6 +51,51 @@ final class SchemaSamples: @unchecked Sendable {
         #expect(r.stdout.hasPrefix("ok: "))
     }
 
+    /// The validator itself fails on drift: a schema edited under its old version, a new version
+    /// without its fingerprint line, a duration written as an integer, an unknown field or kind.
+    @Test func validatorCatchesDrift() async throws {
+        let dir = TempDir("schemad")
+        let root = TestPaths.packageRoot + "/docs/schema/"
+        for name in ["run", "cached-result"] {
+            try dir.write("schemas/\(name).schema.json", try Platform.readTextFile(root + name + ".schema.json", limit: 1 << 20))
+        }
+        let prints = try Platform.readTextFile(root + "fingerprints.txt", limit: 1 << 20)
+        try dir.write("schemas/fingerprints.txt", prints)
+        func validate(_ samples: String? = nil) async throws -> CommandResult {
+            try #require(Platform.isExecutable(Self.python))
+            return await runCommand(["timeout", "60", Self.python, TestPaths.packageRoot + "/Tests/Schema/validate.py",
+                                     "--schemas", dir.file("schemas")] + (samples.map { [$0] } ?? []))
+        }
+        #expect(try await validate().status == 0)
+
+        let run = try Platform.readTextFile(root + "run.schema.json", limit: 1 << 20)
+        try dir.write("schemas/run.schema.json", run.replacing("one line, no timestamps", with: "one line"))
+        let edited = try await validate()
+        #expect(edited.status == 1 && edited.stdout.contains("changed, but its version is still readiness-probe/run/1"), "\(edited.stdout)")
+
+        try dir.write("schemas/run.schema.json", run.replacing("run:1", with: "run:2")
+            .replacing("readiness-probe/run/1", with: "readiness-probe/run/2"))
+        let bumped = try await validate()
+        #expect(bumped.status == 1 && bumped.stdout.contains("readiness-probe/run/2 has no fingerprint"), "\(bumped.stdout)")
+
+        try dir.write("schemas/run.schema.json", run)
+        let good = #"{"schema": "readiness-probe/run/1", "ready": true, "code": 0, "summary": "ok", "duration_ms": 1.5, "checks": []}"#
+        try dir.write("samples/run.good.json", good)
+        try dir.write("samples/cached-result.none.json", #"{"schema": "readiness-probe/cached-result/1", "format": "readiness-probe-result/1", "finished_at": 1.0, "boot_id": null, "listener_pid": null, "listener_start": null, "supervisord_pid": null, "supervisord_start": null, "closed": true, "supervisord_state": "RUNNING"}"#)
+        #expect(try await validate(dir.file("samples")).status == 0)
+        try dir.write("samples/run.int.json", good.replacing("1.5", with: "2"))
+        try dir.write("samples/run.extra.json", good.replacing("\"checks\": []", with: "\"checks\": [], \"new\": 1"))
+        try dir.write("samples/run.kind.json", good.replacing("\"checks\": []", with:
+            #""checks": [{"name": "a", "kind": "new-kind", "status": "pass", "code": 0, "detail": "", "duration_ms": 0.0}]"#))
+        try dir.write("samples/run.order.json", #"{"ready": true, "schema": "readiness-probe/run/1", "code": 0, "summary": "ok", "duration_ms": 1.5, "checks": []}"#)
+        let bad = try await validate(dir.file("samples"))
+        #expect(bad.status == 1)
+        #expect(bad.stdout.contains("run.int.json: duration_ms: 2 is not of type 'number'"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("run.extra.json: (top): Additional properties are not allowed"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("run.kind.json: checks/0/kind: 'new-kind' is not one of"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("run.order.json: \"schema\" must be the first key"), "\(bad.stdout)")
+    }
+
     @Test func everyJSONCommandIsCovered() {
         let withJSON = CLI.commands.filter { c in
             c.spec.options.contains { o in
@@ -127,6 +172,9 @@ final class SchemaSamples: @unchecked Sendable {
             [hook:slow]
             command = \(slow)
             timeout = 300ms
+            [hook:absent]
+            command = \(work.path)/not-installed
+            optional = true
             """)
         let checks = await runCommand([bin, "checks", "--config", hooksConf, "--format", "json"])
         try s.keep("checks", "hooks", checks, status: 0)
@@ -136,7 +184,11 @@ final class SchemaSamples: @unchecked Sendable {
         #expect(hookCodes.map { $0["label"]?.stringValue ?? "" } == ["0", "1", "6", "7", "9", "16-254"])
         #expect(hookCodes.last?["from"]?.intValue == 16 && hookCodes.last?["to"]?.intValue == 254)
         #expect(try JSON.parse(checks.stdout)["skipped"]?.arrayValue?.count == 1)
-        try s.keep("run", "hooks", await runCommand([bin, "run", "--config", hooksConf, "--format", "json"]), status: 5)
+        let hooksRun = await runCommand([bin, "run", "--config", hooksConf, "--format", "json"])
+        try s.keep("run", "hooks", hooksRun, status: 5)
+        // Every status is in the samples: pass (hooks.d), fail (state, fail42, slow), warn (soft), skip (absent).
+        let statuses = Set((try JSON.parse(hooksRun.stdout)["checks"]?.arrayValue ?? []).compactMap { $0["status"]?.stringValue })
+        #expect(statuses == ["pass", "fail", "warn", "skip"])
         try s.keep("run", "overall-deadline",
                    await runCommand([bin, "run", "--config", hooksConf, "--format", "json", "--only", "slow", "--timeout", "200ms"]),
                    status: 9)
