@@ -23,6 +23,16 @@ final class SchemaSamples: @unchecked Sendable {
         try dir.write(file, text)
     }
 
+    /// The commands `json(_:)` ran (`run`, `state show`, ...).
+    private(set) var commands: Set<String> = []
+
+    /// Runs the binary with `args` (a `--format json` command) and notes which command it was.
+    func json(_ args: [String]) async -> CommandResult {
+        let two = args.count > 1 ? args[0] + " " + args[1] : ""
+        commands.insert(CLI.names.contains(two) ? two : args[0])
+        return await runCommand([TestPaths.binary] + args)
+    }
+
     /// Keeps stdout of a command that must exit with `status`.
     func keep(_ name: String, _ situation: String, _ r: CommandResult, status: Int32) throws {
         #expect(r.status == status, "\(name).\(situation): exit \(r.status), stderr: \(r.stderr)")
@@ -41,8 +51,8 @@ final class SchemaSamples: @unchecked Sendable {
     static let python = TestPaths.packageRoot + "/.venv/bin/python"
 
     /// The commands with `--format json` whose output `realOutputsMatchTheSchemas` validates.
-    /// A new command with a json format fails `everyJSONCommandIsCovered` until it is added here
-    /// (and its output is kept as a sample for its schema).
+    /// A new command with a json format fails `everyJSONCommandIsCovered` until it is added here,
+    /// and `realOutputsMatchTheSchemas` fails until it runs it (`s.json([...])`) and keeps its output.
     static let jsonCommands: Set<String> = ["run", "wait", "codes", "checks", "state show"]
 
     @Test func schemasAreValidAndVersioned() async throws {
@@ -146,7 +156,7 @@ final class SchemaSamples: @unchecked Sendable {
         let work = TempDir("schemaw")
 
         // codes, checks: no supervisord needed.
-        try s.keep("codes", "table", await runCommand([bin, "codes", "--format", "json"]), status: 0)
+        try s.keep("codes", "table", await s.json(["codes", "--format", "json"]), status: 0)
 
         // Hooks: pass, own code, warn, not executable in hooks.d (skipped), past its timeout.
         let hooksDir = work.file("hooks.d")
@@ -176,7 +186,7 @@ final class SchemaSamples: @unchecked Sendable {
             command = \(work.path)/not-installed
             optional = true
             """)
-        let checks = await runCommand([bin, "checks", "--config", hooksConf, "--format", "json"])
+        let checks = await s.json(["checks", "--config", hooksConf, "--format", "json"])
         try s.keep("checks", "hooks", checks, status: 0)
         // A hook's codes as the table shows them (0,1,6,7,9,16-254): the last one is the range.
         let hookRow = try JSON.parse(checks.stdout)["checks"]?.arrayValue?.first { $0["name"]?.stringValue == "fail42" }
@@ -184,23 +194,23 @@ final class SchemaSamples: @unchecked Sendable {
         #expect(hookCodes.map { $0["label"]?.stringValue ?? "" } == ["0", "1", "6", "7", "9", "16-254"])
         #expect(hookCodes.last?["from"]?.intValue == 16 && hookCodes.last?["to"]?.intValue == 254)
         #expect(try JSON.parse(checks.stdout)["skipped"]?.arrayValue?.count == 1)
-        let hooksRun = await runCommand([bin, "run", "--config", hooksConf, "--format", "json"])
+        let hooksRun = await s.json(["run", "--config", hooksConf, "--format", "json"])
         try s.keep("run", "hooks", hooksRun, status: 5)
         // Every status is in the samples: pass (hooks.d), fail (state, fail42, slow), warn (soft), skip (absent).
         let statuses = Set((try JSON.parse(hooksRun.stdout)["checks"]?.arrayValue ?? []).compactMap { $0["status"]?.stringValue })
         #expect(statuses == ["pass", "fail", "warn", "skip"])
         try s.keep("run", "overall-deadline",
-                   await runCommand([bin, "run", "--config", hooksConf, "--format", "json", "--only", "slow", "--timeout", "200ms"]),
+                   await s.json(["run", "--config", hooksConf, "--format", "json", "--only", "slow", "--timeout", "200ms"]),
                    status: 9)
 
         // state show: missing, healthy (this process), error not zero.
         let stateArgs = ["--unit", "app", "--rundir", work.path + "/run"]
-        try s.keep("state", "missing", await runCommand([bin, "state", "show", "--format", "json"] + stateArgs), status: 5)
+        try s.keep("state", "missing", await s.json(["state", "show", "--format", "json"] + stateArgs), status: 5)
         #expect(await runCommand([bin, "state", "load", "--pid", String(getpid())] + stateArgs).status == 0)
         #expect(await runCommand([bin, "state", "set", "0"] + stateArgs).status == 0)
-        try s.keep("state", "healthy", await runCommand([bin, "state", "show", "--format", "json"] + stateArgs), status: 0)
+        try s.keep("state", "healthy", await s.json(["state", "show", "--format", "json"] + stateArgs), status: 0)
         #expect(await runCommand([bin, "state", "set"] + stateArgs + ["--", "-1"]).status == 0)
-        try s.keep("state", "error", await runCommand([bin, "state", "show", "--format", "json"] + stateArgs), status: 5)
+        try s.keep("state", "error", await s.json(["state", "show", "--format", "json"] + stateArgs), status: 5)
 
         // A real supervisord with the listener: start done, syncd running, a stopped critical program.
         let rig = try await ListenerRig.start(programs: """
@@ -235,10 +245,10 @@ final class SchemaSamples: @unchecked Sendable {
         #expect(await poll { last = Command.run([bin, "run", "--config", rig.probeConf]); return last?.status == 0 },
                 "\(last?.stdout ?? "")\n\(rig.listenerLog())")
         #expect(await poll { (try? Platform.readTextFile(rig.resultPath, limit: 1 << 22))?.contains("\"ready\": true") ?? false })
-        try s.keep("checks", "supervisor", await runCommand([bin, "checks", "--config", conf, "--format", "json"]), status: 0)
-        try s.keep("run", "ready", await runCommand([bin, "run", "--config", conf, "--format", "json"]), status: 0)
-        try s.keep("run", "wait", await runCommand([bin, "wait", "--config", conf, "--format", "json", "--timeout", "10s"]), status: 0)
-        try s.keep("run", "cached", await runCommand([bin, "run", "--cached", "--config", conf, "--format", "json"]), status: 0)
+        try s.keep("checks", "supervisor", await s.json(["checks", "--config", conf, "--format", "json"]), status: 0)
+        try s.keep("run", "ready", await s.json(["run", "--config", conf, "--format", "json"]), status: 0)
+        try s.keep("run", "wait", await s.json(["wait", "--config", conf, "--format", "json", "--timeout", "10s"]), status: 0)
+        try s.keep("run", "cached", await s.json(["run", "--cached", "--config", conf, "--format", "json"]), status: 0)
         try s.keep("ledger", "running", try Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))
         try s.keep("cached-result", "ready", try Platform.readTextFile(rig.resultPath, limit: 1 << 22))
 
@@ -267,7 +277,7 @@ final class SchemaSamples: @unchecked Sendable {
         let syncd = try #require(rig.processes().first { $0.name == "syncd" })
         kill(pid_t(syncd.pid), SIGKILL)
         #expect(await rig.waitFor("syncd", .exited))
-        try s.keep("run", "not-ready", await runCommand([bin, "run", "--config", conf, "--format", "json"]), status: 4)
+        try s.keep("run", "not-ready", await s.json(["run", "--config", conf, "--format", "json"]), status: 4)
         #expect(await poll { (try? Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))?.contains("\"failure\": {") ?? false })
         try s.keep("ledger", "failure", try Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))
         let notReady = await serve.waitFor("/readyz?format=json", status: 503)
@@ -284,8 +294,10 @@ final class SchemaSamples: @unchecked Sendable {
         rig.harness.stop()
         #expect(await poll { (try? Platform.readTextFile(rig.resultPath, limit: 1 << 22))?.contains("\"closed\": true") ?? false })
         try s.keep("cached-result", "closed", try Platform.readTextFile(rig.resultPath, limit: 1 << 22))
-        try s.keep("run", "cached-gone", await runCommand([bin, "run", "--cached", "--config", conf, "--format", "json"]), status: 3)
+        try s.keep("run", "cached-gone", await s.json(["run", "--cached", "--config", conf, "--format", "json"]), status: 3)
 
+        // Every command listed as having JSON output has produced some here.
+        #expect(Self.jsonCommands.subtracting(s.commands).isEmpty, "not run: \(Self.jsonCommands.subtracting(s.commands))")
         let r = try await SchemaSamples.validate(s.dir.path)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("real outputs valid"))
