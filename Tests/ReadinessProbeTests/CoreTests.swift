@@ -77,13 +77,6 @@ func entry(_ name: String, _ outcome: CheckOutcome, delay: Duration = .zero, sev
     }
 }
 
-import Synchronization
-final class Counter: Sendable {
-    let m = Mutex(0)
-    func increment() -> Int { m.withLock { $0 += 1; return $0 } }
-    var value: Int { m.withLock { $0 } }
-}
-
 @Suite struct RenderTests {
     let report = ProbeReport.aggregate([
         CheckResult(name: "start", kind: "supervisor-start", status: .pass, code: 0, detail: "start exited 0", durationMs: 1.1),
@@ -146,15 +139,6 @@ final class Counter: Sendable {
     @Test func docsEqualCodeTable() throws {
         let doc = try Platform.readTextFile(TestPaths.packageRoot + "/docs/codes.md")
         #expect(doc == Codes.markdown(), "docs/codes.md is stale: run `make docs`")
-    }
-
-    @Test func binaryPrintsTheSameTable() throws {
-        let r = Command.run([TestPaths.binary, "codes"])
-        #expect(r.status == 0)
-        #expect(r.stdout == (try Platform.readTextFile(TestPaths.packageRoot + "/docs/codes.md")))
-        let j = Command.run([TestPaths.binary, "codes", "--format", "json"])
-        let v = try JSON.parse(j.stdout)
-        #expect(v.arrayValue?.count == Codes.table.count)
     }
 
     @Test func hookExitMapping() {
