@@ -3,6 +3,7 @@
 // the cached result. The binary's exit codes are in ReadinessProbeEndToEndTests/ListenerCommandTests.swift.
 @preconcurrency import Glibc
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import SupervisorKit

@@ -3,6 +3,7 @@
 // ReadinessProbeEndToEndTests/NotifySocketTests.swift.
 @preconcurrency import Glibc
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import SupervisorKit
