@@ -4,6 +4,7 @@
 import Testing
 @testable import ReadinessProbe
 import ProbeTestSupport
+import ProbeSupport
 import SupervisorKit
 
 @Suite struct ListenerCommandTests {

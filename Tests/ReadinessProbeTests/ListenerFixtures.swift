@@ -3,6 +3,7 @@
 @preconcurrency import Glibc
 @testable import ReadinessProbe
 import ProbeTestSupport
+import ProbeSupport
 import SupervisorKit
 
 /// One envelope as supervisord writes it (`len` counted in code points).

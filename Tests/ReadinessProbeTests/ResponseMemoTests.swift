@@ -2,6 +2,7 @@
 import Testing
 @testable import ReadinessProbe
 import ProbeTestSupport
+import ProbeSupport
 import ProbeHTTP
 
 /// The per-result memo of aggregate answers: a new result or a stale one is never served from it.
