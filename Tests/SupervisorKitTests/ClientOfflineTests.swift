@@ -20,8 +20,8 @@ import Testing
                                                             body: html.body), url: url, username: nil)
             Issue.record("HTML accepted")
         } catch {
-            guard case .malformedReply(let what) = error else { Issue.record("\(error)"); return }
-            #expect(what.contains("text/html"))
+            guard error.code == .malformedReply else { Issue.record("\(error)"); return }
+            #expect(error.detail.contains("text/html"))
         }
         let shut = try CapturedHTTP(supervisorFixture("4.3.0-xmlrpc-shutdown.http"))
         #expect(throws: SupervisorError.shuttingDown) {
@@ -40,6 +40,18 @@ import Testing
         #expect(req.body == captured.body)
         let noAuth = SupervisorClient(url: url).request(method: "m", params: [])
         #expect(!noAuth.headers.contains { $0.0 == "Authorization" })
+    }
+
+    /// SupervisorError is a struct with a code (a new code is not a breaking change): the code
+    /// and the details compare as values.
+    @Test func errorsAreValuesWithACode() {
+        let e = SupervisorError.fault(code: 10, string: "BAD_NAME: x")
+        #expect(e.code == .fault && e.number == 10 && e.detail == "BAD_NAME: x" && e.code.description == "fault")
+        #expect(e != .fault(code: 10, string: "BAD_NAME: y"))
+        #expect(e != .fault(code: 11, string: "BAD_NAME: x"))
+        #expect(SupervisorError.fromFault(code: 6, string: "SHUTDOWN_STATE") == .shuttingDown)
+        #expect(SupervisorError.noSocket(path: "/s").subject == "/s")
+        #expect(SupervisorError.noSocket(path: "/s").code != SupervisorError.connectionRefused(endpoint: "/s").code)
     }
 
     @Test func everyErrorIsOneLine() {
