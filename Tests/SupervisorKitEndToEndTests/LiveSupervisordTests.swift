@@ -185,3 +185,27 @@ func soon() -> Deadline { .after(.seconds(5)) }
         #expect(throws: SupervisorError.connectionRefused(endpoint: "http://127.0.0.1:1")) { try c.getState(deadline: soon()) }
     }
 }
+
+/// The end-to-end tests run the project's supervisord (`SUPERVISOR_VERSION` in the Makefile, in
+/// .venv), whatever supervisord is first on PATH; another one only when named on purpose.
+@Suite struct PinnedSupervisordTests {
+    static func realPath(_ p: String) -> String {
+        guard let r = realpath(p, nil) else { return p }
+        defer { free(r) }
+        return String(cString: r)
+    }
+
+    @Test func harnessRunsThePinnedSupervisord() throws {
+        let path = try #require(SupervisordHarness.findSupervisord(), "no supervisord: run `make venv`")
+        let version = Command.run([path, "--version"], timeout: .seconds(60)).stdout.trimmingASCIIWhitespace()
+        let pinnedPath = Self.realPath(TestPaths.packageRoot + "/.venv/bin/supervisord")
+        let pinned = try #require(SupervisordHarness.pinnedVersion, "SUPERVISOR_VERSION not found in the Makefile")
+        if let chosen = Platform.environment("READINESS_PROBE_SUPERVISORD"), !chosen.isEmpty, Self.realPath(chosen) != pinnedPath {
+            print("end-to-end tests against supervisord \(version) at \(chosen), not the pinned \(pinned)")
+            #expect(Self.realPath(path) == Self.realPath(chosen))
+            return
+        }
+        #expect(Self.realPath(path) == pinnedPath)
+        #expect(version == pinned, "\(path) is supervisord \(version); the project pins \(pinned): run `make venv`")
+    }
+}
