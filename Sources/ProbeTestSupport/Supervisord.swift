@@ -47,20 +47,7 @@ public final class SupervisordHarness: @unchecked Sendable {
         return nil
     }
 
-    /// A one-shot `[program:start]` that exits 0 at once (the SONiC shape of a finished start.sh).
-    public static let startProgram = "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n"
-
-    /// A `[program:stubborn]` that ignores SIGTERM (stopwaitsecs=5): once supervisord gets SIGTERM,
-    /// it stays in SHUTDOWN_STATE for about 5 s. Wait with `waitUntilStubbornIgnoresTERM()` first.
-    public static let stubbornProgram = """
-        [program:stubborn]
-        command=sh -c 'trap "" TERM; touch {dir}/trapped; while :; do sleep 0.2; done'
-        startsecs=0
-        stopwaitsecs=5
-
-        """
-
-    /// `stubbornProgram` is RUNNING at spawn (startsecs=0), before its trap is set: wait for both.
+    /// `SupervisordConfig.stubborn()` is RUNNING at spawn (startsecs=0), before its trap is set: wait for both.
     public func waitUntilStubbornIgnoresTERM(timeout: Duration = .seconds(10)) -> Bool {
         waitFor(program: "stubborn", state: "RUNNING", timeout: timeout)
             && Wait.until(timeout: timeout) { Platform.exists(dir.file("trapped")) }

@@ -13,36 +13,16 @@ func client(_ h: SupervisordHarness, username: String? = nil, password: String? 
 func soon() -> Deadline { .after(.seconds(5)) }
 
 @Suite(.serialized) struct LiveSupervisordTests {
-    static let mixedPrograms = """
-        [program:okshot]
-        command=sh -c 'sleep 0.3; exit 0'
-        startsecs=0
-        autorestart=false
-
-        [program:badshot]
-        command=sh -c 'sleep 0.3; exit 1'
-        startsecs=0
-        autorestart=false
-
-        [program:daemon]
-        command=sleep 100000
-        startsecs=0
-
-        [program:crashy]
-        command=sh -c 'exit 1'
-        startsecs=1
-        startretries=1
-
-        [program:stubborn]
-        command=sleep 100000
-        startsecs=0
-
-        [group:web]
-        programs=stubborn
-        """
+    static let mixedPrograms = SupervisordConfig()
+        .program("okshot", command: "sh -c 'sleep 0.3; exit 0'", autorestart: false)
+        .program("badshot", command: "sh -c 'sleep 0.3; exit 1'", autorestart: false)
+        .program("daemon", command: "sleep 100000")
+        .program("crashy", command: "sh -c 'exit 1'", startsecs: 1, startretries: 1)
+        .program("stubborn", command: "sleep 100000")
+        .group("web", programs: ["stubborn"])
 
     @Test func processInfoAndStatusAgree() throws {
-        let h = try SupervisordHarness(programs: Self.mixedPrograms)
+        let h = try SupervisordHarness(Self.mixedPrograms)
         defer { h.stop() }
         let c = try client(h)
         var procs: [SupervisorProcess] = []
@@ -100,7 +80,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
     }
 
     @Test func authentication() throws {
-        let h = try SupervisordHarness(programs: "[program:daemon]\ncommand=sleep 100000\nstartsecs=0\n",
+        let h = try SupervisordHarness(SupervisordConfig().program("daemon", command: "sleep 100000"),
                                        username: "user", password: "123", supervisorctlCredentials: false)
         defer { h.stop() }
         #expect(try client(h, username: "user", password: "123").getState(deadline: soon()).isRunning)
@@ -118,7 +98,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
     }
 
     @Test func shutdownStateThenGone() throws {
-        let h = try SupervisordHarness(programs: SupervisordHarness.stubbornProgram)
+        let h = try SupervisordHarness(SupervisordConfig().stubborn())
         defer { h.stop() }
         let c = try client(h)
         #expect(h.waitUntilStubbornIgnoresTERM())
@@ -148,7 +128,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
     }
 
     @Test func staleSocketAfterKill() throws {
-        let h = try SupervisordHarness(programs: "")
+        let h = try SupervisordHarness(SupervisordConfig())
         defer { h.stop() }
         let c = try client(h)
         #expect(try c.getState(deadline: soon()).isRunning)
@@ -161,7 +141,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
     }
 
     @Test func stoppedSupervisordTimesOut() throws {
-        let h = try SupervisordHarness(programs: "")
+        let h = try SupervisordHarness(SupervisordConfig())
         defer { h.signal(SIGCONT); h.stop() }
         let c = try client(h)
         h.signal(SIGSTOP)
