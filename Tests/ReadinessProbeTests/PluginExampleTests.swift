@@ -45,6 +45,14 @@ func runWithDiskPlugin(configPath: String) async throws -> ProbeReport {
     let config = try ProbeConfiguration.load(explicitPath: configPath, environment: [:], registry: registry)
     return await ProbeRunner.run(config.entries, settings: config.settings)
 }
+
+/// Your own probe binary: its main.swift is this function's body. Every command (`run`,
+/// `wait`, `serve`, `listen`, `checks`, `validate`...) then knows `[disk:NAME]`.
+func probeMain() -> Never {
+    var registry = CheckRegistry.standard
+    registry.register(DiskCheck.kind)
+    CLI.main(registry: registry)
+}
 // --- docs/plugins.md: end ---
 
 @Suite struct PluginExampleTests {
