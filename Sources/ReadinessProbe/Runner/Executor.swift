@@ -108,6 +108,7 @@ enum Executor {
             return made
         }
         var sharedServices = services
+        var fetchStarted = false
 
         for (i, entry) in entries.enumerated() {
             switch entry.check.work(settings) {
@@ -121,6 +122,13 @@ enum Executor {
                 }
             case .supervisor(let verdict):
                 waiting.append(Waiting(index: i, verdict: verdict, cancel: nil))
+                // The one round trip starts here, before the hooks after this entry are spawned:
+                // supervisord's answer is a run's long pole (docs/benchmarks.md, section 14).
+                if !fetchStarted {
+                    fetchStarted = true
+                    theFetch().notify(wake)
+                    theFetch().start()
+                }
             case .task(let body):
                 let box = inbox ?? TaskInbox()
                 inbox = box
@@ -135,10 +143,6 @@ enum Executor {
                 }
                 waiting.append(Waiting(index: i, verdict: nil, cancel: { task.cancel() }))
             }
-        }
-        if waiting.contains(where: { $0.verdict != nil }) {
-            theFetch().notify(wake)
-            theFetch().start()
         }
 
         var stopping = false
