@@ -23,6 +23,7 @@ extension CLI {
         ServeCommand.self,
         WaitCommand.self,
         ReportCommand.self,
+        HistoryCommand.self,
         NotifyCommand.self,
         AwaitCommand.self,
         StateLoadCommand.self,
