@@ -82,8 +82,7 @@ public struct HistoryFile: Sendable {
     /// `make` returned none). The folder is created (0755) when missing.
     @discardableResult
     public func append(needsCodes: Bool = true, _ make: ([HistoryCode]?) -> [HistoryRecord]) throws(HistoryError) -> [HistoryRecord] {
-        let (dirFD, message) = WriterTrust.openFolder(folder)
-        guard dirFD >= 0 else { throw HistoryError(message ?? "cannot open \(folder)") }
+        let dirFD = try openFolder()
         defer { close(dirFD) }
         for _ in 0..<8 {
             let fd = openat(dirFD, Self.name, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o644)
@@ -116,6 +115,32 @@ public struct HistoryFile: Sendable {
             return records
         }
         throw HistoryError("\(path) kept being replaced while waiting for its lock: these records are not written")
+    }
+
+    /// The folder, created 0755 when missing, else checked (a real folder of root or this user,
+    /// not writable by group or others). Unlike the listener, a writer of the history never
+    /// repairs a folder's mode: it refuses it.
+    func openFolder() throws(HistoryError) -> Int32 {
+        if let slash = folder.lastIndex(of: "/"), slash != folder.startIndex {
+            do { try Platform.makeDirectories(String(folder[..<slash])) } catch {
+                throw HistoryError("cannot create \(String(folder[..<slash])): \(error.message)")
+            }
+        }
+        let created = mkdir(folder, 0o755) == 0
+        let fd: Int32
+        do { fd = try SafeFile.openDirectory(folder) } catch {
+            throw HistoryError("refusing to write the history: \(error.description)")
+        }
+        if created { _ = fchmod(fd, 0o755) }
+        var st = stat()
+        do throws(FileAccessError) {
+            if fstat(fd, &st) != 0 { throw FileAccessError(folder, .system(SystemError("fstat", path: folder))) }
+            try SafeFile.check(st, path: folder, wanted: S_IFDIR, policy: .trusted)
+        } catch {
+            close(fd)
+            throw HistoryError("refusing to write the history: \(error.description)")
+        }
+        return fd
     }
 
     func openError(_ e: Int32, dirFD: Int32) -> HistoryError {
