@@ -223,6 +223,27 @@ final class HistoryRig: @unchecked Sendable {
         #expect(h.status == 0 && h.stderr.isEmpty, "\(h.stderr)")
     }
 
+    /// Someone holds the file's lock (any reader can flock it): the writer gives up that batch
+    /// after its lock timeout with a clear error, and `run` still answers at once.
+    @Test func aHeldLockLosesTheBatchButNeverHangs() throws {
+        let rig = try HistoryRig()
+        #expect(rig.run([]).status == 0)
+        let fd = open(rig.historyPath, O_RDONLY)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_EX) == 0)
+        let file = HistoryFile(folder: rig.folder)
+        let began = ContinuousClock.now
+        #expect(throws: HistoryError.self) { try file.append { _ in [HistoryRecord(at: 1, by: "test", check: "x", from: nil, to: 1, detail: "")] } }
+        #expect(ContinuousClock.now - began < .seconds(5))
+        do { try file.append { _ in [] } } catch { #expect(error.message.contains("stayed locked for 250ms")) }
+        try rig.setError(3)
+        #expect(rig.run([]).status == 5)
+        flock(fd, LOCK_UN)
+        #expect(rig.run([]).status == 5)  // the change is recorded by the next probe
+        let v = try JSON.parse(rig.history(["--format", "json"]).stdout)
+        #expect(v["records"]?.arrayValue?.last?["to"]?.intValue == 5)
+    }
+
     /// The history file is a FIFO, a symlink, a folder, another user's, writable by others, or
     /// garbage: `history` answers at once with the reason (exit 14, or a warning for garbage),
     /// `run` still answers, nothing is written through it.
