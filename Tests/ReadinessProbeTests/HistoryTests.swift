@@ -4,6 +4,7 @@
 import Testing
 @testable import ReadinessProbe
 import ProbeTestSupport
+import ProbeSupport
 
 /// A rundir with a `[state:web]` check whose error file the test flips, so every `run` that sees
 /// a flip appends records.

@@ -1,5 +1,6 @@
 // `readiness-probe history`: the flight recorder's records (docs/history.md).
 
+import ProbeSupport
 enum HistoryCommand: CLICommand {
     static let name = "history"
     enum Format: String, CaseIterable { case table, json }

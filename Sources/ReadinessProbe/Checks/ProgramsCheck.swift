@@ -1,20 +1,21 @@
 // Critical programs: each must be RUNNING. From `critical = a, group:g, *` and a SONiC
 // critical_processes file (`program:NAME` / `group:NAME` lines).
+import ProbeSupport
 import SupervisorKit
 
-public struct ProgramsCheck: Check {
-    public typealias Selector = ProgramSelector
+struct ProgramsCheck: Check {
+    typealias Selector = ProgramSelector
 
-    public var selectors: [Selector]
+    var selectors: [Selector]
     /// The start program, which `*` never includes.
-    public var startProgram: String
+    var startProgram: String
     /// Programs that must also have sent READY=1 since their start (sd_notify; docs/notify.md).
     /// They are critical too (`selectors` includes them).
-    public var notify: [Selector] = []
+    var notify: [Selector] = []
     /// The default watchdog period of notify programs, armed by their first WATCHDOG=1 (nil: none).
-    public var watchdog: Duration? = .seconds(30)
+    var watchdog: Duration? = .seconds(30)
 
-    public init(selectors: [Selector], startProgram: String = "start", notify: [Selector] = [], watchdog: Duration? = .seconds(30)) {
+    init(selectors: [Selector], startProgram: String = "start", notify: [Selector] = [], watchdog: Duration? = .seconds(30)) {
         self.selectors = selectors
         self.startProgram = startProgram
         self.notify = notify
@@ -22,7 +23,7 @@ public struct ProgramsCheck: Check {
         for n in notify where !selectors.contains(n) && !selectors.contains(.all) { self.selectors.append(n) }
     }
 
-    public static let kind = CheckKind(
+    static let kind = CheckKind(
         section: "programs", resultKind: "supervisor-programs", order: 20, instance: .forbidden,
         keys: ["critical", "critical_file", "notify", "watchdog"],
         codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable, Codes.checkTimedOut, Codes.deadlineExceeded,
@@ -79,7 +80,7 @@ public struct ProgramsCheck: Check {
 
     /// Reads SONiC's critical_processes format: `program:NAME` or `group:NAME` per line;
     /// blank lines and `#` comments are skipped; anything else is an error with file:line.
-    public static func readCriticalFile(_ path: String, at loc: FileLocation?) throws(ConfigError) -> [Selector] {
+    static func readCriticalFile(_ path: String, at loc: FileLocation?) throws(ConfigError) -> [Selector] {
         let text: String
         do { text = String(decoding: try SafeFile.readTrusted(path, limit: 1 << 20), as: UTF8.self) } catch {
             throw ConfigError("critical_file \(path): \(error.path == path ? error.because : error.description)", at: loc)
@@ -106,17 +107,17 @@ public struct ProgramsCheck: Check {
         return out
     }
 
-    public func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
+    func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
 
     /// The verdict on the run's supervisord snapshot.
-    public func work(_ settings: ProbeSettings) -> CheckWork {
+    func work(_ settings: ProbeSettings) -> CheckWork {
         .supervisor { fetched in self.verdict(fetched, settings: settings) }
     }
 
-    public var watchedPrograms: WatchedPrograms { WatchedPrograms(critical: selectors, startProgram: startProgram) }
+    var watchedPrograms: WatchedPrograms { WatchedPrograms(critical: selectors, startProgram: startProgram) }
 
     /// The verdict on the run's supervisord snapshot (or the failure to get one).
-    public func verdict(_ fetched: SupervisorResult, settings: ProbeSettings) -> CheckOutcome {
+    func verdict(_ fetched: SupervisorResult, settings: ProbeSettings) -> CheckOutcome {
         switch fetched {
         case .failure(let f): return f.outcome
         case .success(var snapshot):
@@ -128,7 +129,7 @@ public struct ProgramsCheck: Check {
     }
 
     /// The verdict for a snapshot, kept pure for tests.
-    public func evaluate(_ snapshot: SupervisorSnapshot, now: Double? = nil) -> CheckOutcome {
+    func evaluate(_ snapshot: SupervisorSnapshot, now: Double? = nil) -> CheckOutcome {
         var critical: [SupervisorProcess] = []
         var missing: [String] = []
         func add(_ p: SupervisorProcess) { if !critical.contains(p) { critical.append(p) } }
@@ -161,7 +162,7 @@ public struct ProgramsCheck: Check {
 
 extension ProgramsCheck {
     /// The RUNNING processes of `critical` that `notify` selects.
-    public func notifyPrograms(_ critical: [SupervisorProcess]) -> [SupervisorProcess] {
+    func notifyPrograms(_ critical: [SupervisorProcess]) -> [SupervisorProcess] {
         critical.filter { p in
             notify.contains { sel in
                 sel != .all && sel.matches(name: p.name, group: p.group, namespec: p.namespec, startProgram: nil,

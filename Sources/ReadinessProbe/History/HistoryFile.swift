@@ -12,19 +12,20 @@
 // again. The file gets the trust rules of the ledger: the folder and the file owned by root or
 // this user, not writable by group or others, a regular file with one link, never a symlink;
 // opened O_NONBLOCK|O_NOFOLLOW, so a FIFO or a link planted there is refused at once.
+import ProbeSupport
 @preconcurrency import Glibc
 
 /// The [history] section.
-public struct HistorySettings: Sendable {
-    public var enabled = true
+struct HistorySettings: Sendable {
+    var enabled = true
     /// The cap of the file in bytes; oldest records are dropped first.
-    public var maxSize = 1 << 20
-    public static let minSize = 16 << 10
-    public static let maxSizeLimit = 64 << 20
-    public init() {}
+    var maxSize = 1 << 20
+    static let minSize = 16 << 10
+    static let maxSizeLimit = 64 << 20
+    init() {}
 
     /// "1MiB", "512KiB", "65536", "2M", "100k" (K/M/G are powers of 1024, as KiB/MiB).
-    public static func parseSize(_ text: String) -> Int? {
+    static func parseSize(_ text: String) -> Int? {
         let t = text.trimmingASCIIWhitespace()
         let digits = t.prefix(while: { $0.isASCII && $0.isNumber })
         guard !digits.isEmpty, digits.count <= 12, let n = Int(digits) else { return nil }
@@ -43,35 +44,35 @@ public struct HistorySettings: Sendable {
 }
 
 /// Why the history file was not written or read: the message names the path and the fix.
-public struct HistoryError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+struct HistoryError: Error, CustomStringConvertible, Sendable, Equatable {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
 }
 
 /// What reading the log gave: the whole records, oldest first, and what was skipped.
-public struct HistoryLog: Sendable {
-    public var records: [HistoryRecord] = []
-    public var warnings: [String] = []
-    public init() {}
+struct HistoryLog: Sendable {
+    var records: [HistoryRecord] = []
+    var warnings: [String] = []
+    init() {}
 }
 
-public struct HistoryFile: Sendable {
-    public static let name = "history"
-    public let folder: String
-    public let maxSize: Int
-    public var path: String { folder + "/" + Self.name }
+struct HistoryFile: Sendable {
+    static let name = "history"
+    let folder: String
+    let maxSize: Int
+    var path: String { folder + "/" + Self.name }
     /// How long a writer waits for the lock before it gives up on this batch (never hangs).
-    public var lockTimeout: Duration = .milliseconds(250)
+    var lockTimeout: Duration = .milliseconds(250)
     /// How far back from the end a writer looks for the last recorded codes.
     static let tailWindows = [4096, 65536]
 
-    public init(folder: String, maxSize: Int = 1 << 20) {
+    init(folder: String, maxSize: Int = 1 << 20) {
         self.folder = folder
         self.maxSize = max(HistorySettings.minSize, maxSize)
     }
 
-    public init(settings: ProbeSettings) {
+    init(settings: ProbeSettings) {
         self.init(folder: Ledger.folder(settings), maxSize: settings.history.maxSize)
     }
 
@@ -81,7 +82,7 @@ public struct HistoryFile: Sendable {
     /// or `needsCodes` false), under the file's lock. Returns the records written (none when
     /// `make` returned none). The folder is created (0755) when missing.
     @discardableResult
-    public func append(needsCodes: Bool = true, _ make: ([HistoryCode]?) -> [HistoryRecord]) throws(HistoryError) -> [HistoryRecord] {
+    func append(needsCodes: Bool = true, _ make: ([HistoryCode]?) -> [HistoryRecord]) throws(HistoryError) -> [HistoryRecord] {
         let dirFD = try openFolder()
         defer { close(dirFD) }
         for _ in 0..<8 {
@@ -267,7 +268,7 @@ public struct HistoryFile: Sendable {
 
     /// Reads the log (at most its last `limit` bytes): nil records and no warning when there is
     /// none yet; an error when the folder or the file may not be trusted (see the top of this file).
-    public func read(limit: Int = HistorySettings.maxSizeLimit) -> Result<HistoryLog, HistoryError> {
+    func read(limit: Int = HistorySettings.maxSizeLimit) -> Result<HistoryLog, HistoryError> {
         let dir: Int32
         do { dir = try SafeFile.openDirectory(folder) } catch {
             if case .missing = error.problem { return .success(HistoryLog()) }

@@ -1,40 +1,41 @@
 // Selecting and showing history records: `history`, /readyz/history (docs/history.md).
 
-public struct HistoryQuery: Sendable {
+import ProbeSupport
+struct HistoryQuery: Sendable {
     /// Only records at or after this epoch time.
-    public var since: Double?
+    var since: Double?
     /// Only this check's records ("" for the overall result), or this program's transitions.
-    public var check: String?
+    var check: String?
 
-    public init(since: Double? = nil, check: String? = nil) {
+    init(since: Double? = nil, check: String? = nil) {
         self.since = since
         self.check = check
     }
 
     /// `10m`, `2h`, `90s` (that long before `now`) or an RFC 3339 time ("2026-12-01T03:12:05Z",
     /// "2026-12-01T03:12:05.123+01:00", "2026-12-01").
-    public static func parseSince(_ text: String, now: Double) -> Double? {
+    static func parseSince(_ text: String, now: Double) -> Double? {
         if let d = try? DurationText.parse(text) { return now - d.secondsDouble }
         return RFC3339.parse(text)
     }
 
-    public func matches(_ r: HistoryRecord) -> Bool {
+    func matches(_ r: HistoryRecord) -> Bool {
         if let since, r.at < since { return false }
         if let check { return r.isProgram ? r.program == check : r.check == check }
         return true
     }
 
-    public func filter(_ records: [HistoryRecord]) -> [HistoryRecord] { records.filter(matches) }
+    func filter(_ records: [HistoryRecord]) -> [HistoryRecord] { records.filter(matches) }
 
     /// `{"records": [...]}` (each record's `contractValue`), one line.
-    public static func json(_ records: [HistoryRecord], warnings: [String] = []) -> String {
+    static func json(_ records: [HistoryRecord], warnings: [String] = []) -> String {
         var fields: [(String, JSONValue)] = [("records", .array(records.map(\.contractValue)))]
         if !warnings.isEmpty { fields.append(("warnings", .array(warnings.map { .string($0) }))) }
         return JSON.serialize(.object(fields)) + "\n"
     }
 
     /// "41.2s", "2m13s", "3h5m", "2d4h".
-    public static func span(_ seconds: Double) -> String {
+    static func span(_ seconds: Double) -> String {
         let s = max(0, seconds)
         if s < 60 { return Decimal1.format(s, digits: 1, fixed: true) + "s" }
         let whole = Int(s)
@@ -46,7 +47,7 @@ public struct HistoryQuery: Sendable {
     /// One line per record, oldest first, each change with how long it lasted: until the next
     /// change of the same check (or of the overall result), or "so far". Durations look at the
     /// whole log `all`, also at records the query leaves out.
-    public func table(_ all: [HistoryRecord], now: Double) -> String {
+    func table(_ all: [HistoryRecord], now: Double) -> String {
         // The next change of the same check, per record: one pass from the newest.
         var nextAt = [Double?](repeating: nil, count: all.count)
         var seen: [(String, Double)] = []

@@ -3,44 +3,45 @@
 // record is one line of JSON (`HistoryRecord.line`); `HistoryRecord(line:)` is the bounded,
 // strict reader (a line that is not a whole, valid record is garbage and skipped).
 
+import ProbeSupport
 /// A check's code as recorded: the check's name and its code.
-public struct HistoryCode: Sendable, Equatable {
-    public var check: String
-    public var code: Int32
-    public init(_ check: String, _ code: Int32) {
+struct HistoryCode: Sendable, Equatable {
+    var check: String
+    var code: Int32
+    init(_ check: String, _ code: Int32) {
         self.check = check
         self.code = code
     }
 }
 
-public struct HistoryRecord: Sendable, Equatable {
+struct HistoryRecord: Sendable, Equatable {
     /// Epoch seconds, millisecond precision.
-    public var at: Double
+    var at: Double
     /// Who wrote it: `run`, `serve`, `listen`.
-    public var by: String
+    var by: String
     /// A program transition (the listener's events) instead of a code change.
-    public var isProgram: Bool
+    var isProgram: Bool
     /// The check's name; "" for the overall result. Empty for a program record.
-    public var check: String = ""
+    var check: String = ""
     /// The previous code; nil on a check's first record.
-    public var from: Int32? = nil
-    public var to: Int32 = 0
-    public var detail: String = ""
+    var from: Int32? = nil
+    var to: Int32 = 0
+    var detail: String = ""
     /// A hook's first output line, when it printed one.
-    public var output: String? = nil
+    var output: String? = nil
     /// The codes of every check (and "" for the overall) after this record's batch: on the last
     /// record of each batch a writer appends, so the next writer knows every `from`.
-    public var codes: [HistoryCode]? = nil
+    var codes: [HistoryCode]? = nil
     // Program transitions:
-    public var program: String = ""
-    public var state: String = ""
-    public var pid: Int? = nil
-    public var exitStatus: Int? = nil
-    public var expected: Bool? = nil
+    var program: String = ""
+    var state: String = ""
+    var pid: Int? = nil
+    var exitStatus: Int? = nil
+    var expected: Bool? = nil
     /// The supervisord the program belongs to (pid and start time in clock ticks after boot).
-    public var supervisord: ProcessIdentity? = nil
+    var supervisord: ProcessIdentity? = nil
 
-    public init(at: Double, by: String, check: String, from: Int32?, to: Int32, detail: String, output: String? = nil) {
+    init(at: Double, by: String, check: String, from: Int32?, to: Int32, detail: String, output: String? = nil) {
         self.at = at
         self.by = by
         self.isProgram = false
@@ -51,7 +52,7 @@ public struct HistoryRecord: Sendable, Equatable {
         self.output = output
     }
 
-    public init(at: Double, by: String, program: String, state: String, pid: Int?, exitStatus: Int?, expected: Bool?,
+    init(at: Double, by: String, program: String, state: String, pid: Int?, exitStatus: Int?, expected: Bool?,
                 detail: String = "", supervisord: ProcessIdentity?) {
         self.at = at
         self.by = by
@@ -66,13 +67,13 @@ public struct HistoryRecord: Sendable, Equatable {
     }
 
     /// The longest line a writer appends (each record is one write(2) below PIPE_BUF, 4096).
-    public static let maxLineBytes = 4000
+    static let maxLineBytes = 4000
     static let maxText = 300
 
     /// The on-disk line, newline included. Strings are cut so the line stays below `maxLineBytes`
     /// (the codes map is dropped if a huge check set would not fit: the next writer then records
     /// `from: null` once).
-    public var line: [UInt8] {
+    var line: [UInt8] {
         var bytes = Array((JSON.serialize(diskValue(withCodes: true)) + "\n").utf8)
         if bytes.count > Self.maxLineBytes { bytes = Array((JSON.serialize(diskValue(withCodes: false)) + "\n").utf8) }
         return bytes
@@ -109,7 +110,7 @@ public struct HistoryRecord: Sendable, Equatable {
     }
 
     /// Parses one line (without its newline); nil when it is not a whole, valid record.
-    public init?(line: ArraySlice<UInt8>) {
+    init?(line: ArraySlice<UInt8>) {
         guard line.count <= 65536, line.first == UInt8(ascii: "{"), line.last == UInt8(ascii: "}"),
               let v = try? JSON.parse(Array(line), maxDepth: 4, maxBytes: 65536),
               let ms = v["at"]?.doubleValue, ms > 0, ms < 1e15, ms == ms.rounded() else { return nil }
@@ -154,7 +155,7 @@ public struct HistoryRecord: Sendable, Equatable {
     }
 
     /// The record as `history --format json` and /readyz/history show it (docs/history.md).
-    public var contractValue: JSONValue {
+    var contractValue: JSONValue {
         var f: [(String, JSONValue)] = [("at", .string(RFC3339.format(at)))]
         if isProgram {
             func n(_ v: Int?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
@@ -172,8 +173,8 @@ public struct HistoryRecord: Sendable, Equatable {
 }
 
 /// RFC 3339 UTC timestamps with milliseconds ("2026-12-01T03:12:05.123Z"), without Foundation.
-public enum RFC3339 {
-    public static func format(_ epoch: Double) -> String {
+enum RFC3339 {
+    static func format(_ epoch: Double) -> String {
         let totalMs = Int64((epoch * 1000).rounded())
         var secs = totalMs / 1000
         var ms = totalMs % 1000
@@ -213,7 +214,7 @@ public enum RFC3339 {
 
     /// Parses "2026-12-01T03:12:05Z", with optional fractional seconds, `t`/space for `T`, and `Z`
     /// or an offset `+02:00`; also a date alone ("2026-12-01", midnight UTC). nil when invalid.
-    public static func parse(_ text: String) -> Double? {
+    static func parse(_ text: String) -> Double? {
         let b = Array(text.utf8)
         var i = 0
         func digits(_ n: Int) -> Int64? {

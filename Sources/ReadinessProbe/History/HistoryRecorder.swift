@@ -3,9 +3,10 @@
 // changed; the batch's last record carries every code (HistoryRecord.codes), so the next writer,
 // in any process, knows every `from` by reading only the file's tail.
 
-public enum HistoryRecorder {
+import ProbeSupport
+enum HistoryRecorder {
     /// The records that `report` adds to a log whose last recorded codes are `previous`.
-    public static func changes(_ report: ProbeReport, previous: [HistoryCode]?, by: String, at: Double) -> [HistoryRecord] {
+    static func changes(_ report: ProbeReport, previous: [HistoryCode]?, by: String, at: Double) -> [HistoryRecord] {
         func last(_ name: String) -> Int32? { previous?.first(where: { $0.check == name })?.code }
         var out: [HistoryRecord] = []
         for row in report.results {
@@ -37,7 +38,7 @@ public enum HistoryRecorder {
     /// Records a finished run in the settings' history file (when `[history] enabled`). Returns
     /// the records written; throws why nothing could be written.
     @discardableResult
-    public static func record(_ report: ProbeReport, settings: ProbeSettings, by: String) throws(HistoryError) -> [HistoryRecord] {
+    static func record(_ report: ProbeReport, settings: ProbeSettings, by: String) throws(HistoryError) -> [HistoryRecord] {
         guard settings.history.enabled else { return [] }
         let at = report.finishedAt
         return try HistoryFile(settings: settings).append { previous in changes(report, previous: previous, by: by, at: at) }
