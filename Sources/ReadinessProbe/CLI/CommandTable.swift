@@ -25,6 +25,7 @@ extension CLI {
         WaitCommand.self,
         ReportCommand.self,
         HistoryCommand.self,
+        TimelineCommand.self,
         NotifyCommand.self,
         AwaitCommand.self,
         StateLoadCommand.self,
