@@ -27,9 +27,12 @@ struct HistoryQuery: Sendable {
 
     func filter(_ records: [HistoryRecord]) -> [HistoryRecord] { records.filter(matches) }
 
-    /// `{"records": [...]}` (each record's `contractValue`), one line.
+    /// The version of the JSON below (docs/schema/history.schema.json).
+    static let schema = "readiness-probe/history/1"
+
+    /// `{"schema": "readiness-probe/history/1", "records": [...]}` (each record's `contractValue`), one line.
     static func json(_ records: [HistoryRecord], warnings: [String] = []) -> String {
-        var fields: [(String, JSONValue)] = [("records", .array(records.map(\.contractValue)))]
+        var fields: [(String, JSONValue)] = [("schema", .string(schema)), ("records", .array(records.map(\.contractValue)))]
         if !warnings.isEmpty { fields.append(("warnings", .array(warnings.map { .string($0) }))) }
         return JSON.serialize(.object(fields)) + "\n"
     }

@@ -66,6 +66,9 @@ struct HistoryRecord: Sendable, Equatable {
         self.supervisord = supervisord
     }
 
+    /// The version of each line of the file (docs/schema/history-file.schema.json).
+    static let fileSchema = "readiness-probe/history-file/1"
+
     /// The longest line a writer appends (each record is one write(2) below PIPE_BUF, 4096).
     static let maxLineBytes = 4000
     static let maxText = 300
@@ -91,7 +94,7 @@ struct HistoryRecord: Sendable, Equatable {
 
     func diskValue(withCodes: Bool) -> JSONValue {
         func n(_ v: Int?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
-        var f: [(String, JSONValue)] = [("at", .number((at * 1000).rounded()))]
+        var f: [(String, JSONValue)] = [("schema", .string(Self.fileSchema)), ("at", .number((at * 1000).rounded()))]
         if isProgram {
             f += [("program", .string(Self.cut(program, 200))), ("state", .string(Self.cut(state, 40))), ("pid", n(pid)),
                   ("exit_status", n(exitStatus)), ("expected", expected.map { .bool($0) } ?? .null)]

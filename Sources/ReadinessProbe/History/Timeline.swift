@@ -130,7 +130,7 @@ struct Timeline: Sendable {
     }
 
     var json: String {
-        func n(_ v: Double?) -> JSONValue { v.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
+        func n(_ v: Double?) -> JSONValue { v.map { .real(($0 * 1000).rounded() / 1000) } ?? .null }
         let programs: [JSONValue] = self.programs.map { p in
             .object([("program", .string(p.name)), ("starting", n(p.starting)), ("running", n(p.running)), ("ready", n(p.ready)),
                      ("exited", n(p.exited)), ("start_program", .bool(p.isStart)), ("critical", .bool(p.isCritical))])
@@ -139,6 +139,7 @@ struct Timeline: Sendable {
             .object([("program", .string(p.name)), ("state", .string(p.gate.state)), ("at", n(p.gate.at))])
         }
         return JSON.serialize(.object([
+            ("schema", .string("readiness-probe/timeline/1")),
             ("supervisord", .object([("pid", .number(Double(supervisord.pid))), ("started_at", .string(RFC3339.format(startedAt)))])),
             ("programs", .array(programs)),
             ("ready_at", n(readyAt)),
