@@ -214,7 +214,7 @@ public enum Platform {
         if path.isEmpty { return }
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
-            current += "/" + part
+            current += "/" + String(part)  // "/" + Substring would be the generic `+`: a 0.1M-instruction look-up
             if mkdir(current, mode) != 0 {
                 let e = errno
                 if e == EEXIST {
