@@ -165,9 +165,21 @@ func expectedReplies(_ n: Int) -> [UInt8] {
         _ = l.apply(state: .running, name: "syncd", group: "syncd", pid: 6, expected: nil, serial: 12, now: 102, critical: true)
         let hold = Duration.seconds(30)
         let during = l.snapshot(now: 110, hold: hold)
-        #expect(during.processes[0].state == .exited && during.processes[0].description.contains("RUNNING again"))
+        #expect(during.processes[0].state == .exited && during.processes[0].description.contains("restarted by supervisord, now RUNNING (pid 6)"))
         let check = ProgramsCheck(selectors: [.program("syncd")])
         #expect(check.evaluate(during).code == Codes.programNotRunning)
+        #expect(check.evaluate(during).summary == "program syncd exited unexpectedly")
+        #expect(check.evaluate(during).detail == "program syncd exited unexpectedly (pid 5); seen by the event listener; "
+                + "restarted by supervisord, now RUNNING (pid 6); reported for 30s after the exit ([listener] failure_hold)")
+        // What supervisord said afterwards: the cause and the log file (#17).
+        var explained = l
+        let explainedNow = explained.explainExit(namespec: "syncd", serial: 10, exitStatus: nil, cause: "was killed by SIGKILL", logFile: "/var/log/syncd.err")
+        #expect(explainedNow)
+        #expect(check.evaluate(explained.snapshot(now: 110, hold: hold)).detail == "program syncd was killed by SIGKILL (pid 5); "
+                + "seen by the event listener; restarted by supervisord, now RUNNING (pid 6); reported for 30s after the exit "
+                + "([listener] failure_hold); log: /var/log/syncd.err")
+        let olderSerial = explained.explainExit(namespec: "syncd", serial: 9, exitStatus: 1, cause: "exited with status 1", logFile: "/x")
+        #expect(!olderSerial)
         #expect(check.evaluate(l.snapshot(now: 132, hold: hold)).code == 0)
         let early = l.expireFailures(now: 120, hold: hold)
         #expect(!early)
