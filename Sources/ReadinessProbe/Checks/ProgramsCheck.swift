@@ -164,7 +164,13 @@ struct ProgramsCheck: Check {
             }
             var d = "program \(p.namespec) is \(p.state.name)"
             let why = p.state == .backoff || p.state == .fatal ? (p.spawnError.isEmpty ? p.description : p.spawnError) : p.description
-            if !why.isEmpty { d += " (\(why))" }
+            var facts = why.isEmpty ? [] : [why]
+            // After an exit or a failed start, the program's own log says why: where it is, and the status.
+            if p.state == .exited, let s = p.exitStatus, p.exitExpected == nil {
+                facts.append(s < 0 ? "killed by a signal" : "exit status \(s)")
+            }
+            if p.state == .exited || p.state == .backoff || p.state == .fatal, !p.logFile.isEmpty { facts.append("log: \(p.logFile)") }
+            if !facts.isEmpty { d += " (\(facts.joined(separator: "; ")))" }
             problems.append(("program \(p.namespec) is \(p.state.name)", d))
         }
         if problems.isEmpty {

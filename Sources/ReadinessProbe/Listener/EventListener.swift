@@ -313,7 +313,7 @@ final class EventListener {
                                         critical: isCritical) else { return }
         dirty = true
         let isStart = startProgram.map { $0 == pname || $0 == change.namespec } ?? false
-        if state == .exited && (isStart || change.newFailure != nil) {
+        if (state == .exited && isStart) || ((state == .exited || state == .fatal) && change.newFailure != nil) {
             exitsToExplain.append((change.namespec, pname, payload["pid"].flatMap { Int($0) } ?? 0, event.header.serial))
         }
         log("\(change.namespec) \(state.name)" + (expected.map { $0 ? " (expected)" : " (unexpected)" } ?? "")
