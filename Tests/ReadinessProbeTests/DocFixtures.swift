@@ -221,7 +221,7 @@ enum DocFixtures {
         DocFixture(
             name: "listener",
             about: "readiness-probe listen as supervisord's event listener; start exited 3; the critical program syncd "
-                + "killed itself with SIGKILL once (after 2s) and was restarted; the block runs once the probe says so",
+                + "killed itself with SIGKILL once (after 2s) and was restarted; the block runs once `run` and `run --cached` say so",
             supervisord: """
                 [eventlistener:readiness]
                 command={bin} listen
@@ -244,6 +244,7 @@ enum DocFixtures {
             ready: [("start", "EXITED")],
             readyWhen: { env in
                 Command.run([TestPaths.binary, "run"], environment: env.environment).stdout.contains("restarted by supervisord, now RUNNING")
+                    && Command.run([TestPaths.binary, "run", "--cached"], environment: env.environment).stdout.contains("now RUNNING")
             }),
         DocFixture(
             name: "critical-typo",
