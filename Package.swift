@@ -9,7 +9,9 @@ let package = Package(
     name: "ReadinessProbe",
     products: [
         .executable(name: "readiness-probe", targets: ["readiness-probe"]),
-        .library(name: "ReadinessProbe", targets: ["ReadinessProbe"]),
+        // The plugin kit is ReadinessProbe; a check also uses ProbeSupport's config and time types
+        // (ConfigError, INISection, Deadline) and, to run a process, ProbeSpawn's ProcessSpec.
+        .library(name: "ReadinessProbe", targets: ["ReadinessProbe", "ProbeSupport", "ProbeSpawn"]),
         .library(name: "SupervisorKit", targets: ["SupervisorKit"]),
     ],
     targets: [

@@ -23,6 +23,16 @@ final class SchemaSamples: @unchecked Sendable {
         try dir.write(file, text)
     }
 
+    /// The commands `json(_:)` ran (`run`, `state show`, ...).
+    private(set) var commands: Set<String> = []
+
+    /// Runs the binary with `args` (a `--format json` command) and notes which command it was.
+    func json(_ args: [String]) async -> CommandResult {
+        let two = args.count > 1 ? args[0] + " " + args[1] : ""
+        commands.insert(CLI.names.contains(two) ? two : args[0])
+        return await runCommand([TestPaths.binary] + args)
+    }
+
     /// Keeps stdout of a command that must exit with `status`.
     func keep(_ name: String, _ situation: String, _ r: CommandResult, status: Int32) throws {
         #expect(r.status == status, "\(name).\(situation): exit \(r.status), stderr: \(r.stderr)")
@@ -41,14 +51,59 @@ final class SchemaSamples: @unchecked Sendable {
     static let python = TestPaths.packageRoot + "/.venv/bin/python"
 
     /// The commands with `--format json` whose output `realOutputsMatchTheSchemas` validates.
-    /// A new command with a json format fails `everyJSONCommandIsCovered` until it is added here
-    /// (and its output is kept as a sample for its schema).
+    /// A new command with a json format fails `everyJSONCommandIsCovered` until it is added here,
+    /// and `realOutputsMatchTheSchemas` fails until it runs it (`s.json([...])`) and keeps its output.
     static let jsonCommands: Set<String> = ["run", "wait", "codes", "checks", "state show"]
 
     @Test func schemasAreValidAndVersioned() async throws {
         let r = try await SchemaSamples.validate(nil)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.hasPrefix("ok: "))
+    }
+
+    /// The validator itself fails on drift: a schema edited under its old version, a new version
+    /// without its fingerprint line, a duration written as an integer, an unknown field or kind.
+    @Test func validatorCatchesDrift() async throws {
+        let dir = TempDir("schemad")
+        let root = TestPaths.packageRoot + "/docs/schema/"
+        for name in ["run", "cached-result"] {
+            try dir.write("schemas/\(name).schema.json", try Platform.readTextFile(root + name + ".schema.json", limit: 1 << 20))
+        }
+        let prints = try Platform.readTextFile(root + "fingerprints.txt", limit: 1 << 20)
+        try dir.write("schemas/fingerprints.txt", prints)
+        func validate(_ samples: String? = nil) async throws -> CommandResult {
+            try #require(Platform.isExecutable(Self.python))
+            return await runCommand(["timeout", "60", Self.python, TestPaths.packageRoot + "/Tests/Schema/validate.py",
+                                     "--schemas", dir.file("schemas")] + (samples.map { [$0] } ?? []))
+        }
+        #expect(try await validate().status == 0)
+
+        let run = try Platform.readTextFile(root + "run.schema.json", limit: 1 << 20)
+        try dir.write("schemas/run.schema.json", run.replacing("one line, no timestamps", with: "one line"))
+        let edited = try await validate()
+        #expect(edited.status == 1 && edited.stdout.contains("changed, but its version is still readiness-probe/run/1"), "\(edited.stdout)")
+
+        try dir.write("schemas/run.schema.json", run.replacing("run:1", with: "run:2")
+            .replacing("readiness-probe/run/1", with: "readiness-probe/run/2"))
+        let bumped = try await validate()
+        #expect(bumped.status == 1 && bumped.stdout.contains("readiness-probe/run/2 has no fingerprint"), "\(bumped.stdout)")
+
+        try dir.write("schemas/run.schema.json", run)
+        let good = #"{"schema": "readiness-probe/run/1", "ready": true, "code": 0, "summary": "ok", "duration_ms": 1.5, "checks": []}"#
+        try dir.write("samples/run.good.json", good)
+        try dir.write("samples/cached-result.none.json", #"{"schema": "readiness-probe/cached-result/1", "format": "readiness-probe-result/1", "finished_at": 1.0, "boot_id": null, "listener_pid": null, "listener_start": null, "supervisord_pid": null, "supervisord_start": null, "closed": true, "supervisord_state": "RUNNING"}"#)
+        #expect(try await validate(dir.file("samples")).status == 0)
+        try dir.write("samples/run.int.json", good.replacing("1.5", with: "2"))
+        try dir.write("samples/run.extra.json", good.replacing("\"checks\": []", with: "\"checks\": [], \"new\": 1"))
+        try dir.write("samples/run.kind.json", good.replacing("\"checks\": []", with:
+            #""checks": [{"name": "a", "kind": "new-kind", "status": "pass", "code": 0, "detail": "", "duration_ms": 0.0}]"#))
+        try dir.write("samples/run.order.json", #"{"ready": true, "schema": "readiness-probe/run/1", "code": 0, "summary": "ok", "duration_ms": 1.5, "checks": []}"#)
+        let bad = try await validate(dir.file("samples"))
+        #expect(bad.status == 1)
+        #expect(bad.stdout.contains("run.int.json: duration_ms: 2 is not of type 'number'"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("run.extra.json: (top): Additional properties are not allowed"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("run.kind.json: checks/0/kind: 'new-kind' is not one of"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("run.order.json: \"schema\" must be the first key"), "\(bad.stdout)")
     }
 
     @Test func everyJSONCommandIsCovered() {
@@ -101,7 +156,7 @@ final class SchemaSamples: @unchecked Sendable {
         let work = TempDir("schemaw")
 
         // codes, checks: no supervisord needed.
-        try s.keep("codes", "table", await runCommand([bin, "codes", "--format", "json"]), status: 0)
+        try s.keep("codes", "table", await s.json(["codes", "--format", "json"]), status: 0)
 
         // Hooks: pass, own code, warn, not executable in hooks.d (skipped), past its timeout.
         let hooksDir = work.file("hooks.d")
@@ -127,8 +182,11 @@ final class SchemaSamples: @unchecked Sendable {
             [hook:slow]
             command = \(slow)
             timeout = 300ms
+            [hook:absent]
+            command = \(work.path)/not-installed
+            optional = true
             """)
-        let checks = await runCommand([bin, "checks", "--config", hooksConf, "--format", "json"])
+        let checks = await s.json(["checks", "--config", hooksConf, "--format", "json"])
         try s.keep("checks", "hooks", checks, status: 0)
         // A hook's codes as the table shows them (0,1,6,7,9,16-254): the last one is the range.
         let hookRow = try JSON.parse(checks.stdout)["checks"]?.arrayValue?.first { $0["name"]?.stringValue == "fail42" }
@@ -136,19 +194,23 @@ final class SchemaSamples: @unchecked Sendable {
         #expect(hookCodes.map { $0["label"]?.stringValue ?? "" } == ["0", "1", "6", "7", "9", "16-254"])
         #expect(hookCodes.last?["from"]?.intValue == 16 && hookCodes.last?["to"]?.intValue == 254)
         #expect(try JSON.parse(checks.stdout)["skipped"]?.arrayValue?.count == 1)
-        try s.keep("run", "hooks", await runCommand([bin, "run", "--config", hooksConf, "--format", "json"]), status: 5)
+        let hooksRun = await s.json(["run", "--config", hooksConf, "--format", "json"])
+        try s.keep("run", "hooks", hooksRun, status: 5)
+        // Every status is in the samples: pass (hooks.d), fail (state, fail42, slow), warn (soft), skip (absent).
+        let statuses = Set((try JSON.parse(hooksRun.stdout)["checks"]?.arrayValue ?? []).compactMap { $0["status"]?.stringValue })
+        #expect(statuses == ["pass", "fail", "warn", "skip"])
         try s.keep("run", "overall-deadline",
-                   await runCommand([bin, "run", "--config", hooksConf, "--format", "json", "--only", "slow", "--timeout", "200ms"]),
+                   await s.json(["run", "--config", hooksConf, "--format", "json", "--only", "slow", "--timeout", "200ms"]),
                    status: 9)
 
         // state show: missing, healthy (this process), error not zero.
         let stateArgs = ["--unit", "app", "--rundir", work.path + "/run"]
-        try s.keep("state", "missing", await runCommand([bin, "state", "show", "--format", "json"] + stateArgs), status: 5)
+        try s.keep("state", "missing", await s.json(["state", "show", "--format", "json"] + stateArgs), status: 5)
         #expect(await runCommand([bin, "state", "load", "--pid", String(getpid())] + stateArgs).status == 0)
         #expect(await runCommand([bin, "state", "set", "0"] + stateArgs).status == 0)
-        try s.keep("state", "healthy", await runCommand([bin, "state", "show", "--format", "json"] + stateArgs), status: 0)
+        try s.keep("state", "healthy", await s.json(["state", "show", "--format", "json"] + stateArgs), status: 0)
         #expect(await runCommand([bin, "state", "set"] + stateArgs + ["--", "-1"]).status == 0)
-        try s.keep("state", "error", await runCommand([bin, "state", "show", "--format", "json"] + stateArgs), status: 5)
+        try s.keep("state", "error", await s.json(["state", "show", "--format", "json"] + stateArgs), status: 5)
 
         // A real supervisord with the listener: start done, syncd running, a stopped critical program.
         let rig = try await ListenerRig.start(programs: """
@@ -183,10 +245,10 @@ final class SchemaSamples: @unchecked Sendable {
         #expect(await poll { last = Command.run([bin, "run", "--config", rig.probeConf]); return last?.status == 0 },
                 "\(last?.stdout ?? "")\n\(rig.listenerLog())")
         #expect(await poll { (try? Platform.readTextFile(rig.resultPath, limit: 1 << 22))?.contains("\"ready\": true") ?? false })
-        try s.keep("checks", "supervisor", await runCommand([bin, "checks", "--config", conf, "--format", "json"]), status: 0)
-        try s.keep("run", "ready", await runCommand([bin, "run", "--config", conf, "--format", "json"]), status: 0)
-        try s.keep("run", "wait", await runCommand([bin, "wait", "--config", conf, "--format", "json", "--timeout", "10s"]), status: 0)
-        try s.keep("run", "cached", await runCommand([bin, "run", "--cached", "--config", conf, "--format", "json"]), status: 0)
+        try s.keep("checks", "supervisor", await s.json(["checks", "--config", conf, "--format", "json"]), status: 0)
+        try s.keep("run", "ready", await s.json(["run", "--config", conf, "--format", "json"]), status: 0)
+        try s.keep("run", "wait", await s.json(["wait", "--config", conf, "--format", "json", "--timeout", "10s"]), status: 0)
+        try s.keep("run", "cached", await s.json(["run", "--cached", "--config", conf, "--format", "json"]), status: 0)
         try s.keep("ledger", "running", try Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))
         try s.keep("cached-result", "ready", try Platform.readTextFile(rig.resultPath, limit: 1 << 22))
 
@@ -215,7 +277,7 @@ final class SchemaSamples: @unchecked Sendable {
         let syncd = try #require(rig.processes().first { $0.name == "syncd" })
         kill(pid_t(syncd.pid), SIGKILL)
         #expect(await rig.waitFor("syncd", .exited))
-        try s.keep("run", "not-ready", await runCommand([bin, "run", "--config", conf, "--format", "json"]), status: 4)
+        try s.keep("run", "not-ready", await s.json(["run", "--config", conf, "--format", "json"]), status: 4)
         #expect(await poll { (try? Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))?.contains("\"failure\": {") ?? false })
         try s.keep("ledger", "failure", try Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))
         let notReady = await serve.waitFor("/readyz?format=json", status: 503)
@@ -232,8 +294,10 @@ final class SchemaSamples: @unchecked Sendable {
         rig.harness.stop()
         #expect(await poll { (try? Platform.readTextFile(rig.resultPath, limit: 1 << 22))?.contains("\"closed\": true") ?? false })
         try s.keep("cached-result", "closed", try Platform.readTextFile(rig.resultPath, limit: 1 << 22))
-        try s.keep("run", "cached-gone", await runCommand([bin, "run", "--cached", "--config", conf, "--format", "json"]), status: 3)
+        try s.keep("run", "cached-gone", await s.json(["run", "--cached", "--config", conf, "--format", "json"]), status: 3)
 
+        // Every command listed as having JSON output has produced some here.
+        #expect(Self.jsonCommands.subtracting(s.commands).isEmpty, "not run: \(Self.jsonCommands.subtracting(s.commands))")
         let r = try await SchemaSamples.validate(s.dir.path)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("real outputs valid"))

@@ -222,7 +222,7 @@ import SupervisorKit
         #expect(mode == 0o666)
         try NotifySocket.send(Array("READY=1\nSTATUS=hi".utf8), to: address)
         // The barrier: the sender waits until the fd it passed is closed by the receiver.
-        let waiter = Thread.detachReturning { try? NotifySocket.sendWithBarrier(Array("STATUS=two".utf8), to: address, timeout: .seconds(10)) }
+        let waiter = PlainThread.detachReturning { try? NotifySocket.sendWithBarrier(Array("STATUS=two".utf8), to: address, timeout: .seconds(10)) }
         #expect(drainUntil(hub, &l, 3) == 3)
         #expect(waiter.join() == true)
         #expect(hub.info.fdsClosed == 1)
@@ -296,11 +296,11 @@ import SupervisorKit
     }
 }
 
-extension Thread {
+extension PlainThread {
     /// Runs `body` on a new thread; `join()` waits for its result.
     static func detachReturning<T: Sendable>(_ body: @escaping @Sendable () -> T) -> Joinable<T> {
         let j = Joinable<T>()
-        Thread.detach { j.set(body()) }
+        PlainThread.detach { j.set(body()) }
         return j
     }
 }

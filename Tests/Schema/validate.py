@@ -14,7 +14,7 @@
 3. With SAMPLES_DIR: every file NAME.SITUATION.json in it (or .jsonl: one document per line) is
    a real output; it must validate against NAME.schema.json (all schemas are in one registry,
    so "$ref": "urn:readiness-probe:run:1" works), carry the schema's version id in "schema"
-   (unless the schema has no such property), have no duplicate keys, write every "integer"
+   as its first key (unless the schema has no such property), have no duplicate keys, write every "integer"
    without a fraction and every "number" with one (so a field's type never depends on its value).
    Every schema must have at least one sample, and every sample a schema.
 Exit 0 when all holds; otherwise 1, with one line per problem.
@@ -163,6 +163,8 @@ if args.samples:
                 if not isinstance(value, dict) or value.get("schema") != version:
                     got = value.get("schema") if isinstance(value, dict) else None
                     problem(f"{where}: \"schema\" is {got!r}, not {version!r}")
+                elif not re.match(r'\{\s*"schema"\s*:', doc):
+                    problem(f"{where}: \"schema\" must be the first key (readers may look at the first bytes)")
             for err in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
                 at = "/".join(str(p) for p in err.absolute_path) or "(top)"
                 problem(f"{where}: {at}: {err.message}")

@@ -170,7 +170,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
             _ = try c.getState(deadline: .after(.milliseconds(300)))
             Issue.record("a stopped supervisord answered")
         } catch {
-            guard case .timedOut = error else { Issue.record("\(error)"); return }
+            guard error.code == .timedOut else { Issue.record("\(error)"); return }
             #expect(error.description.hasPrefix("supervisord did not answer in time ("))
         }
         #expect(ContinuousClock.now - started < .seconds(2))
@@ -195,8 +195,8 @@ func soon() -> Deadline { .after(.seconds(5)) }
                                                             body: html.body), url: url, username: nil)
             Issue.record("HTML accepted")
         } catch {
-            guard case .malformedReply(let what) = error else { Issue.record("\(error)"); return }
-            #expect(what.contains("text/html"))
+            guard error.code == .malformedReply else { Issue.record("\(error)"); return }
+            #expect(error.detail.contains("text/html"))
         }
         let shut = try CapturedHTTP(supervisorFixture("4.3.0-xmlrpc-shutdown.http"))
         #expect(throws: SupervisorError.shuttingDown) {
@@ -220,6 +220,18 @@ func soon() -> Deadline { .after(.seconds(5)) }
         #expect(req.body == captured.body)
         let noAuth = SupervisorClient(url: url).request(method: "m", params: [])
         #expect(!noAuth.headers.contains { $0.0 == "Authorization" })
+    }
+
+    /// SupervisorError is a struct with a code (a new code is not a breaking change): the code
+    /// and the details compare as values.
+    @Test func errorsAreValuesWithACode() {
+        let e = SupervisorError.fault(code: 10, string: "BAD_NAME: x")
+        #expect(e.code == .fault && e.number == 10 && e.detail == "BAD_NAME: x" && e.code.description == "fault")
+        #expect(e != .fault(code: 10, string: "BAD_NAME: y"))
+        #expect(e != .fault(code: 11, string: "BAD_NAME: x"))
+        #expect(SupervisorError.fromFault(code: 6, string: "SHUTDOWN_STATE") == .shuttingDown)
+        #expect(SupervisorError.noSocket(path: "/s").subject == "/s")
+        #expect(SupervisorError.noSocket(path: "/s").code != SupervisorError.connectionRefused(endpoint: "/s").code)
     }
 
     @Test func everyErrorIsOneLine() {
