@@ -1,5 +1,5 @@
 // GRPCServer on a real socket: connection limits (eviction) and stop. Calls against real clients
-// (grpcio) are in ReadinessProbeTests/GRPCHealthTests.
+// (grpcio) are in ReadinessProbeEndToEndTests/GRPCHealthTests.
 import Testing
 @preconcurrency import Glibc
 import ProbeSupport
