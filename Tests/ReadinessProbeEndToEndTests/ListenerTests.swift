@@ -79,30 +79,6 @@ final class ListenerRig: @unchecked Sendable {
     }
 }
 
-@Suite struct ExitCauseTests {
-    /// The cause comes from the `exited:` line after the spawn of THAT pid (a pid that is a prefix
-    /// of another, an older exit of the same program, and a missing line give nothing wrong).
-    @Test func exitCauseFromSupervisordsLog() {
-        let log = """
-            2026-12-01 09:51:30,001 INFO spawned: 'syncd' with pid 2190
-            2026-12-01 09:51:31,001 WARN exited: syncd (exit status 1; not expected)
-            2026-12-01 09:51:32,001 INFO spawned: 'syncd' with pid 21906
-            2026-12-01 09:51:33,001 INFO success: syncd entered RUNNING state
-            2026-12-01 09:51:40,123 WARN exited: syncd (terminated by SIGKILL; not expected)
-            2026-12-01 09:51:41,001 INFO spawned: 'syncd' with pid 22198
-            2026-12-01 09:51:42,001 INFO spawned: 'web' with pid 300
-            2026-12-01 09:51:43,001 WARN exited: web (terminated by SIGSEGV (core dumped); not expected)
-
-            """
-        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 21906) == "was killed by SIGKILL")
-        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 2190) == "exited with status 1")
-        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 22198) == nil)
-        #expect(Ledger.exitCause(log: log, name: "web", pid: 300) == "was killed by SIGSEGV (core dumped)")
-        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 0) == nil)
-        #expect(Ledger.exitCause(log: "", name: "syncd", pid: 21906) == nil)
-    }
-}
-
 /// Polls `condition` until true or `timeout`, sleeping with Task.sleep so that these long live
 /// tests never hold one of the (two) cooperative threads the other async tests need.
 func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50), _ condition: () -> Bool) async -> Bool {
