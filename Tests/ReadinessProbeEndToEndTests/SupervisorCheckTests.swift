@@ -117,7 +117,8 @@ extension JSONValue {
     /// A typo in a SONiC critical_processes file: the row names the file and line and the closest
     /// name supervisord has (#17); the first line says the same in short.
     @Test func criticalFileTypoSaysWhereAndSuggests() throws {
-        let h = try SupervisordHarness(programs: Self.programs)
+        let h = try SupervisordHarness(Self.programs)
+        defer { h.stop() }
         #expect(h.waitFor(program: "daemon", state: "RUNNING"))
         let dir = TempDir("crit")
         let file = try dir.write("critical_processes", "# SONiC\nprogram:daemon\nprogram:deamon\ngroup:workr\nprogram:zzzzzz\n")
