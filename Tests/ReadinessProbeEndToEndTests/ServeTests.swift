@@ -31,8 +31,9 @@ struct HookBench {
     }
 
     /// A config with no default checks and these `[hook:NAME]` sections (name, path, extra lines).
-    func config(_ hooks: [(String, String, String)], timeout: String = "5s") throws -> String {
-        var text = "[probe]\ntimeout = \(timeout)\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n"
+    func config(_ hooks: [(String, String, String)], timeout: String = "5s", extra: String = "") throws -> String {
+        // Its own rundir: the history (docs/history.md) is written there, not to the host's /run.
+        var text = "[probe]\ntimeout = \(timeout)\nhooks_dir =\nsonic_hook =\nrundir = \(dir.path)/run\n[start]\nprogram =\n" + extra
         for (name, path, extra) in hooks { text += "[hook:\(name)]\ncommand = \(path)\n\(extra)\n" }
         return try dir.write("probe.conf", text)
     }
@@ -226,12 +227,14 @@ struct HookBench {
         let started = ContinuousClock.now
         s.process.signal(SIGTERM)
         let late = try? s.get("/livez")
-        let status = await s.process.waitExit(timeout: .seconds(3))
+        // Promptly: well before the hook's 25 s timeout and its 30 s sleep, which serve must not wait
+        // for (the bounds leave room for a loaded machine; `make bench` measures the real figure).
+        let status = await s.process.waitExit(timeout: .seconds(20))
         #expect(status == 0)
-        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(late == nil || late?.status == 200)
         #expect(s.process.stderr.contains("serve: SIGTERM: stopping"))
-        #expect(await Wait.untilAsync(timeout: .seconds(2)) { !Platform.processExists(hookPid) })
+        #expect(await Wait.untilAsync(timeout: .seconds(10)) { !Platform.processExists(hookPid) })
     }
 
     @Test func badListenAddressIsACommandLineError() async throws {

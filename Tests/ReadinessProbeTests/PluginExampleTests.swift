@@ -58,8 +58,10 @@ func probeMain() -> Never {
 @Suite struct PluginExampleTests {
     @Test func customKindRegistersAndRuns() async throws {
         let dir = TempDir("plug")
+        // A long deadline: unit tests run in parallel, and a plugin check is a task that may wait for a thread.
         let path = try dir.write("rp.conf", """
         [probe]
+        timeout = 60s
         hooks_dir =
         sonic_hook =
         [start]
