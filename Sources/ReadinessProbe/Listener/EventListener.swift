@@ -272,7 +272,7 @@ public final class EventListener {
         if let hub = notifyHub, hub.programsChanged(&ledger, now: now) { writeLedger(now: now) }
         if let failure = change.newFailure {
             log("CRITICAL: \(failure.detail)")
-            if settings.listener.onCriticalExit == .terminate { terminateSupervisord(because: failure.detail) }
+            if settings.listener.onCriticalExit == .terminate && change.unexpected { terminateSupervisord(because: failure.detail) }
         }
         if isCritical || isStart || now - lastWrite >= coalesce { writeLedger(now: now) }
     }

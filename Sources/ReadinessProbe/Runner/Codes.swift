@@ -27,6 +27,8 @@ public enum Codes {
     public static let reportNotAccepted: Int32 = 10
     public static let noFreshResult: Int32 = 11
     public static let programNotReady: Int32 = 12
+    /// A critical program keeps exiting and being restarted ([programs] crash_loop).
+    public static let crashLooping: Int32 = 13
     /// The probe itself could not do its work (bind, write): not a check's verdict.
     public static let systemError: Int32 = 14
 
@@ -56,7 +58,8 @@ public enum Codes {
                  meaning: "run --cached, serve: no result yet, or the cached result or the listener's ledger is older than its max age. Never read as ready."),
         CodeInfo(range: 12...12, name: "program-not-ready",
                  meaning: "A notify program is RUNNING but not ready: no READY=1 since its start, RELOADING=1 or STOPPING=1 sent, its watchdog expired or was triggered, or no notify socket. The detail has its last STATUS= and how long it has waited (docs/notify.md)."),
-        CodeInfo(range: 13...13, name: "reserved", meaning: "Reserved for the framework."),
+        CodeInfo(range: 13...13, name: "crash-loop",
+                 meaning: "A critical program is crash-looping: it exited (EXITED, or BACKOFF before it was RUNNING) [programs] crash_loop times within its window (default 3/60s), and has not stayed RUNNING for that window since; reported even while it is momentarily RUNNING or STARTING. Counted by the event listener; once supervisord gives up (FATAL) the code is 4."),
         CodeInfo(range: 14...14, name: "system-error",
                  meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted), start its threads (`ulimit -v`) or fit its connections in the open-file limit (`ulimit -n`); `state` could not create, write or remove a state file. The message names the address or path and the system error."),
         CodeInfo(range: 15...15, name: "reserved", meaning: "Reserved for the framework."),

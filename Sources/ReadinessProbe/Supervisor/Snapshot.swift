@@ -21,6 +21,9 @@ public struct SupervisorSnapshot: Sendable, Equatable {
     public var listenerGroups: Set<String>
     /// sd_notify state per program (from the listener's ledger; nil for other sources).
     public var notify: NotifySnapshot? = nil
+    /// Recent exits per program (from the listener's ledger; empty for other sources, which
+    /// cannot count them): what `[programs] crash_loop` judges.
+    public var exits: [ProgramExits] = []
 
     public init(processes: [SupervisorProcess], source: String, listenerGroups: Set<String> = []) {
         self.processes = processes
@@ -31,6 +34,24 @@ public struct SupervisorSnapshot: Sendable, Equatable {
     /// A process by `group:name`, or by name.
     public func find(_ name: String) -> SupervisorProcess? {
         processes.first { $0.namespec == name } ?? processes.first { $0.name == name }
+    }
+}
+
+/// A program's recent exits as the event listener counted them (Ledger.swift).
+public struct ProgramExits: Sendable, Equatable {
+    public var namespec: String
+    /// Its real state now (the snapshot's process may show a latched failure instead).
+    public var state: ProcessState
+    /// Epoch seconds since it is RUNNING (nil: not RUNNING).
+    public var runningSince: Double?
+    /// Epoch seconds of each exit (EXITED or BACKOFF), oldest first.
+    public var exits: [Double]
+
+    public init(namespec: String, state: ProcessState, runningSince: Double?, exits: [Double]) {
+        self.namespec = namespec
+        self.state = state
+        self.runningSince = runningSince
+        self.exits = exits
     }
 }
 
