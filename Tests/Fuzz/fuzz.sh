@@ -35,7 +35,7 @@ mkdir -p "$out"
 # Release (-O) runs about ten times as many inputs per second as debug; Swift's bounds and overflow checks
 # stay on (only -Ounchecked drops them), and ASan watches the C shim and the runtime.
 # -parse-as-library: each entry file defines the `<module>_main` SwiftPM aliases `main` to (see Entry/*).
-build=(swift build -c "${FUZZ_CONFIG:-release}" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
+build=(swift build -c "${FUZZ_CONFIG:-release}" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing)
 echo "== building the fuzz targets (${build[*]})"
 if ! (cd "$here" && "${build[@]}") >"$out/build.log" 2>&1; then
     grep -v 'ld.gold: warning: Cannot export local symbol' "$out/build.log" | tail -40 >&2

@@ -3,6 +3,7 @@
 // `--only ''`, relative --rundir, escaped config errors, codes of system errors, the man page
 // and the completion scripts (sourced in bash; zsh -n and fish --no-execute where installed).
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import Glibc

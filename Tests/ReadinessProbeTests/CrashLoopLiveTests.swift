@@ -5,6 +5,7 @@
 import Testing
 @testable import ReadinessProbe
 import ProbeTestSupport
+import ProbeSupport
 import SupervisorKit
 
 @Suite(.timeLimit(.minutes(2))) struct CrashLoopLiveTests {

@@ -3,6 +3,7 @@
 import Testing
 @testable import ReadinessProbe
 import ProbeTestSupport
+import ProbeSupport
 import SupervisorKit
 
 @Suite struct CrashLoopUnitTests {

@@ -3,7 +3,8 @@
 // demo (`make demo`) shows codes 2, 0, 4, 3 against a real supervisord. `make e2e` builds
 // both example images and probes them under podman (Tests/E2E/e2e.sh).
 import Testing
-import ReadinessProbe
+import ProbeSupport
+@testable import ReadinessProbe
 import ProbeTestSupport
 
 @Suite struct ExamplesTests {

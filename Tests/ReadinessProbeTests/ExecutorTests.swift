@@ -2,6 +2,7 @@
 // supervisord, plugin tasks, cancellation and signals. The plan's texts are RunPlanTests'.
 @preconcurrency import Glibc
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 

@@ -2,7 +2,8 @@
 // FIFOs, symbolic links, files and folders of another user (`nobody`, via chown; tests run as
 // root), group/other-writable configs. Real binary, real files; a hang fails through `timeout`.
 import Testing
-import ReadinessProbe
+import ProbeSupport
+@testable import ReadinessProbe
 import ProbeTestSupport
 import Glibc
 

@@ -2,6 +2,7 @@
 // what validate reports, owner/mode of hooks and their folders (as `nobody`, via chown; tests run
 // as root), and exec of the very file that was checked. Real binary, real files, real processes.
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeSpawn
 import ProbeTestSupport

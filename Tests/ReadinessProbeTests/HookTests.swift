@@ -1,4 +1,5 @@
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import Glibc

@@ -1,6 +1,7 @@
 // `readiness-probe listen` under a real supervisord (the binary is the [eventlistener]).
 @preconcurrency import Glibc
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import SupervisorKit

@@ -5,6 +5,7 @@
 // namespace (unshare), as in a container.
 @preconcurrency import Glibc
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import SupervisorKit

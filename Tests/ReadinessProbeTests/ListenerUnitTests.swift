@@ -3,6 +3,7 @@
 // the cached result, and the binary's exit codes for source = events and run --cached.
 @preconcurrency import Glibc
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import SupervisorKit

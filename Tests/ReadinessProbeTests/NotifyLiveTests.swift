@@ -5,6 +5,7 @@
 // installs the Debian packages.
 @preconcurrency import Glibc
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import SupervisorKit

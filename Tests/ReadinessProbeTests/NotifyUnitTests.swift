@@ -3,6 +3,7 @@
 // barrier fds, abstract addresses, refusing files and symlinks) with the hub's attribution.
 @preconcurrency import Glibc
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import SupervisorKit

@@ -1,10 +1,11 @@
 // The example plugin from docs/plugins.md, compiled and tested here so the docs stay true.
 import Testing
-import ReadinessProbe
 import ProbeTestSupport
 
 // --- docs/plugins.md: begin ---
 import Glibc
+import ProbeSupport      // ConfigError, INISection, Deadline: the config and time types
+import ReadinessProbe    // the plugin kit: Check, CheckKind, CheckRegistry, ProbeRunner, ...
 
 /// `[disk:NAME]` with `path` and `min_free_percent`: fails with code 30 when the file
 /// system holding `path` has less free space than asked.

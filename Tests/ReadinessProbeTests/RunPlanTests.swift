@@ -2,6 +2,7 @@
 // an answer, a check past its own timeout (6) and a check that did not finish (9). The executor
 // decides only when; these are what every command shows (RunnerTests checks it end to end).
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeSpawn
 

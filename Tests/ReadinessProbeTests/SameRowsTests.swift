@@ -3,6 +3,7 @@
 // past the overall deadline, and supervisord gone — with a real supervisord and real hooks.
 @preconcurrency import Glibc
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 

@@ -1,7 +1,8 @@
 // Application state through the real binary: the CLI round trip, the [state:UNIT] check,
 // hooks/health.sh, and write errors.
 import Testing
-import ReadinessProbe
+import ProbeSupport
+@testable import ReadinessProbe
 import ProbeTestSupport
 import Glibc
 

@@ -1,6 +1,7 @@
 // The start and programs checks against a real supervisord (each test its own folder
 // and socket), through the real binary.
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import SupervisorKit
 import ProbeTestSupport

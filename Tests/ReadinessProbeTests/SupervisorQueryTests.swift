@@ -2,6 +2,7 @@
 // getProcessInfo instead of getAllProcessInfo, with the same verdicts. Against a real
 // supervisord at loglevel=trace, whose log names every XML-RPC method called.
 import Testing
+import ProbeSupport
 @testable import ReadinessProbe
 import SupervisorKit
 import ProbeTestSupport

@@ -1,20 +1,21 @@
 // A small argument parser: `--name value`, `--name=value`, `-n value`, `-nvalue`, flags, `--`
 // and positionals. Errors carry exit code 8 and a one-line usage hint. A command's spec (its
 // options, usage, examples) also drives `--help`, the man page and the completion scripts.
+import ProbeSupport
 
 /// An error that ends the program with a documented exit code.
-public struct ExitError: Error, CustomStringConvertible, Sendable {
-    public var code: Int32
-    public var message: String
-    public init(_ code: Int32, _ message: String) {
+struct ExitError: Error, CustomStringConvertible, Sendable {
+    var code: Int32
+    var message: String
+    init(_ code: Int32, _ message: String) {
         self.code = code
         self.message = message
     }
-    public var description: String { message }
+    var description: String { message }
 }
 
 /// What an option's value is, for the completion scripts (and, for `.names`, the parser).
-public enum OptionValueKind: Sendable, Equatable {
+enum OptionValueKind: Sendable, Equatable {
     case text
     case file
     case directory
@@ -24,15 +25,15 @@ public enum OptionValueKind: Sendable, Equatable {
     case checkNames
 }
 
-public struct OptionSpec: Sendable {
-    public var name: String        // "--format"
-    public var short: String?      // "-o"
-    public var valueName: String?  // nil: a flag
-    public var help: String
-    public var repeatable: Bool
-    public var kind: OptionValueKind
+struct OptionSpec: Sendable {
+    var name: String        // "--format"
+    var short: String?      // "-o"
+    var valueName: String?  // nil: a flag
+    var help: String
+    var repeatable: Bool
+    var kind: OptionValueKind
 
-    public init(_ name: String, short: String? = nil, value: String? = nil, repeatable: Bool = false,
+    init(_ name: String, short: String? = nil, value: String? = nil, repeatable: Bool = false,
                 kind: OptionValueKind = .text, help: String) {
         self.name = name
         self.short = short
@@ -49,34 +50,34 @@ public struct OptionSpec: Sendable {
 }
 
 /// One example of a command's use: `command` (after `readiness-probe `) and what it does.
-public struct CommandExample: Sendable {
-    public var command: String
-    public var explanation: String
-    public init(_ command: String, _ explanation: String) {
+struct CommandExample: Sendable {
+    var command: String
+    var explanation: String
+    init(_ command: String, _ explanation: String) {
         self.command = command
         self.explanation = explanation
     }
 }
 
-public struct CommandSpec: Sendable {
-    public var path: String            // "readiness-probe run"
-    public var summary: String
-    public var usage: String           // "[--format F] [--only NAMES]"
-    public var options: [OptionSpec]
-    public var maxPositionals: Int
-    public var discussion: String
+struct CommandSpec: Sendable {
+    var path: String            // "readiness-probe run"
+    var summary: String
+    var usage: String           // "[--format F] [--only NAMES]"
+    var options: [OptionSpec]
+    var maxPositionals: Int
+    var discussion: String
     /// Shown at the end of `--help` and in the man page: 1-3 per command. Built only when asked for:
     /// a first `[CommandExample]` costs the runtime a type look-up (about 11k instructions) that a
     /// probe, which never prints them, should not pay (docs/architecture.md, "The probe path").
-    public var examples: [CommandExample] { makeExamples() }
+    var examples: [CommandExample] { makeExamples() }
     private let makeExamples: @Sendable () -> [CommandExample]
     /// Arguments after `--` are the command's own (`state load -- CMD ARGS`); for other
     /// commands they are positionals, so `state set -- -1` works.
-    public var takesRest: Bool
+    var takesRest: Bool
     /// The words the first positional may be (`report kuberhealthy`), for the completions.
-    public var arguments: [String]
+    var arguments: [String]
 
-    public init(path: String, summary: String, usage: String, options: [OptionSpec], maxPositionals: Int = 0,
+    init(path: String, summary: String, usage: String, options: [OptionSpec], maxPositionals: Int = 0,
                 discussion: String = "", examples: @autoclosure @escaping @Sendable () -> [CommandExample] = [],
                 takesRest: Bool = false, arguments: [String] = []) {
         self.path = path
@@ -102,7 +103,7 @@ public struct CommandSpec: Sendable {
         return l
     }
 
-    public var help: String {
+    var help: String {
         var out = "\(summary)\n\nUsage: \(path) \(usage)\n"
         if !discussion.isEmpty { out += "\n" + discussion + "\n" }
         out += "\nOptions:\n"
@@ -118,33 +119,33 @@ public struct CommandSpec: Sendable {
         return out
     }
 
-    public func usageError(_ message: String) -> ExitError {
+    func usageError(_ message: String) -> ExitError {
         ExitError(Codes.invalidConfig, "\(path): \(message)\nUsage: \(path) \(usage)  (see \(path) --help)")
     }
 }
 
-public struct ParsedArguments: Sendable {
-    public var values: [String: [String]] = [:]
-    public var flags: Set<String> = []
-    public var positionals: [String] = []
+struct ParsedArguments: Sendable {
+    var values: [String: [String]] = [:]
+    var flags: Set<String> = []
+    var positionals: [String] = []
     /// Everything after `--`.
-    public var rest: [String] = []
+    var rest: [String] = []
 
-    public func value(_ name: String) -> String? { values[name]?.last }
-    public func has(_ name: String) -> Bool { flags.contains(name) }
+    func value(_ name: String) -> String? { values[name]?.last }
+    func has(_ name: String) -> Bool { flags.contains(name) }
     /// Comma-separated, repeatable values flattened: `--only a,b --only c` gives [a, b, c].
-    public func list(_ name: String) -> [String] {
+    func list(_ name: String) -> [String] {
         (values[name] ?? []).flatMap { $0.split(separator: ",").map { $0.trimmingASCIIWhitespace() } }.filter { !$0.isEmpty }
     }
 }
 
-public enum ArgumentParser {
+enum ArgumentParser {
     /// `-1`, `-42`: a value (e.g. `state set -1`), not an option.
     static func isNegativeNumber(_ a: String) -> Bool {
         a.count > 1 && a.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
     }
 
-    public static func parse(_ args: [String], _ spec: CommandSpec) throws(ExitError) -> ParsedArguments {
+    static func parse(_ args: [String], _ spec: CommandSpec) throws(ExitError) -> ParsedArguments {
         var out = ParsedArguments()
         var i = 0
         while i < args.count {
@@ -201,7 +202,7 @@ public enum ArgumentParser {
         return out
     }
 
-    public static func duration(_ args: ParsedArguments, _ name: String, _ spec: CommandSpec) throws(ExitError) -> Duration? {
+    static func duration(_ args: ParsedArguments, _ name: String, _ spec: CommandSpec) throws(ExitError) -> Duration? {
         guard let v = args.value(name) else { return nil }
         let d: Duration
         do { d = try DurationText.parse(v) } catch { throw spec.usageError("\(name): \(error)") }
@@ -209,7 +210,7 @@ public enum ArgumentParser {
         return d
     }
 
-    public static func choice<T: RawRepresentable>(_ args: ParsedArguments, _ name: String, _ spec: CommandSpec,
+    static func choice<T: RawRepresentable>(_ args: ParsedArguments, _ name: String, _ spec: CommandSpec,
                                                    default def: T) throws(ExitError) -> T where T.RawValue == String, T: CaseIterable {
         guard let v = args.value(name) else { return def }
         guard let t = T(rawValue: v) else {

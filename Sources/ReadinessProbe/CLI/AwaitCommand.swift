@@ -1,5 +1,7 @@
 // `readiness-probe await`: ready-gated start-up; waits for programs (RUNNING, READY=1), then
 // execs a command in its own process. docs/notify.md is the manual.
+import ProbeSupport
+
 @preconcurrency import Glibc
 
 enum AwaitCommand: CLICommand {

@@ -1,23 +1,25 @@
 // The command-line front end. The executable's main.swift only calls `CLI.main()`.
 // The commands are listed once, in CommandTable.swift; each lives in its own file.
+import ProbeSupport
+
 @preconcurrency import Glibc
 
 public enum CLI {
     /// The product's version (ProbeSupport's `ProbeVersion`, the one place it is written).
-    public static var version: String { ProbeVersion.string }
+    static var version: String { ProbeVersion.string }
 
     /// A command: its spec and what it does. Returns the exit status.
-    public struct Command: Sendable {
-        public var name: String
-        public var spec: CommandSpec
-        public var run: @Sendable (ParsedArguments, Invocation) throws(ExitError) -> Int32
+    struct Command: Sendable {
+        var name: String
+        var spec: CommandSpec
+        var run: @Sendable (ParsedArguments, Invocation) throws(ExitError) -> Int32
     }
 
     /// What every command gets besides its arguments.
-    public struct Invocation: Sendable {
-        public var environment: Environment
-        public var registry: CheckRegistry
-        public init(environment: Environment = .process, registry: CheckRegistry = .standard) {
+    struct Invocation: Sendable {
+        var environment: Environment
+        var registry: CheckRegistry
+        init(environment: Environment = .process, registry: CheckRegistry = .standard) {
             self.environment = environment
             self.registry = registry
         }
@@ -34,7 +36,7 @@ public enum CLI {
     }
 
     /// Every command, built (for --help, the man page, the completions and tests).
-    public static var commands: [Command] { table.map { $0.command } }
+    static var commands: [Command] { table.map { $0.command } }
 
     /// `state` for `state load`: a word that starts one or more two-word commands.
     static func isGroup(_ word: String) -> Bool {
@@ -62,16 +64,16 @@ public enum CLI {
     }
 
     /// Entry point for the executable: never returns.
-    public static func main(_ arguments: [String] = CommandLine.arguments) -> Never {
+    public static func main(_ arguments: [String] = CommandLine.arguments, registry: CheckRegistry = .standard) -> Never {
         ProcessResources.useSmallAddressSpace()
         Platform.ensureStandardDescriptors()
         Platform.ignoreSIGPIPE()
-        let status = run(Array(arguments.dropFirst()), invocation: Invocation())
+        let status = run(Array(arguments.dropFirst()), invocation: Invocation(registry: registry))
         exit(status)
     }
 
     /// Runs a command line (without the program name) and returns the exit status.
-    public static func run(_ args: [String], invocation: Invocation) -> Int32 {
+    static func run(_ args: [String], invocation: Invocation) -> Int32 {
         if args.count == 1 {
             // Before any command is built: the commonest calls of a script checking the install.
             if args[0] == "--version" || args[0] == "-V" { Platform.writeStdout("readiness-probe \(version)\n"); return 0 }

@@ -1,4 +1,5 @@
 // `readiness-probe checks`: the configured checks in table order, where each was registered, their codes.
+import ProbeSupport
 
 enum ChecksCommand: CLICommand {
     static let name = "checks"

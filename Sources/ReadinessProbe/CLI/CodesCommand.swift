@@ -1,4 +1,5 @@
 // `readiness-probe codes`: the code table (Runner/Codes.swift), as docs/codes.md or JSON.
+import ProbeSupport
 
 enum CodesCommand: CLICommand {
     static let name = "codes"

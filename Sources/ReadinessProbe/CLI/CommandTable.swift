@@ -3,6 +3,7 @@
 //
 // Adding a command: one file with an enum conforming to `CLICommand` (its name, and a
 // `CLI.Command`: spec and body), plus its line below. Nothing else lists commands.
+import ProbeSupport
 
 /// A command of the CLI; see the table below.
 protocol CLICommand {

@@ -1,5 +1,6 @@
 // `readiness-probe completion bash|zsh|fish`: a completion script (CompletionScripts.swift),
 // generated from the command table. `--check-names` is what the scripts call for --only/--exclude.
+import ProbeSupport
 
 enum CompletionCommand: CLICommand {
     static let name = "completion"

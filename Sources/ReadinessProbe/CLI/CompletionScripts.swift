@@ -1,6 +1,7 @@
 // Shell completion scripts, generated from the command table: commands, subcommands, every
 // command's options, `--format` values, positional words and, for --only/--exclude, the check
 // names of the config on the command line (asked of `readiness-probe completion --check-names`).
+import ProbeSupport
 
 enum CompletionScripts {
     enum Shell: String, CaseIterable { case bash, zsh, fish }

@@ -1,5 +1,7 @@
 // `readiness-probe listen`: the supervisord event listener (docs/event-listener.md).
 // stdout is the protocol channel: nothing but protocol bytes is ever written to it.
+import ProbeSupport
+
 @preconcurrency import Glibc
 
 enum ListenCommand: CLICommand {

@@ -1,4 +1,5 @@
 // `readiness-probe man`: the man page (ManPage.swift), generated from the command table.
+import ProbeSupport
 
 enum ManCommand: CLICommand {
     static let name = "man"

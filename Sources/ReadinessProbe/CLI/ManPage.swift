@@ -1,5 +1,6 @@
 // The man page, generated from the command table (the same specs `--help` prints) and the code
 // table (EXIT STATUS). `readiness-probe man` prints it; `make man` and `make deb` install it.
+import ProbeSupport
 
 enum ManPage {
     /// The whole page, roff (man macros).

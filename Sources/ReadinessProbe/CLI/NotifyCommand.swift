@@ -1,5 +1,7 @@
 // `readiness-probe notify`: a drop-in for systemd-notify in scripts run by supervisord.
 // docs/notify.md is the manual.
+import ProbeSupport
+
 @preconcurrency import Glibc
 
 enum NotifyCommand: CLICommand {

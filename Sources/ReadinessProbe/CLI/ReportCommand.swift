@@ -1,4 +1,5 @@
 import ProbeSpawn
+import ProbeSupport
 // `readiness-probe report kuberhealthy`: run the checks once and report them to Kuberhealthy
 // as an external check.
 

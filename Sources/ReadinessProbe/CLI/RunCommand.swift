@@ -1,4 +1,5 @@
 import ProbeSpawn
+import ProbeSupport
 @preconcurrency import Glibc
 
 // `readiness-probe run`: every enabled check once; exit with the aggregated code.

@@ -1,4 +1,5 @@
 import ProbeSpawn
+import ProbeSupport
 // `readiness-probe serve`: HTTP health endpoints over a cached result. A background task
 // re-runs every check each period; requests only read the last report.
 @preconcurrency import Glibc

@@ -3,6 +3,7 @@
 // the `liveness` Python module (docs/state.md).
 import ProbeState
 import ProbeSpawn
+import ProbeSupport
 
 enum StateCommand {
     static let unitOption = OptionSpec("--unit", short: "-u", value: "UNIT",

@@ -1,5 +1,6 @@
 // `readiness-probe state load`: write the unit's pid file, after an optional check command.
 import ProbeState
+import ProbeSupport
 
 enum StateLoadCommand: CLICommand {
     static let name = "state load"

@@ -1,5 +1,6 @@
 // `readiness-probe state reset`: remove the unit's pid and error files.
 import ProbeState
+import ProbeSupport
 
 enum StateResetCommand: CLICommand {
     static let name = "state reset"

@@ -1,5 +1,6 @@
 // `readiness-probe state set CODE`: write the unit's error code.
 import ProbeState
+import ProbeSupport
 
 enum StateSetCommand: CLICommand {
     static let name = "state set"

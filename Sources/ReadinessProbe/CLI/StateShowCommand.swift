@@ -1,5 +1,6 @@
 // `readiness-probe state show`: the unit's health, as text or JSON.
 import ProbeState
+import ProbeSupport
 
 enum StateShowCommand: CLICommand {
     static let name = "state show"

@@ -1,4 +1,5 @@
 // `readiness-probe validate`: load the configuration and say whether it is valid.
+import ProbeSupport
 
 enum ValidateCommand: CLICommand {
     static let name = "validate"

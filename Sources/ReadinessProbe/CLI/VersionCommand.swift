@@ -1,4 +1,5 @@
 // `readiness-probe version`: the same as `--version` and `-V`.
+import ProbeSupport
 
 enum VersionCommand: CLICommand {
     static let name = "version"

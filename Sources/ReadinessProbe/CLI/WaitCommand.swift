@@ -1,4 +1,5 @@
 import ProbeSpawn
+import ProbeSupport
 // `readiness-probe wait`: re-runs the checks until ready or the deadline, for upgrade
 // controllers and start scripts. Exits 0 when ready, else with the last code.
 @preconcurrency import Glibc

@@ -3,16 +3,17 @@
 // Run with argv (never a shell), in their own process group, under a timeout; all hooks
 // of a run share the run's one poll loop (Runner/Executor.swift).
 import ProbeSpawn
+import ProbeSupport
 
-public struct HookCheck: Check {
-    public var argv: [String]
-    public var timeout: Duration
+struct HookCheck: Check {
+    var argv: [String]
+    var timeout: Duration
     /// A missing executable is `skip` instead of code 7.
-    public var optional: Bool
+    var optional: Bool
     /// Where the executable is (see HookFile): argv[0] as a command, or a hooks_dir entry by its bytes.
-    public var executable: HookExecutable
+    var executable: HookExecutable
 
-    public init(argv: [String], timeout: Duration, optional: Bool = false) {
+    init(argv: [String], timeout: Duration, optional: Bool = false) {
         self.argv = argv
         self.timeout = timeout
         self.optional = optional
@@ -20,14 +21,14 @@ public struct HookCheck: Check {
     }
 
     /// A hooks_dir entry: run with no arguments; argv[0] is its (escaped) path.
-    public init(entry name: [UInt8], in directory: String, timeout: Duration) {
+    init(entry name: [UInt8], in directory: String, timeout: Duration) {
         executable = .entry(directory: directory, name: name)
         argv = [executable.displayPath]
         self.timeout = timeout
         optional = false
     }
 
-    public static let kind = CheckKind(
+    static let kind = CheckKind(
         section: "hook", resultKind: "hook", order: 40, instance: .required,
         keys: ["command", "optional"],
         codes: [0, Codes.hookFailed, Codes.checkTimedOut, Codes.hookNotStarted, Codes.deadlineExceeded, 16],
@@ -76,12 +77,12 @@ public struct HookCheck: Check {
         doc.section("probe")?.entry("hooks_dir")?.location
     }
 
-    public func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
+    func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
 
     /// The process to start on the run's poll loop, or the answer when there is nothing to start
     /// (a missing or unsafe executable). Finding, vetting and opening the executable happen in
     /// HookFile only; the opened file is what runs (ProcessSpec.executable).
-    public func work(_ settings: ProbeSettings) -> CheckWork {
+    func work(_ settings: ProbeSettings) -> CheckWork {
         switch HookFile.open(executable, searchPath: settings.environment["PATH"] ?? Platform.environment("PATH")) {
         case .failure(let refusal):
             if refusal.missing && optional { return .answer(.skip("\(argv[0]) is not installed (optional)")) }

@@ -13,16 +13,17 @@
 @preconcurrency import Glibc
 import CShim
 import ProbeSpawn
+import ProbeSupport
 
 /// Where a hook's executable is.
-public enum HookExecutable: Sendable, Equatable {
+enum HookExecutable: Sendable, Equatable {
     /// A command's argv[0]: a path, or a bare name looked up in PATH.
     case command(String)
     /// An entry of hooks_dir, by its name's bytes (a name need not be UTF-8).
     case entry(directory: String, name: [UInt8])
 
     /// The path shown in results and messages (a name's odd bytes escaped: `caf\xe9`, `a\nb`).
-    public var displayPath: String {
+    var displayPath: String {
         switch self {
         case .command(let name): return name
         case .entry(let dir, let name): return (dir.hasSuffix("/") ? dir : dir + "/") + ByteText.display(name)
@@ -32,15 +33,15 @@ public enum HookExecutable: Sendable, Equatable {
 
 /// Why a hook cannot run: the detail (naming the path, and the fix), a short summary, and whether
 /// the file is simply missing (an `optional = true` hook is then skipped).
-public struct HookRefusal: Error, Sendable, Equatable {
-    public var detail: String
-    public var summary: String
-    public var missing: Bool = false
+struct HookRefusal: Error, Sendable, Equatable {
+    var detail: String
+    var summary: String
+    var missing: Bool = false
 }
 
-public enum HookFile {
+enum HookFile {
     /// Finds, checks and opens the executable. The result is what to execute.
-    public static func open(_ executable: HookExecutable, searchPath: String?) -> Result<ExecutableFile, HookRefusal> {
+    static func open(_ executable: HookExecutable, searchPath: String?) -> Result<ExecutableFile, HookRefusal> {
         switch executable {
         case .command(let name):
             guard let path = lookUp(name, searchPath: searchPath) else {
@@ -173,20 +174,20 @@ public enum HookFile {
     // MARK: hooks_dir
 
     /// One entry of hooks_dir that is not a hook, and why.
-    public struct Skipped: Sendable, Equatable {
-        public var path: String
-        public var reason: String
+    struct Skipped: Sendable, Equatable {
+        var path: String
+        var reason: String
     }
 
     /// What hooks_dir holds: the hooks (name bytes, in bytewise order) and the entries skipped.
-    public struct Listing: Sendable {
-        public var hooks: [[UInt8]] = []
-        public var skipped: [Skipped] = []
+    struct Listing: Sendable {
+        var hooks: [[UInt8]] = []
+        var skipped: [Skipped] = []
     }
 
     /// Lists hooks_dir. A folder that was configured (`location` non-nil) must exist; any
     /// hooks_dir must be a folder, trusted (TrustedPath), else a ConfigError (code 8) naming it.
-    public static func list(directory dir: String, location: FileLocation?) throws(ConfigError) -> Listing {
+    static func list(directory dir: String, location: FileLocation?) throws(ConfigError) -> Listing {
         var walker = TrustedPath()
         let real: String
         do { real = try walker.resolve(dir) } catch {
@@ -258,12 +259,12 @@ public enum HookFile {
 /// What `validate` (and `checks`) report about a loaded configuration beyond parsing: hooks that
 /// cannot run (errors: exit 8), timeouts the overall deadline always cuts (warnings), and the
 /// hooks_dir entries that are not hooks (and why).
-public struct ConfigReview: Sendable {
-    public var errors: [String] = []
-    public var warnings: [String] = []
-    public var skipped: [HookFile.Skipped] = []
+struct ConfigReview: Sendable {
+    var errors: [String] = []
+    var warnings: [String] = []
+    var skipped: [HookFile.Skipped] = []
 
-    public init(_ config: ProbeConfiguration) {
+    init(_ config: ProbeConfiguration) {
         let settings = config.settings
         let searchPath = settings.environment["PATH"] ?? Platform.environment("PATH")
         for entry in config.entries {

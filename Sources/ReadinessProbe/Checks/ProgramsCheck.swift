@@ -1,23 +1,24 @@
 // Critical programs: each must be RUNNING. From `critical = a, group:g, *` and a SONiC
 // critical_processes file (`program:NAME` / `group:NAME` lines).
+import ProbeSupport
 import SupervisorKit
 
-public struct ProgramsCheck: Check {
-    public typealias Selector = ProgramSelector
+struct ProgramsCheck: Check {
+    typealias Selector = ProgramSelector
 
-    public var selectors: [Selector]
+    var selectors: [Selector]
     /// The start program, which `*` never includes.
-    public var startProgram: String
+    var startProgram: String
     /// Programs that must also have sent READY=1 since their start (sd_notify; docs/notify.md).
     /// They are critical too (`selectors` includes them).
-    public var notify: [Selector] = []
+    var notify: [Selector] = []
     /// The default watchdog period of notify programs, armed by their first WATCHDOG=1 (nil: none).
-    public var watchdog: Duration? = .seconds(30)
+    var watchdog: Duration? = .seconds(30)
     /// `crash_loop = COUNT/WINDOW` (nil: `off`): code 13 for a critical program that exited COUNT
     /// times within WINDOW, until it has stayed RUNNING for WINDOW.
-    public var crashLoop: CrashLoopRule? = .standard
+    var crashLoop: CrashLoopRule? = .standard
 
-    public init(selectors: [Selector], startProgram: String = "start", notify: [Selector] = [], watchdog: Duration? = .seconds(30),
+    init(selectors: [Selector], startProgram: String = "start", notify: [Selector] = [], watchdog: Duration? = .seconds(30),
                 crashLoop: CrashLoopRule? = .standard) {
         self.selectors = selectors
         self.startProgram = startProgram
@@ -27,7 +28,7 @@ public struct ProgramsCheck: Check {
         for n in notify where !selectors.contains(n) && !selectors.contains(.all) { self.selectors.append(n) }
     }
 
-    public static let kind = CheckKind(
+    static let kind = CheckKind(
         section: "programs", resultKind: "supervisor-programs", order: 20, instance: .forbidden,
         keys: ["critical", "critical_file", "notify", "watchdog", "crash_loop"],
         codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable, Codes.checkTimedOut, Codes.deadlineExceeded,
@@ -87,7 +88,7 @@ public struct ProgramsCheck: Check {
 
     /// Reads SONiC's critical_processes format: `program:NAME` or `group:NAME` per line;
     /// blank lines and `#` comments are skipped; anything else is an error with file:line.
-    public static func readCriticalFile(_ path: String, at loc: FileLocation?) throws(ConfigError) -> [Selector] {
+    static func readCriticalFile(_ path: String, at loc: FileLocation?) throws(ConfigError) -> [Selector] {
         let text: String
         do { text = String(decoding: try SafeFile.readTrusted(path, limit: 1 << 20), as: UTF8.self) } catch {
             throw ConfigError("critical_file \(path): \(error.path == path ? error.because : error.description)", at: loc)
@@ -114,17 +115,17 @@ public struct ProgramsCheck: Check {
         return out
     }
 
-    public func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
+    func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
 
     /// The verdict on the run's supervisord snapshot.
-    public func work(_ settings: ProbeSettings) -> CheckWork {
+    func work(_ settings: ProbeSettings) -> CheckWork {
         .supervisor { fetched in self.verdict(fetched, settings: settings) }
     }
 
-    public var watchedPrograms: WatchedPrograms { WatchedPrograms(critical: selectors, startProgram: startProgram) }
+    var watchedPrograms: WatchedPrograms { WatchedPrograms(critical: selectors, startProgram: startProgram) }
 
     /// The verdict on the run's supervisord snapshot (or the failure to get one).
-    public func verdict(_ fetched: SupervisorResult, settings: ProbeSettings) -> CheckOutcome {
+    func verdict(_ fetched: SupervisorResult, settings: ProbeSettings) -> CheckOutcome {
         switch fetched {
         case .failure(let f): return f.outcome
         case .success(var snapshot):
@@ -136,7 +137,7 @@ public struct ProgramsCheck: Check {
     }
 
     /// The verdict for a snapshot, kept pure for tests.
-    public func evaluate(_ snapshot: SupervisorSnapshot, now: Double? = nil) -> CheckOutcome {
+    func evaluate(_ snapshot: SupervisorSnapshot, now: Double? = nil) -> CheckOutcome {
         var critical: [SupervisorProcess] = []
         var missing: [String] = []
         func add(_ p: SupervisorProcess) { if !critical.contains(p) { critical.append(p) } }
@@ -184,7 +185,7 @@ public struct ProgramsCheck: Check {
 
 extension ProgramsCheck {
     /// The RUNNING processes of `critical` that `notify` selects.
-    public func notifyPrograms(_ critical: [SupervisorProcess]) -> [SupervisorProcess] {
+    func notifyPrograms(_ critical: [SupervisorProcess]) -> [SupervisorProcess] {
         critical.filter { p in
             notify.contains { sel in
                 sel != .all && sel.matches(name: p.name, group: p.group, namespec: p.namespec, startProgram: nil,
@@ -228,25 +229,25 @@ extension ProgramsCheck {
 /// `[programs] crash_loop = COUNT/WINDOW`: a critical program that exited COUNT times within
 /// WINDOW (EXITED, or BACKOFF: it died before RUNNING) is crash-looping (code 13) until it has
 /// stayed RUNNING for WINDOW. Only the event listener counts exits (docs/event-listener.md).
-public struct CrashLoopRule: Sendable, Equatable {
-    public var count: Int
-    public var window: Duration
+struct CrashLoopRule: Sendable, Equatable {
+    var count: Int
+    var window: Duration
 
-    public init(count: Int, window: Duration) {
+    init(count: Int, window: Duration) {
         self.count = count
         self.window = window
     }
 
     /// The default, `3/60s`.
-    public static let standard = CrashLoopRule(count: 3, window: .seconds(60))
+    static let standard = CrashLoopRule(count: 3, window: .seconds(60))
 
-    public var text: String { "\(count)/\(DurationText.format(window))" }
+    var text: String { "\(count)/\(DurationText.format(window))" }
 
     /// Seconds with one decimal: `0.2s`, `41.0s`.
     static func secs(_ x: Double) -> String { Decimal1.format(x, digits: 1, fixed: true) + "s" }
 
     /// `COUNT/WINDOW` (COUNT 1-32, WINDOW > 0), or `off` (nil).
-    public static func parse(_ e: INIEntry) throws(ConfigError) -> CrashLoopRule? {
+    static func parse(_ e: INIEntry) throws(ConfigError) -> CrashLoopRule? {
         let v = e.value.trimmingASCIIWhitespace()
         if ["off", "false", "no", "0"].contains(v.lowercased()) { return nil }
         let bad = "crash_loop must be COUNT/WINDOW such as 3/60s (COUNT from 1 to \(LedgerEntry.maxExits)), or off; not \"\(e.value)\""
@@ -263,7 +264,7 @@ public struct CrashLoopRule: Sendable, Equatable {
     /// Why the program is crash-looping now, or nil. A loop is `count` exits within `window`; it
     /// ends when the program has been RUNNING for `window` since, or when it is FATAL (supervisord
     /// gave up: code 4, the state says it) or STOPPED (an operator stopped it).
-    public func looping(_ r: ProgramExits, now: Double) -> String? {
+    func looping(_ r: ProgramExits, now: Double) -> String? {
         if r.state == .fatal || r.state == .stopped || r.state == .stopping { return nil }
         let w = window.secondsDouble
         if let since = r.runningSince, now - since >= w { return nil }

@@ -1,20 +1,21 @@
 // The start program's exit status: passes only when the one-shot start program has
 // EXITED with a status in its exitcodes. Code 2 otherwise (SONiC's code for the same cause).
+import ProbeSupport
 import SupervisorKit
 
-public struct StartCheck: Check {
-    public var program: String
-    public var required: Bool
+struct StartCheck: Check {
+    var program: String
+    var required: Bool
     /// The statuses that count as success (a list: docs/architecture.md, "The probe path").
-    public var exitCodes: [Int]
+    var exitCodes: [Int]
 
-    public init(program: String = "start", required: Bool = false, exitCodes: [Int] = [0]) {
+    init(program: String = "start", required: Bool = false, exitCodes: [Int] = [0]) {
         self.program = program
         self.required = required
         self.exitCodes = exitCodes
     }
 
-    public static let kind = CheckKind(
+    static let kind = CheckKind(
         section: "start", resultKind: "supervisor-start", order: 10, instance: .forbidden,
         keys: ["program", "required", "exitcodes"],
         codes: [0, Codes.startNotDone, Codes.supervisorUnavailable, Codes.checkTimedOut, Codes.deadlineExceeded, Codes.noFreshResult],
@@ -42,15 +43,15 @@ public struct StartCheck: Check {
                                check: check)]
         })
 
-    public func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
+    func check(_ context: CheckContext) async -> CheckOutcome { await ProbeRunner.outcome(of: self, context) }
 
     /// The verdict on the run's supervisord snapshot.
-    public func work(_ settings: ProbeSettings) -> CheckWork { .supervisor { self.verdict($0) } }
+    func work(_ settings: ProbeSettings) -> CheckWork { .supervisor { self.verdict($0) } }
 
-    public var watchedPrograms: WatchedPrograms { WatchedPrograms(startProgram: program) }
+    var watchedPrograms: WatchedPrograms { WatchedPrograms(startProgram: program) }
 
     /// The verdict on the run's supervisord snapshot (or the failure to get one).
-    public func verdict(_ fetched: SupervisorResult) -> CheckOutcome {
+    func verdict(_ fetched: SupervisorResult) -> CheckOutcome {
         let snapshot: SupervisorSnapshot
         switch fetched {
         case .failure(let f): return f.outcome
@@ -67,7 +68,7 @@ public struct StartCheck: Check {
     }
 
     /// The verdict for one process, kept pure for tests.
-    public func evaluate(_ p: SupervisorProcess, source: String) -> CheckOutcome {
+    func evaluate(_ p: SupervisorProcess, source: String) -> CheckOutcome {
         let name = p.namespec
         switch p.state {
         case .exited:

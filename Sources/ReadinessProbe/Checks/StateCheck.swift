@@ -1,17 +1,18 @@
 // Application state: `[state:UNIT]` checks the pid/error files of a unit, written by the
 // `liveness` Python module or by `readiness-probe state`. Every unhealthy reason is code 5.
 import ProbeState
+import ProbeSupport
 
-public struct StateCheck: Check {
-    public var unit: String
-    public var rundir: String
+struct StateCheck: Check {
+    var unit: String
+    var rundir: String
 
-    public init(unit: String, rundir: String) {
+    init(unit: String, rundir: String) {
         self.unit = unit
         self.rundir = rundir
     }
 
-    public static let kind = CheckKind(
+    static let kind = CheckKind(
         section: "state", resultKind: "app-state", order: 30, instance: .required,
         keys: ["rundir"],
         codes: [0, Codes.appStateBad],
@@ -34,13 +35,13 @@ public struct StateCheck: Check {
             }
         })
 
-    public func check(_ context: CheckContext) async -> CheckOutcome { verdict() }
+    func check(_ context: CheckContext) async -> CheckOutcome { verdict() }
 
     /// Two small file reads: answered when the run starts, no waiting.
-    public func work(_ settings: ProbeSettings) -> CheckWork { .answer(verdict()) }
+    func work(_ settings: ProbeSettings) -> CheckWork { .answer(verdict()) }
 
     /// Reads the unit's state files now (no waiting: two small reads).
-    public func verdict() -> CheckOutcome {
+    func verdict() -> CheckOutcome {
         let store: AppStateStore
         do { store = try AppStateStore(unit: unit, rundir: rundir, environment: [:]) } catch {
             return .fail(Codes.appStateBad, error.description, summary: "invalid state unit")

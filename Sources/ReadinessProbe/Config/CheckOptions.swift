@@ -1,4 +1,5 @@
 // Reading a check section's values: the keys every check accepts, and typed reads with file:line errors.
+import ProbeSupport
 
 /// The keys every check section accepts.
 public struct CommonCheckOptions: Sendable {

@@ -1,7 +1,8 @@
 // Framework settings: the [probe], [supervisor] and [listener] sections, and loading the file.
+import ProbeSupport
 
 /// How the supervisor checks learn program states.
-public enum SupervisorSourceKind: String, Sendable, CaseIterable {
+enum SupervisorSourceKind: String, Sendable, CaseIterable {
     /// The listener's ledger when fresh, else XML-RPC, else `supervisorctl status`.
     case auto
     case xmlrpc
@@ -10,58 +11,58 @@ public enum SupervisorSourceKind: String, Sendable, CaseIterable {
     case events
 }
 
-public struct SupervisorSettings: Sendable {
+struct SupervisorSettings: Sendable {
     /// nil: discovered as supervisorctl does.
-    public var serverURL: String? = nil
-    public var username: String? = nil
-    public var password: String? = nil
-    public var source: SupervisorSourceKind = .auto
-    public var supervisorctl: String = "supervisorctl"
+    var serverURL: String? = nil
+    var username: String? = nil
+    var password: String? = nil
+    var source: SupervisorSourceKind = .auto
+    var supervisorctl: String = "supervisorctl"
     /// supervisord.conf for discovery and for `supervisorctl -c`; nil: the standard search.
-    public var configFile: String? = nil
+    var configFile: String? = nil
     /// A ledger older than this is not trusted.
-    public var ledgerMaxAge: Duration = .seconds(15)
-    public init() {}
+    var ledgerMaxAge: Duration = .seconds(15)
+    init() {}
 }
 
-public struct ListenerSettings: Sendable {
-    public enum OnCriticalExit: String, Sendable { case record, terminate }
-    public var onCriticalExit: OnCriticalExit = .record
-    public var terminateGrace: Duration = .zero
+struct ListenerSettings: Sendable {
+    enum OnCriticalExit: String, Sendable { case record, terminate }
+    var onCriticalExit: OnCriticalExit = .record
+    var terminateGrace: Duration = .zero
     /// Run the full check set on every TICK and write the cached result.
-    public var runChecks = true
-    public var tick: String = "TICK_5"
+    var runChecks = true
+    var tick: String = "TICK_5"
     /// How long a critical program's unexpected exit stays reported after it is RUNNING again.
-    public var failureHold: Duration = .seconds(30)
-    public init() {}
+    var failureHold: Duration = .seconds(30)
+    init() {}
 }
 
 /// The listener's sd_notify socket (docs/notify.md).
-public struct NotifySettings: Sendable {
+struct NotifySettings: Sendable {
     /// nil: <rundir>/readiness-probe/notify.sock. `@name` is an abstract address.
-    public var socket: String? = nil
+    var socket: String? = nil
     /// The path socket's mode: senders need write permission on it.
-    public var mode: UInt32 = 0o666
-    public init() {}
+    var mode: UInt32 = 0o666
+    init() {}
 }
 
 public struct ProbeSettings: Sendable {
-    public static let defaultConfigPath = "/etc/readiness-probe/readiness-probe.conf"
-    public static let defaultHooksDir = "/etc/readiness-probe/hooks.d"
-    public static let sonicHookPath = "/usr/bin/readiness_probe_hook"
+    static let defaultConfigPath = "/etc/readiness-probe/readiness-probe.conf"
+    static let defaultHooksDir = "/etc/readiness-probe/hooks.d"
+    static let sonicHookPath = "/usr/bin/readiness_probe_hook"
 
     /// The overall deadline of one run.
     public var timeout: Duration = .seconds(5)
     /// The default timeout of hooks without their own.
     public var hookTimeout: Duration = .seconds(3)
     public var hooksDir: String = ProbeSettings.defaultHooksDir
-    public var sonicHook: String = ProbeSettings.sonicHookPath
+    var sonicHook: String = ProbeSettings.sonicHookPath
     public var rundir: String = "/run"
     /// A configuration with no checks at all is code 8 unless this is set (`[probe] allow_no_checks = true`).
-    public var allowNoChecks = false
-    public var supervisor = SupervisorSettings()
-    public var listener = ListenerSettings()
-    public var notify = NotifySettings()
+    var allowNoChecks = false
+    var supervisor = SupervisorSettings()
+    var listener = ListenerSettings()
+    var notify = NotifySettings()
     /// The config file that was read, or nil when the built-in defaults apply.
     public var configFile: String? = nil
     /// The process environment (for discovery and state defaults); injectable for tests.
@@ -71,7 +72,7 @@ public struct ProbeSettings: Sendable {
 
     /// Sections that configure the framework rather than create checks, with their keys.
     /// Pairs, not a Dictionary: looked up linearly (docs/architecture.md, "The probe path").
-    public static let frameworkSections: KeyValuePairs<String, [String]> = [
+    static let frameworkSections: KeyValuePairs<String, [String]> = [
         "probe": ["timeout", "hook_timeout", "hooks_dir", "sonic_hook", "rundir", "allow_no_checks"],
         "supervisor": ["serverurl", "username", "password", "source", "supervisorctl", "config", "ledger_max_age"],
         "listener": ["on_critical_exit", "terminate_grace", "run_checks", "tick", "failure_hold"],
@@ -79,7 +80,7 @@ public struct ProbeSettings: Sendable {
     ]
 
     /// Reads the framework sections of `doc`.
-    public mutating func apply(_ doc: INIDocument) throws(ConfigError) {
+    mutating func apply(_ doc: INIDocument) throws(ConfigError) {
         if let s = doc.section("probe") {
             if let e = s.entry("timeout") { timeout = try ConfigValue.duration(e) }
             if let e = s.entry("hook_timeout") { hookTimeout = try ConfigValue.duration(e) }
@@ -160,7 +161,7 @@ public struct ProbeConfiguration: Sendable {
 
     /// Where the config comes from: `--config`, else READINESS_PROBE_CONFIG, else the default
     /// path. A missing default file is not an error; a missing explicit one is.
-    public static func resolvePath(explicit: String?, environment: Environment) -> (path: String, explicit: Bool) {
+    static func resolvePath(explicit: String?, environment: Environment) -> (path: String, explicit: Bool) {
         if let explicit, !explicit.isEmpty { return (explicit, true) }
         if let env = environment["READINESS_PROBE_CONFIG"], !env.isEmpty { return (env, true) }
         return (ProbeSettings.defaultConfigPath, false)
@@ -189,7 +190,7 @@ public struct ProbeConfiguration: Sendable {
     }
 
     /// Builds from an already-parsed document (tests and embedding programs use this).
-    public static func build(document doc: INIDocument, configFile: String?, environment: Environment,
+    static func build(document doc: INIDocument, configFile: String?, environment: Environment,
                              registry: CheckRegistry = .standard) throws(ConfigError) -> ProbeConfiguration {
         for s in doc.sections {
             if let keys = ProbeSettings.frameworkSections.first(where: { $0.key == s.name })?.value {

@@ -1,13 +1,14 @@
 // Splits a command line into argv the way a POSIX shell splits words, without running a
 // shell: single quotes, double quotes (with \" \\ \$ \` escapes), backslash escapes.
 // No expansion of variables, globs or substitutions happens.
+import ProbeSupport
 
-public enum ShellWords {
-    public struct SplitError: Error, CustomStringConvertible, Sendable {
-        public var description: String
+enum ShellWords {
+    struct SplitError: Error, CustomStringConvertible, Sendable {
+        var description: String
     }
 
-    public static func split(_ text: String) throws(SplitError) -> [String] {
+    static func split(_ text: String) throws(SplitError) -> [String] {
         var words: [String] = []
         var current = ""
         var inWord = false

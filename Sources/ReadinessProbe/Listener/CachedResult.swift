@@ -9,15 +9,16 @@
 //        "result": <the contract JSON of `run --format json`>}
 // When the listener stops (or supervisord starts shutting down) it rewrites the file with
 // `closed: true` (or `supervisord_state: STOPPING`) and no `result`. Unknown keys are ignored.
+import ProbeSupport
 
-public enum CachedResult {
-    public static let format = "readiness-probe-result/1"
+enum CachedResult {
+    static let format = "readiness-probe-result/1"
 
-    public static func path(_ settings: ProbeSettings) -> String { Ledger.folder(settings) + "/result.json" }
+    static func path(_ settings: ProbeSettings) -> String { Ledger.folder(settings) + "/result.json" }
 
     /// The file's bytes. `report` nil writes a marker without a result (with `closed` or
     /// `supervisordState` saying why).
-    public static func encode(_ report: ProbeReport?, writer: WriterIdentity, closed: Bool = false,
+    static func encode(_ report: ProbeReport?, writer: WriterIdentity, closed: Bool = false,
                               supervisordState: String = "RUNNING", now: Double = Platform.epochSeconds()) -> [UInt8] {
         var fields: [(String, JSONValue)] = [
             ("format", .string(format)),
@@ -30,18 +31,18 @@ public enum CachedResult {
     }
 
     /// Writes the report atomically (mode 0644).
-    public static func write(_ report: ProbeReport?, path: String, writer: WriterIdentity, closed: Bool = false,
+    static func write(_ report: ProbeReport?, path: String, writer: WriterIdentity, closed: Bool = false,
                              supervisordState: String = "RUNNING") throws(SystemError) {
         try Platform.writeFileAtomically(path, encode(report, writer: writer, closed: closed, supervisordState: supervisordState))
     }
 
     /// The cached report if it may be trusted (WriterTrust: folder, file, writer alive) and
     /// finished within `maxAge`; otherwise a one-row report with code 11 (or 3) that says why.
-    public static func read(_ settings: ProbeSettings, maxAge: Duration, now: Double = Platform.epochSeconds()) -> ProbeReport {
+    static func read(_ settings: ProbeSettings, maxAge: Duration, now: Double = Platform.epochSeconds()) -> ProbeReport {
         read(path: path(settings), maxAge: maxAge, now: now)
     }
 
-    public static func read(path: String, maxAge: Duration, now: Double = Platform.epochSeconds()) -> ProbeReport {
+    static func read(path: String, maxAge: Duration, now: Double = Platform.epochSeconds()) -> ProbeReport {
         func noResult(_ detail: String, _ summary: String, code: Int32 = Codes.noFreshResult) -> ProbeReport {
             let row = CheckResult(name: "cached-result", kind: "cached-result", status: .fail, code: code,
                                   detail: detail, summary: summary, durationMs: 0)

@@ -5,18 +5,19 @@
 // SIGTERM and the signal thread (SIGTERM/SIGINT/SIGHUP: `shutdownHandler`) use other threads.
 // Every file write goes through ListenerFiles. docs/event-listener.md is the manual.
 @preconcurrency import Glibc
+import ProbeSupport
 import Synchronization
 import SupervisorKit
 import ProbeSpawn
 
-public final class EventListener {
-    public let settings: ProbeSettings
-    public let entries: [CheckEntry]
+final class EventListener {
+    let settings: ProbeSettings
+    let entries: [CheckEntry]
     /// Critical selectors (from [programs]) and the start program (from [start]).
-    public let watched: WatchedPrograms
-    public var critical: [ProgramSelector] { watched.critical }
-    public var startProgram: String? { watched.startProgram }
-    public private(set) var ledger = Ledger()
+    let watched: WatchedPrograms
+    var critical: [ProgramSelector] { watched.critical }
+    var startProgram: String? { watched.startProgram }
+    private(set) var ledger = Ledger()
     let ledgerPath: String
     let resultPath: String
     let files: ListenerFiles
@@ -31,15 +32,15 @@ public final class EventListener {
     let background = BackgroundChecks()
     let log: @Sendable (String) -> Void
     /// How long an XML-RPC call (seed, getPID) may take.
-    public var rpcTimeout: Duration = .seconds(3)
+    var rpcTimeout: Duration = .seconds(3)
     /// Non-critical changes and TICKs are written at most this often (critical ones at once).
-    public var coalesce: Double = 1.0
+    var coalesce: Double = 1.0
     /// The sd_notify socket and attribution (Notify/NotifyHub.swift); nil without an address.
-    public let notifyHub: NotifyHub?
+    let notifyHub: NotifyHub?
     /// STATUS=/watchdog pings not yet written (they are written at most once per `coalesce`).
     var notifyDirty = false
 
-    public init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
+    init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
         settings = configuration.settings
         entries = configuration.entries
         watched = WatchedPrograms.of(configuration.entries)
@@ -52,7 +53,7 @@ public final class EventListener {
         if let pool = settings.environment["SUPERVISOR_GROUP_NAME"], !pool.isEmpty { ledger.pool = pool }
     }
 
-    public static let stderrLog: @Sendable (String) -> Void = { Platform.writeStderr("readiness-probe listen: \($0)\n") }
+    static let stderrLog: @Sendable (String) -> Void = { Platform.writeStderr("readiness-probe listen: \($0)\n") }
 
     // MARK: start-up and end
 
@@ -60,7 +61,7 @@ public final class EventListener {
     /// removed), supervisord's pid and one getAllProcessInfo to seed the ledger, and the previous
     /// ledger, whose entries are kept only when it was written for this very supervisord process
     /// (pid, start time and boot id: a supervisord restarted with the same pid starts from scratch).
-    public func start() {
+    func start() {
         for m in files.open() { log(m) }
         // The notify socket next: supervisord starts the programs right after the listener, and a
         // library that connects once at start-up (Python's sdnotify) must find the socket there.
@@ -134,7 +135,7 @@ public final class EventListener {
     /// End of input or a signal: marks the ledger and the cached result closed (nothing is
     /// written after that), then cancels a check run in progress (its hooks' process groups
     /// are killed) and kills what hooks left behind. Safe from any thread.
-    public func finish() {
+    func finish() {
         notifyHub?.socket.close()
         Self.shutdown(files: files, background: background, ledger: ledger)
     }
@@ -147,7 +148,7 @@ public final class EventListener {
 
     /// What the signal thread runs on SIGTERM/SIGINT/SIGHUP (supervisord stops listeners with
     /// SIGTERM): close the files, stop the background run, exit 0.
-    public var shutdownHandler: @Sendable (Int32) -> Never {
+    var shutdownHandler: @Sendable (Int32) -> Never {
         let files = self.files, background = self.background, log = self.log
         return { signal in
             log("\(Signals.name(signal)): closing the ledger and exiting")
@@ -177,7 +178,7 @@ public final class EventListener {
     // MARK: events
 
     /// Handles one event; returns work for between the result and the next READY.
-    public func handle(_ event: SupervisorEvent) -> (() -> Void)? {
+    func handle(_ event: SupervisorEvent) -> (() -> Void)? {
         let h = event.header
         guard window.insert(h.serial) else { return nil }  // redelivery or another pool's copy
         if ledger.pool == nil { ledger.pool = h.pool }
@@ -295,7 +296,7 @@ public final class EventListener {
         }
     }
 
-    public func isCritical(name: String, group: String) -> Bool {
+    func isCritical(name: String, group: String) -> Bool {
         watched.isCritical(name: name, group: group) { $0 == ledger.pool || ledger.listenerGroups.contains($0) }
     }
 
@@ -303,7 +304,7 @@ public final class EventListener {
 
     /// Reads queued notify datagrams (a bounded batch) and writes the ledger: at once when a
     /// verdict may have changed, else within `coalesce`.
-    public func serviceNotify() {
+    func serviceNotify() {
         guard let hub = notifyHub else { return }
         let now = Platform.epochSeconds()
         let d = hub.drain(&ledger, now: now)
@@ -313,14 +314,14 @@ public final class EventListener {
     }
 
     /// How long the protocol loop may wait before `serviceNotify` must flush (-1: no limit).
-    public func notifyTimeout() -> Int32 {
+    func notifyTimeout() -> Int32 {
         guard notifyDirty else { return -1 }
         let left = lastWrite + coalesce - Platform.epochSeconds()
         return left <= 0 ? 0 : Int32(min(1000, left * 1000) + 1)
     }
 
     /// The protocol loop's side channel for the notify socket (nil when it could not be opened).
-    public var notifySideChannel: ListenerProtocol.SideChannel? {
+    var notifySideChannel: ListenerProtocol.SideChannel? {
         guard let hub = notifyHub, hub.fd >= 0 else { return nil }
         return ListenerProtocol.SideChannel(fd: hub.fd, service: { [self] in serviceNotify() }, timeout: { [self] in notifyTimeout() })
     }

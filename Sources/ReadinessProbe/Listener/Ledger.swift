@@ -2,18 +2,19 @@
 // program, kept from PROCESS_STATE events (seeded from one getAllProcessInfo), and written
 // atomically to <rundir>/readiness-probe/ledger.json for `run` to read (source = events/auto).
 // docs/event-listener.md describes the file.
+import ProbeSupport
 import SupervisorKit
 
 /// A critical program's unexpected exit (EXITED expected:0) or FATAL, as the listener saw it.
-public struct LedgerFailure: Sendable, Equatable {
+struct LedgerFailure: Sendable, Equatable {
     /// EXITED or FATAL.
-    public var state: ProcessState
+    var state: ProcessState
     /// Epoch seconds when the listener saw it.
-    public var at: Double
-    public var serial: Int
-    public var detail: String
+    var at: Double
+    var serial: Int
+    var detail: String
 
-    public init(state: ProcessState, at: Double, serial: Int, detail: String) {
+    init(state: ProcessState, at: Double, serial: Int, detail: String) {
         self.state = state
         self.at = at
         self.serial = serial
@@ -22,33 +23,33 @@ public struct LedgerFailure: Sendable, Equatable {
 }
 
 /// One program in the ledger.
-public struct LedgerEntry: Sendable, Equatable {
-    public var name: String
-    public var group: String
-    public var state: ProcessState
-    public var pid: Int
+struct LedgerEntry: Sendable, Equatable {
+    var name: String
+    var group: String
+    var state: ProcessState
+    var pid: Int
     /// `expected` of the last PROCESS_STATE_EXITED event; nil if not seen since the seed.
-    public var expected: Bool?
+    var expected: Bool?
     /// The exit status from the seed (getAllProcessInfo); nil once an event replaced it.
-    public var exitStatus: Int?
-    public var spawnError: String
+    var exitStatus: Int?
+    var spawnError: String
     /// Epoch seconds of the last change (event or seed).
-    public var changedAt: Double
+    var changedAt: Double
     /// The serial of the last applied event; -1 when the state came from the seed.
-    public var serial: Int
+    var serial: Int
     /// Set by an unexpected exit of a critical program; see `failureActive`.
-    public var failure: LedgerFailure?
+    var failure: LedgerFailure?
     /// sd_notify messages since the program's current start (Notify/, docs/notify.md).
-    public var notify: NotifyState? = nil
+    var notify: NotifyState? = nil
     /// Epoch seconds of the program's recent exits, oldest first (at most `maxExits`): every
     /// PROCESS_STATE_EXITED (it left RUNNING) and every BACKOFF (it died before reaching it). An
     /// operator's stop (STOPPED) clears them. The programs check reads them for crash loops (code 13).
-    public var exits: [Double] = []
+    var exits: [Double] = []
 
     /// How many exits an entry keeps (`[programs] crash_loop` counts up to this many).
-    public static let maxExits = 32
+    static let maxExits = 32
 
-    public init(name: String, group: String, state: ProcessState, pid: Int = 0, expected: Bool? = nil,
+    init(name: String, group: String, state: ProcessState, pid: Int = 0, expected: Bool? = nil,
                 exitStatus: Int? = nil, spawnError: String = "", changedAt: Double, serial: Int = -1,
                 failure: LedgerFailure? = nil) {
         self.name = name
@@ -63,25 +64,25 @@ public struct LedgerEntry: Sendable, Equatable {
         self.failure = failure
     }
 
-    public var namespec: String { SupervisorProcess.namespec(group: group, name: name) }
+    var namespec: String { SupervisorProcess.namespec(group: group, name: name) }
 
     /// A recorded failure counts until the program is RUNNING again AND `hold` has passed
     /// since the failure (so a crash that autorestart repairs within a second is still reported
     /// by probes for `hold`).
-    public func failureActive(now: Double, hold: Duration) -> Bool {
+    func failureActive(now: Double, hold: Duration) -> Bool {
         guard let f = failure else { return false }
         return state != .running || now - f.at < hold.secondsDouble
     }
 
     /// The program's exits as the checks see them (nil: none recorded).
-    public func exitRecord() -> ProgramExits? {
+    func exitRecord() -> ProgramExits? {
         if exits.isEmpty { return nil }
         return ProgramExits(namespec: namespec, state: state, runningSince: state == .running ? changedAt : nil, exits: exits)
     }
 
     /// The process as the checks see it. An active failure shows as the failing state
     /// (EXITED/FATAL) with the listener's explanation, so the programs check gives code 4.
-    public func process(now: Double, hold: Duration) -> SupervisorProcess {
+    func process(now: Double, hold: Duration) -> SupervisorProcess {
         if let f = failure, failureActive(now: now, hold: hold) {
             var desc = f.detail
             if state == .running { desc += "; RUNNING again (pid \(pid)), reported for \(DurationText.format(hold)) after the exit" }
@@ -95,46 +96,46 @@ public struct LedgerEntry: Sendable, Equatable {
 }
 
 /// The ledger: every program plus the listener's own bookkeeping.
-public struct Ledger: Sendable, Equatable {
-    public static let format = "readiness-probe-ledger/1"
+struct Ledger: Sendable, Equatable {
+    static let format = "readiness-probe-ledger/1"
 
-    public var entries: [LedgerEntry] = []
+    var entries: [LedgerEntry] = []
     /// Epoch seconds of the last write (set by `encode`); readers judge freshness by it.
-    public var writtenAt: Double = 0
+    var writtenAt: Double = 0
     /// `when` of the last TICK event (supervisord's clock), if any.
-    public var tickAt: Double? = nil
-    public var listenerPID: Int = 0
-    public var supervisordPID: Int? = nil
+    var tickAt: Double? = nil
+    var listenerPID: Int = 0
+    var supervisordPID: Int? = nil
     /// Start times (/proc/PID/stat field 22) of the listener and supervisord, and the boot id:
     /// with the pids, who wrote the ledger (see WriterTrust; readers verify them).
-    public var listenerStart: UInt64? = nil
-    public var supervisordStart: UInt64? = nil
-    public var bootID: String? = nil
+    var listenerStart: UInt64? = nil
+    var supervisordStart: UInt64? = nil
+    var bootID: String? = nil
     /// The listener's own pool (group), never a program of the ledger.
-    public var pool: String? = nil
+    var pool: String? = nil
     /// Event-listener groups (never critical by `*`).
-    public var listenerGroups: [String] = []
+    var listenerGroups: [String] = []
     /// True once seeded from getAllProcessInfo; an unseeded ledger is not trusted.
-    public var complete = false
-    public var seededAt: Double? = nil
+    var complete = false
+    var seededAt: Double? = nil
     /// True when the listener ended (stdin closed): the ledger is no longer kept.
-    public var closed = false
+    var closed = false
     /// supervisord's own state from SUPERVISOR_STATE_CHANGE events: RUNNING or STOPPING.
-    public var supervisordState = "RUNNING"
-    public var lastSerial: Int = -1
-    public var eventsApplied: Int = 0
+    var supervisordState = "RUNNING"
+    var lastSerial: Int = -1
+    var eventsApplied: Int = 0
     /// Every distinct event handled (duplicates excluded), of any kind.
-    public var eventsSeen: Int = 0
+    var eventsSeen: Int = 0
     /// The highest `poolserial` seen in the listener's own pool (-1: none). With no event lost
     /// since the pool began, `events == pool_serial + 1`.
-    public var poolSerial: Int = -1
+    var poolSerial: Int = -1
     /// The notify socket and its counters (nil: the listener has no notify socket configured).
-    public var notify: NotifyLedgerInfo? = nil
+    var notify: NotifyLedgerInfo? = nil
 
-    public init() {}
+    init() {}
 
     /// The writer recorded in the ledger.
-    public var writer: WriterIdentity {
+    var writer: WriterIdentity {
         get {
             WriterIdentity(bootID: bootID,
                            listener: listenerStart.map { ProcessIdentity(pid: listenerPID, startTime: $0) },
@@ -151,16 +152,16 @@ public struct Ledger: Sendable, Equatable {
 
     /// Whether `other` was written for the same supervisord process in the same boot (pid,
     /// start time and boot id all known and equal): only then may a listener keep its entries.
-    public func sameSupervisord(as other: Ledger) -> Bool {
+    func sameSupervisord(as other: Ledger) -> Bool {
         guard let a = writer.supervisord, let b = other.writer.supervisord, let boot = bootID else { return false }
         return a == b && boot == other.bootID
     }
 
-    public func index(name: String, group: String) -> Int? {
+    func index(name: String, group: String) -> Int? {
         entries.firstIndex { $0.name == name && $0.group == group }
     }
 
-    public func entry(_ namespec: String) -> LedgerEntry? {
+    func entry(_ namespec: String) -> LedgerEntry? {
         entries.first { $0.namespec == namespec } ?? entries.first { $0.name == namespec }
     }
 
@@ -168,7 +169,7 @@ public struct Ledger: Sendable, Equatable {
 
     /// Replaces every program's state with a fresh getAllProcessInfo answer, keeping recorded
     /// failures of programs that still exist. Listener groups are left out.
-    public mutating func seed(_ processes: [SupervisorProcess], now: Double) {
+    mutating func seed(_ processes: [SupervisorProcess], now: Double) {
         var next: [LedgerEntry] = []
         for p in processes where p.group != pool && !listenerGroups.contains(p.group) {
             var e = LedgerEntry(name: p.name, group: p.group, state: p.state, pid: p.pid, expected: nil,
@@ -191,20 +192,20 @@ public struct Ledger: Sendable, Equatable {
     }
 
     /// What applying one PROCESS_STATE event changed.
-    public struct Change: Sendable, Equatable {
-        public var namespec: String
-        public var state: ProcessState
+    struct Change: Sendable, Equatable {
+        var namespec: String
+        var state: ProcessState
         /// A failure that this event recorded (the program must be critical).
-        public var newFailure: LedgerFailure?
+        var newFailure: LedgerFailure?
         /// The failure is an unexpected exit or FATAL: what `on_critical_exit = terminate` acts on
         /// (an expected exit or a BACKOFF is latched, but never stops supervisord).
-        public var unexpected: Bool = false
+        var unexpected: Bool = false
     }
 
     /// Applies `PROCESS_STATE_<STATE>` for one process. `critical` says whether the program is
     /// critical (an unexpected exit or FATAL then records a failure). Events older than the
     /// entry's last event (by serial) are ignored. Returns nil when nothing changed.
-    public mutating func apply(state: ProcessState, name: String, group: String, pid: Int?, expected: Bool?,
+    mutating func apply(state: ProcessState, name: String, group: String, pid: Int?, expected: Bool?,
                                serial: Int, now: Double, critical: Bool) -> Change? {
         lastSerial = max(lastSerial, serial)
         eventsApplied += 1
@@ -260,7 +261,7 @@ public struct Ledger: Sendable, Equatable {
     }
 
     /// Drops failures that are over (RUNNING again and past `hold`); returns whether any was dropped.
-    public mutating func expireFailures(now: Double, hold: Duration) -> Bool {
+    mutating func expireFailures(now: Double, hold: Duration) -> Bool {
         var changed = false
         for i in entries.indices where entries[i].failure != nil && !entries[i].failureActive(now: now, hold: hold) {
             entries[i].failure = nil
@@ -271,7 +272,7 @@ public struct Ledger: Sendable, Equatable {
 
     // MARK: the snapshot the checks read
 
-    public func snapshot(now: Double, hold: Duration) -> SupervisorSnapshot {
+    func snapshot(now: Double, hold: Duration) -> SupervisorSnapshot {
         var s = SupervisorSnapshot(processes: entries.map { $0.process(now: now, hold: hold) }, source: "events",
                                    listenerGroups: Set(listenerGroups + (pool.map { [$0] } ?? [])))
         s.notify = NotifySnapshot(ledger: self)
@@ -281,7 +282,7 @@ public struct Ledger: Sendable, Equatable {
 
     // MARK: JSON
 
-    public func json() -> JSONValue {
+    func json() -> JSONValue {
         func num(_ d: Double?) -> JSONValue { d.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
         func int(_ i: Int?) -> JSONValue { i.map { .number(Double($0)) } ?? .null }
         let programs: [JSONValue] = entries.map { e in
@@ -315,12 +316,12 @@ public struct Ledger: Sendable, Equatable {
         ])
     }
 
-    public struct DecodeError: Error, Sendable, CustomStringConvertible {
-        public var reason: String
-        public var description: String { reason }
+    struct DecodeError: Error, Sendable, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
     }
 
-    public init(json v: JSONValue) throws(DecodeError) {
+    init(json v: JSONValue) throws(DecodeError) {
         func bad(_ r: String) -> DecodeError { DecodeError(reason: r) }
         guard v["format"]?.stringValue == Ledger.format else {
             throw bad("not a \(Ledger.format) file (format is \(v["format"].map { JSON.serialize($0) } ?? "missing"))")
@@ -371,13 +372,13 @@ public struct Ledger: Sendable, Equatable {
     }
 
     /// The folder under rundir that holds the ledger and the cached result.
-    public static func folder(_ settings: ProbeSettings) -> String { settings.rundir + "/readiness-probe" }
-    public static func path(_ settings: ProbeSettings) -> String { folder(settings) + "/ledger.json" }
+    static func folder(_ settings: ProbeSettings) -> String { settings.rundir + "/readiness-probe" }
+    static func path(_ settings: ProbeSettings) -> String { folder(settings) + "/ledger.json" }
 
     /// Reads the ledger file; nil when it does not exist. The folder and the file must pass
     /// WriterTrust's owner, mode and type checks (no symlink, regular file, size cap); its
     /// writer is not verified here (see `LedgerSource` and `WriterTrust.verify`).
-    public static func read(path: String) throws(DecodeError) -> Ledger? {
+    static func read(path: String) throws(DecodeError) -> Ledger? {
         let bytes: [UInt8]
         let slash = path.lastIndex(of: "/") ?? path.startIndex
         switch WriterTrust.read(folder: String(path[..<slash]), name: String(path[path.index(after: slash)...])) {
@@ -395,18 +396,18 @@ public struct Ledger: Sendable, Equatable {
     }
 
     /// The file's bytes.
-    public func encoded() -> [UInt8] { Array((JSON.serialize(json()) + "\n").utf8) }
+    func encoded() -> [UInt8] { Array((JSON.serialize(json()) + "\n").utf8) }
 
     /// Writes the ledger atomically (mode 0644), stamping `writtenAt`. The listener itself
     /// writes through its folder's descriptor (ListenerFiles); this is for tools and tests.
-    public mutating func write(path: String, now: Double) throws(SystemError) {
+    mutating func write(path: String, now: Double) throws(SystemError) {
         writtenAt = now
         try Platform.writeFileAtomically(path, encoded())
     }
 
     /// Forgets everything learned from events and seeds: a new supervisord, or events that
     /// cannot belong to the one the ledger describes. The caller reseeds.
-    public mutating func reset() {
+    mutating func reset() {
         entries = []
         complete = false
         seededAt = nil
@@ -420,7 +421,7 @@ public struct Ledger: Sendable, Equatable {
 
     /// Removes every program of `group` (PROCESS_GROUP_REMOVED); returns how many.
     @discardableResult
-    public mutating func removeGroup(_ group: String) -> Int {
+    mutating func removeGroup(_ group: String) -> Int {
         let before = entries.count
         entries.removeAll { $0.group == group }
         return before - entries.count
@@ -429,5 +430,5 @@ public struct Ledger: Sendable, Equatable {
 
 extension Duration {
     /// Seconds as a Double.
-    public var secondsDouble: Double { millisecondsDouble / 1000 }
+    var secondsDouble: Double { millisecondsDouble / 1000 }
 }

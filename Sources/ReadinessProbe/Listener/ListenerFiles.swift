@@ -4,6 +4,7 @@
 // end of input) nothing else is written, so a late background run cannot reopen a closed
 // listener's result.
 @preconcurrency import Glibc
+import ProbeSupport
 import Synchronization
 
 final class ListenerFiles: Sendable {

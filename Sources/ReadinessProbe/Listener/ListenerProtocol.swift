@@ -9,17 +9,18 @@
 // `len:N` token, exactly N code points after its newline; otherwise every byte that arrives
 // until the pipe is quiet for 100 ms (at most 2 s). Then the answer keeps the cycle in step.
 @preconcurrency import Glibc
+import ProbeSupport
 import SupervisorKit
 
-public struct ListenerProtocol {
-    public let input: Int32
-    public let output: Int32
-    public var log: (String) -> Void
-    public static let ready: [UInt8] = Array("READY\n".utf8)
-    public static let ok: [UInt8] = Array("RESULT 2\nOK".utf8)
-    public static let okReady: [UInt8] = ok + ready
+struct ListenerProtocol {
+    let input: Int32
+    let output: Int32
+    var log: (String) -> Void
+    static let ready: [UInt8] = Array("READY\n".utf8)
+    static let ok: [UInt8] = Array("RESULT 2\nOK".utf8)
+    static let okReady: [UInt8] = ok + ready
 
-    public enum End: Equatable, Sendable {
+    enum End: Equatable, Sendable {
         /// stdin reached end of file: supervisord closed it (clean exit).
         case endOfInput
         case readFailed(String)
@@ -29,19 +30,19 @@ public struct ListenerProtocol {
     /// A second input served by the same loop while it waits for supervisord (the notify
     /// socket): `service` runs when `fd` is readable, or when `timeout()` ms have passed
     /// (-1: no timeout). stdin always goes first, so the side channel cannot starve the protocol.
-    public struct SideChannel {
-        public var fd: Int32
-        public var service: () -> Void
-        public var timeout: () -> Int32
-        public init(fd: Int32, service: @escaping () -> Void, timeout: @escaping () -> Int32) {
+    struct SideChannel {
+        var fd: Int32
+        var service: () -> Void
+        var timeout: () -> Int32
+        init(fd: Int32, service: @escaping () -> Void, timeout: @escaping () -> Int32) {
             self.fd = fd
             self.service = service
             self.timeout = timeout
         }
     }
-    public var side: SideChannel? = nil
+    var side: SideChannel? = nil
 
-    public init(input: Int32 = 0, output: Int32 = 1, log: @escaping (String) -> Void) {
+    init(input: Int32 = 0, output: Int32 = 1, log: @escaping (String) -> Void) {
         self.input = input
         self.output = output
         self.log = log
@@ -66,7 +67,7 @@ public struct ListenerProtocol {
     /// Runs the cycle until end of input or an I/O error. `handle` gets each well-formed event
     /// and may return work to run after the result is written and before the next READY
     /// (supervisord holds further events meanwhile, so nothing is lost).
-    public func run(_ handle: (SupervisorEvent) -> (() -> Void)?) -> End {
+    func run(_ handle: (SupervisorEvent) -> (() -> Void)?) -> End {
         var decoder = EventStreamDecoder()
         var raw: [UInt8] = []          // bytes not yet part of an answered event (for resync)
         var rawStart = 0
@@ -179,20 +180,20 @@ public struct ListenerProtocol {
 
 /// The serials seen recently, to drop redeliveries and cross-pool duplicates. Bounded: it
 /// remembers the last `capacity` serials.
-public struct SerialWindow: Sendable {
-    public let capacity: Int
+struct SerialWindow: Sendable {
+    let capacity: Int
     private var ring: [Int]
     private var next = 0
     private var seen: Set<Int>
 
-    public init(capacity: Int = 4096) {
+    init(capacity: Int = 4096) {
         self.capacity = max(1, capacity)
         ring = Array(repeating: -1, count: self.capacity)
         seen = Set(minimumCapacity: self.capacity)
     }
 
     /// Records `serial`; returns false when it was already seen (a duplicate).
-    public mutating func insert(_ serial: Int) -> Bool {
+    mutating func insert(_ serial: Int) -> Bool {
         if seen.contains(serial) { return false }
         let old = ring[next]
         if old >= 0 { seen.remove(old) }

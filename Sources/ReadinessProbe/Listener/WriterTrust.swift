@@ -10,30 +10,32 @@
 //   verified is not trusted.
 // Anything else is a failure with code 11 (the caller falls back to XML-RPC with source =
 // auto), or 3 when the supervisord named in the file is not running at all.
+import ProbeSupport
+
 @preconcurrency import Glibc
 
 /// The processes that wrote a ledger or cached result, as recorded in the file.
-public struct WriterIdentity: Sendable, Equatable {
+struct WriterIdentity: Sendable, Equatable {
     /// /proc/sys/kernel/random/boot_id when the file was written.
-    public var bootID: String?
-    public var listener: ProcessIdentity?
-    public var supervisord: ProcessIdentity?
+    var bootID: String?
+    var listener: ProcessIdentity?
+    var supervisord: ProcessIdentity?
 
-    public init(bootID: String?, listener: ProcessIdentity?, supervisord: ProcessIdentity?) {
+    init(bootID: String?, listener: ProcessIdentity?, supervisord: ProcessIdentity?) {
         self.bootID = bootID
         self.listener = listener
         self.supervisord = supervisord
     }
 
     /// The calling process (the listener) and supervisord's pid (from getPID), as /proc shows them now.
-    public static func capture(supervisordPID: Int?) -> WriterIdentity {
+    static func capture(supervisordPID: Int?) -> WriterIdentity {
         var sv: ProcessIdentity? = nil
         if let pid = supervisordPID, case .alive(let p) = ProcessIdentity.lookup(pid) { sv = p }
         return WriterIdentity(bootID: ProcessIdentity.bootID, listener: ProcessIdentity.current(), supervisord: sv)
     }
 
     /// The JSON keys every trusted file carries.
-    public var jsonFields: [(String, JSONValue)] {
+    var jsonFields: [(String, JSONValue)] {
         func n(_ v: Int?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
         func t(_ v: UInt64?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
         return [
@@ -43,7 +45,7 @@ public struct WriterIdentity: Sendable, Equatable {
         ]
     }
 
-    public init(json v: JSONValue) {
+    init(json v: JSONValue) {
         func ident(_ pidKey: String, _ startKey: String) -> ProcessIdentity? {
             guard let pid = v[pidKey]?.intValue, pid > 0, let s = v[startKey]?.doubleValue, s >= 0, s < 1.8e19,
                   s == s.rounded() else { return nil }
@@ -56,21 +58,21 @@ public struct WriterIdentity: Sendable, Equatable {
 }
 
 /// Why a file is not trusted: a code (11, or 3 when supervisord is gone) and the explanation.
-public struct TrustFailure: Error, Sendable, Equatable {
-    public var code: Int32
-    public var detail: String
-    public var summary: String
+struct TrustFailure: Error, Sendable, Equatable {
+    var code: Int32
+    var detail: String
+    var summary: String
 
-    public init(code: Int32 = Codes.noFreshResult, _ detail: String, summary: String) {
+    init(code: Int32 = Codes.noFreshResult, _ detail: String, summary: String) {
         self.code = code
         self.detail = detail
         self.summary = summary
     }
 }
 
-public enum WriterTrust {
+enum WriterTrust {
     /// Files in the folder are capped at this size.
-    public static let sizeLimit = 4 << 20
+    static let sizeLimit = 4 << 20
 
     static func modeText(_ mode: UInt32) -> String {
         let p = mode & 0o7777
@@ -79,7 +81,7 @@ public enum WriterTrust {
     }
 
     /// What reading a file of the folder gave.
-    public enum Read: Sendable {
+    enum Read: Sendable {
         case missing
         case bytes([UInt8])
         case untrusted(String)
@@ -90,7 +92,7 @@ public enum WriterTrust {
     /// folder opened O_DIRECTORY|O_NOFOLLOW and checked (owner, mode), then the file read
     /// relative to that descriptor with `FilePolicy.trusted` (O_NONBLOCK|O_NOFOLLOW, regular
     /// file, owner, mode, size cap): no symlink is followed, a FIFO never blocks.
-    public static func read(folder: String, name: String, limit: Int = sizeLimit) -> Read {
+    static func read(folder: String, name: String, limit: Int = sizeLimit) -> Read {
         let dir: Int32
         do { dir = try SafeFile.openDirectory(folder) } catch {
             if case .missing = error.problem { return .missing }
@@ -110,13 +112,13 @@ public enum WriterTrust {
 
     /// Whether the writer recorded in a file is alive now: `verifySupervisord`, then `verifyListener`.
     /// `what` names the file for messages ("event listener ledger /run/readiness-probe/ledger.json").
-    public static func verify(_ id: WriterIdentity, what: String) -> TrustFailure? {
+    static func verify(_ id: WriterIdentity, what: String) -> TrustFailure? {
         verifySupervisord(id, what: what) ?? verifyListener(id, what: what)
     }
 
     /// The same boot, and supervisord's pid is still the recorded process. Code 3 when no process
     /// has that pid any more; 11 for everything else.
-    public static func verifySupervisord(_ id: WriterIdentity, what: String) -> TrustFailure? {
+    static func verifySupervisord(_ id: WriterIdentity, what: String) -> TrustFailure? {
         guard let recordedBoot = id.bootID else {
             return TrustFailure("\(what) does not say which boot wrote it (its writer cannot be verified)", summary: "\(short(what)) unverifiable")
         }
@@ -149,7 +151,7 @@ public enum WriterTrust {
     }
 
     /// The listener's pid is still the recorded process.
-    public static func verifyListener(_ id: WriterIdentity, what: String) -> TrustFailure? {
+    static func verifyListener(_ id: WriterIdentity, what: String) -> TrustFailure? {
         guard let l = id.listener else {
             return TrustFailure("\(what) does not name the event listener's process", summary: "\(short(what)) unverifiable")
         }
@@ -174,7 +176,7 @@ public enum WriterTrust {
 
     /// A file written within `maxAge` of `now`, and not after `now` (plus one second for clock
     /// steps between processes); nil when fresh.
-    public static func freshness(writtenAt: Double, now: Double, maxAge: Duration, what: String, limitName: String = "max age",
+    static func freshness(writtenAt: Double, now: Double, maxAge: Duration, what: String, limitName: String = "max age",
                                  hint: String = "") -> TrustFailure? {
         let age = now - writtenAt
         if age < -1 {
@@ -195,7 +197,7 @@ public enum WriterTrust {
     /// symlink afterwards cannot redirect a write. A folder of this user that is writable by
     /// group or others is set to 0755 (with a warning); a symlink, a non-directory or a folder
     /// of another user is an error: nothing is written there.
-    public static func openFolder(_ path: String) -> (fd: Int32, message: String?) {
+    static func openFolder(_ path: String) -> (fd: Int32, message: String?) {
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
             do { try Platform.makeDirectories(String(path[..<slash])) } catch {
                 return (-1, "cannot create \(String(path[..<slash])): \(error.message)")
@@ -240,7 +242,7 @@ public enum WriterTrust {
 
     /// Writes `bytes` to `name` in the folder `dirFD` atomically: a temporary `NAME.tmp.PID.RANDOM`
     /// created exclusively (never following a link), mode 0644, then renameat(2) over `name`.
-    public static func writeAtomically(dirFD: Int32, name: String, _ bytes: [UInt8]) throws(SystemError) {
+    static func writeAtomically(dirFD: Int32, name: String, _ bytes: [UInt8]) throws(SystemError) {
         let tmp = "\(name).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
         let fd = openat(dirFD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         if fd < 0 { throw SystemError("create", path: tmp) }
@@ -274,7 +276,7 @@ public enum WriterTrust {
     /// `dirFD`: those of a pid that is not running, of this process (none is in flight when this
     /// is called), or older than a minute. Never follows a symlink. Returns the names removed.
     @discardableResult
-    public static func removeStaleTemporaries(dirFD: Int32, now: Double = Platform.epochSeconds()) -> [String] {
+    static func removeStaleTemporaries(dirFD: Int32, now: Double = Platform.epochSeconds()) -> [String] {
         let dup = fcntl(dirFD, F_DUPFD_CLOEXEC, 0)
         guard dup >= 0, let dir = fdopendir(dup) else { return [] }
         defer { closedir(dir) }
@@ -306,7 +308,7 @@ extension Ledger {
     /// checks, the same boot and the same supervisord process, supervisord not STOPPING, the
     /// listener not closed and still the same process, written within `ledger_max_age` and not
     /// in the future, seeded (`complete`).
-    public static func trusted(_ settings: ProbeSettings, now: Double) -> Result<Ledger, TrustFailure> {
+    static func trusted(_ settings: ProbeSettings, now: Double) -> Result<Ledger, TrustFailure> {
         let path = Ledger.path(settings)
         let what = "event listener ledger \(path)"
         let ledger: Ledger

@@ -8,24 +8,26 @@
 // program and the sender is root or N's owner. A sender whose ancestry reaches supervisord but
 // no known pid (a program still STARTING: its pid comes with the RUNNING event) is held, bounded,
 // until an event names one of its ancestors. Everything else is counted and logged, never applied.
+import ProbeSupport
+
 @preconcurrency import Glibc
 
 /// The listener's notify counters and socket, as written into the ledger.
-public struct NotifyLedgerInfo: Sendable, Equatable {
-    public var socket: String
+struct NotifyLedgerInfo: Sendable, Equatable {
+    var socket: String
     /// Why the socket could not be created (notify programs are then never ready).
-    public var error: String? = nil
-    public var received = 0
-    public var applied = 0
-    public var malformed = 0
-    public var oversized = 0
-    public var unattributed = 0
-    public var fdsClosed = 0
-    public var pending = 0
+    var error: String? = nil
+    var received = 0
+    var applied = 0
+    var malformed = 0
+    var oversized = 0
+    var unattributed = 0
+    var fdsClosed = 0
+    var pending = 0
 
-    public init(socket: String) { self.socket = socket }
+    init(socket: String) { self.socket = socket }
 
-    public func json() -> JSONValue {
+    func json() -> JSONValue {
         .object([
             ("socket", .string(socket)), ("error", error.map { .string($0) } ?? .null),
             ("received", .number(Double(received))), ("applied", .number(Double(applied))),
@@ -35,7 +37,7 @@ public struct NotifyLedgerInfo: Sendable, Equatable {
         ])
     }
 
-    public init?(json v: JSONValue?) {
+    init?(json v: JSONValue?) {
         guard let v, v != .null, let socket = v["socket"]?.stringValue else { return nil }
         self.socket = socket
         error = v["error"]?.stringValue
@@ -49,12 +51,12 @@ public struct NotifyLedgerInfo: Sendable, Equatable {
     }
 }
 
-public final class NotifyHub {
-    public let socket: NotifySocket
-    public private(set) var info: NotifyLedgerInfo
+final class NotifyHub {
+    let socket: NotifySocket
+    private(set) var info: NotifyLedgerInfo
     let log: (String) -> Void
     /// supervisord's pid, where the ancestry walk stops.
-    public var supervisordPID: Int?
+    var supervisordPID: Int?
 
     enum Attribution {
         case program(name: String, group: String, pid: Int)
@@ -74,18 +76,18 @@ public final class NotifyHub {
     static let pendingMaxAge = 120.0
     private var logged = 0
 
-    public init(address: NotifyAddress, log: @escaping (String) -> Void) {
+    init(address: NotifyAddress, log: @escaping (String) -> Void) {
         socket = NotifySocket(address: address)
         info = NotifyLedgerInfo(socket: address.text)
         self.log = log
     }
 
     /// The socket's address from the settings: `[notify] socket`, else <rundir>/readiness-probe/notify.sock.
-    public static func address(_ settings: ProbeSettings) -> NotifyAddress? {
+    static func address(_ settings: ProbeSettings) -> NotifyAddress? {
         NotifyAddress(settings.notify.socket ?? (Ledger.folder(settings) + "/notify.sock"))
     }
 
-    public func open(mode: mode_t) {
+    func open(mode: mode_t) {
         do {
             try socket.open(mode: mode)
             info.error = nil
@@ -97,26 +99,26 @@ public final class NotifyHub {
     }
 
     /// Records why the socket is not opened at all (its folder was refused).
-    public func refuse(_ why: String) {
+    func refuse(_ why: String) {
         info.error = why
         log("error: \(why); notify programs will not be ready")
     }
 
-    public var fd: Int32 { socket.fd }
+    var fd: Int32 { socket.fd }
 
     /// Forget attributions (a program's pid changed, or a TICK: pids may have been reused).
-    public func invalidate() { cache.removeAll(keepingCapacity: true) }
+    func invalidate() { cache.removeAll(keepingCapacity: true) }
 
-    public struct Drained {
-        public var received = 0
+    struct Drained {
+        var received = 0
         /// A change a probe's verdict may depend on: write the ledger now.
-        public var urgent = false
+        var urgent = false
         /// Only STATUS=/ERRNO=/watchdog pings changed: write within the coalescing interval.
-        public var changed = false
+        var changed = false
     }
 
     /// Receives and applies up to `limit` queued datagrams (never blocks).
-    public func drain(_ ledger: inout Ledger, now: Double, limit: Int = 64) -> Drained {
+    func drain(_ ledger: inout Ledger, now: Double, limit: Int = 64) -> Drained {
         var out = Drained()
         while out.received < limit, let d = socket.receive() {
             out.received += 1
@@ -209,7 +211,7 @@ public final class NotifyHub {
 
     /// After a PROCESS_STATE event: applies held messages whose sender descends from a program
     /// that is now RUNNING with a known pid, and drops old ones. Returns whether any was applied.
-    public func programsChanged(_ ledger: inout Ledger, now: Double) -> Bool {
+    func programsChanged(_ ledger: inout Ledger, now: Double) -> Bool {
         invalidate()
         if pending.isEmpty { return false }
         var applied = false

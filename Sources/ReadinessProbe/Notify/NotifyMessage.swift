@@ -3,48 +3,49 @@
 // its notify socket; docs/notify.md is the manual. Unknown keys are ignored (as systemd does);
 // a datagram that is too large, holds a NUL byte, is not UTF-8, or holds no assignment at all
 // is malformed and dropped whole (counted by the listener, never applied in part).
+import ProbeSupport
 
-public struct NotifyMessage: Sendable, Equatable {
+struct NotifyMessage: Sendable, Equatable {
     /// Datagrams longer than this are dropped (systemd reads at most PIPE_BUF = 4096 bytes).
-    public static let maxBytes = 4096
+    static let maxBytes = 4096
     /// STATUS= text longer than this is cut (at a character boundary).
-    public static let maxStatusBytes = 512
+    static let maxStatusBytes = 512
     /// WATCHDOG_USEC= above this (about 12.7 days) is ignored.
-    public static let maxWatchdogUSec: UInt64 = 1 << 40
+    static let maxWatchdogUSec: UInt64 = 1 << 40
 
-    public enum Watchdog: Sendable, Equatable {
+    enum Watchdog: Sendable, Equatable {
         /// WATCHDOG=1: the program is alive.
         case ping
         /// WATCHDOG=trigger: the program asks to be treated as failed.
         case trigger
     }
 
-    public var ready = false
-    public var stopping = false
-    public var reloading = false
-    public var status: String? = nil
-    public var errno: Int? = nil
-    public var watchdog: Watchdog? = nil
+    var ready = false
+    var stopping = false
+    var reloading = false
+    var status: String? = nil
+    var errno: Int? = nil
+    var watchdog: Watchdog? = nil
     /// WATCHDOG_USEC=: the program changes its own watchdog period (microseconds).
-    public var watchdogUSec: UInt64? = nil
-    public var extendTimeoutUSec: UInt64? = nil
-    public var mainPID: Int? = nil
+    var watchdogUSec: UInt64? = nil
+    var extendTimeoutUSec: UInt64? = nil
+    var mainPID: Int? = nil
     /// BARRIER=1 (systemd-notify sends it with a file descriptor after each message).
-    public var barrier = false
+    var barrier = false
     /// Assignments with keys this parser does not act on (FDSTORE=, MONOTONIC_USEC=, ...), or
     /// with values it does not accept (READY=0, MAINPID=abc).
-    public var ignored = 0
+    var ignored = 0
 
-    public init() {}
+    init() {}
 
-    public enum ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    enum ParseError: Error, Sendable, Equatable, CustomStringConvertible {
         case empty
         case tooLarge(Int)
         case containsNUL
         case notUTF8
         case noAssignment
 
-        public var description: String {
+        var description: String {
             switch self {
             case .empty: "empty datagram"
             case .tooLarge(let n): "datagram of \(n) bytes (more than \(NotifyMessage.maxBytes))"
@@ -56,7 +57,7 @@ public struct NotifyMessage: Sendable, Equatable {
     }
 
     /// Parses one datagram. `length` is its full length when the receive buffer cut it.
-    public static func parse(_ bytes: some Collection<UInt8>, length: Int? = nil) throws(ParseError) -> NotifyMessage {
+    static func parse(_ bytes: some Collection<UInt8>, length: Int? = nil) throws(ParseError) -> NotifyMessage {
         let total = length ?? bytes.count
         if total > maxBytes || bytes.count > maxBytes { throw .tooLarge(max(total, bytes.count)) }
         if bytes.isEmpty { throw .empty }
@@ -125,7 +126,7 @@ public struct NotifyMessage: Sendable, Equatable {
     }
 
     /// The datagram a sender writes for this message (the `notify` command; tests).
-    public var encoded: [UInt8] {
+    var encoded: [UInt8] {
         var lines: [String] = []
         if ready { lines.append("READY=1") }
         if reloading { lines.append("RELOADING=1") }
@@ -147,17 +148,17 @@ public struct NotifyMessage: Sendable, Equatable {
 
 /// A notify socket address as NOTIFY_SOCKET spells it: an absolute path, or `@name` for the
 /// abstract namespace (the `@` becomes a NUL byte, as systemd does).
-public struct NotifyAddress: Sendable, Equatable, CustomStringConvertible {
-    public var text: String
+struct NotifyAddress: Sendable, Equatable, CustomStringConvertible {
+    var text: String
 
-    public init?(_ text: String) {
+    init?(_ text: String) {
         guard text.utf8.count >= 2, text.utf8.count <= 107, !text.utf8.contains(0),
               text.hasPrefix("/") || text.hasPrefix("@") else { return nil }
         self.text = text
     }
 
-    public var isAbstract: Bool { text.hasPrefix("@") }
+    var isAbstract: Bool { text.hasPrefix("@") }
     /// The bytes of sun_path: for an abstract address a NUL, then the name.
-    public var socketBytes: [UInt8] { isAbstract ? [0] + Array(text.utf8.dropFirst()) : Array(text.utf8) }
-    public var description: String { text }
+    var socketBytes: [UInt8] { isAbstract ? [0] + Array(text.utf8.dropFirst()) : Array(text.utf8) }
+    var description: String { text }
 }

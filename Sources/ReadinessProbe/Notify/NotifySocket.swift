@@ -3,37 +3,38 @@
 // sender passes (systemd-notify's BARRIER=1) is closed as soon as the datagram is read.
 @preconcurrency import Glibc
 import CShim
+import ProbeSupport
 
-public struct NotifyDatagram: Sendable {
+struct NotifyDatagram: Sendable {
     /// The bytes received (at most `NotifySocket.bufferSize`).
-    public var bytes: ArraySlice<UInt8>
+    var bytes: ArraySlice<UInt8>
     /// The datagram's full length (larger than `bytes.count` when it was cut).
-    public var length: Int
+    var length: Int
     /// The sender's pid and uid from SCM_CREDENTIALS (0 / nil when the kernel gave none).
-    public var pid: Int
-    public var uid: UInt32?
+    var pid: Int
+    var uid: UInt32?
     /// File descriptors that came with it (closed already).
-    public var fds: Int
+    var fds: Int
 }
 
-public final class NotifySocket {
-    public static let bufferSize = NotifyMessage.maxBytes + 1
-    public let address: NotifyAddress
-    public private(set) var fd: Int32 = -1
+final class NotifySocket {
+    static let bufferSize = NotifyMessage.maxBytes + 1
+    let address: NotifyAddress
+    private(set) var fd: Int32 = -1
     private var buffer = [UInt8](repeating: 0, count: NotifySocket.bufferSize)
 
-    public init(address: NotifyAddress) { self.address = address }
+    init(address: NotifyAddress) { self.address = address }
 
     deinit { close() }
 
-    public struct OpenError: Error, Sendable, CustomStringConvertible {
-        public var description: String
+    struct OpenError: Error, Sendable, CustomStringConvertible {
+        var description: String
     }
 
     /// Binds the socket. A path that exists is replaced only when it is a socket (a previous
     /// listener's); a regular file, a symlink or anything else there is refused, never followed.
     /// `mode` is applied to a path socket (senders need write permission on it).
-    public func open(mode: mode_t = 0o666) throws(OpenError) {
+    func open(mode: mode_t = 0o666) throws(OpenError) {
         close()
         if !address.isAbstract {
             let path = address.text
@@ -68,7 +69,7 @@ public final class NotifySocket {
     }
 
     /// Closes the socket and removes its path (abstract addresses vanish with the fd).
-    public func close() {
+    func close() {
         guard fd >= 0 else { return }
         Glibc.close(fd)
         fd = -1
@@ -79,7 +80,7 @@ public final class NotifySocket {
     }
 
     /// One queued datagram, or nil when none is queued (never blocks).
-    public func receive() -> NotifyDatagram? {
+    func receive() -> NotifyDatagram? {
         guard fd >= 0 else { return nil }
         var pid: Int32 = 0, uid: UInt32 = 0, fds: Int32 = 0, ctrunc: Int32 = 0
         let n = buffer.withUnsafeMutableBufferPointer { b in
@@ -92,7 +93,7 @@ public final class NotifySocket {
     }
 
     /// Sends one datagram to `address` from a fresh socket, optionally passing `fd` (SCM_RIGHTS).
-    public static func send(_ bytes: [UInt8], to address: NotifyAddress, passing fd: Int32 = -1) throws(SystemError) {
+    static func send(_ bytes: [UInt8], to address: NotifyAddress, passing fd: Int32 = -1) throws(SystemError) {
         let addr = address.socketBytes
         let rc = addr.withUnsafeBufferPointer { a in
             a.withMemoryRebound(to: CChar.self) { ap in
@@ -106,7 +107,7 @@ public final class NotifySocket {
     /// end of a pipe; waits (up to `timeout`) until the receiver has closed it, so the message has
     /// been read while this process (its credentials) still exists. Returns false when the
     /// receiver did not close it in time (the message itself was sent).
-    public static func sendWithBarrier(_ bytes: [UInt8], to address: NotifyAddress, timeout: Duration) throws(SystemError) -> Bool {
+    static func sendWithBarrier(_ bytes: [UInt8], to address: NotifyAddress, timeout: Duration) throws(SystemError) -> Bool {
         try send(bytes, to: address)
         var fds: [Int32] = [-1, -1]
         if cshim_pipe_cloexec(&fds, 0) != 0 { throw SystemError("pipe") }
@@ -131,9 +132,9 @@ public final class NotifySocket {
 }
 
 /// The parent chain of a process, read from /proc/PID/stat.
-public enum ProcessTree {
+enum ProcessTree {
     /// The parent pid of `pid`, or nil when it is gone or unreadable.
-    public static func parent(of pid: Int) -> Int? {
+    static func parent(of pid: Int) -> Int? {
         guard pid > 0, let bytes = try? Platform.readFile("/proc/\(pid)/stat", limit: 4096),
               let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         // After "pid (comm)": " S PPID ..."
@@ -144,7 +145,7 @@ public enum ProcessTree {
 
     /// `pid` and its ancestors, nearest first, up to (not including) `stop`, pid 1 or pid 0;
     /// at most `limit` entries. `reachedStop` is true when the walk ended at `stop`.
-    public static func ancestors(of pid: Int, stop: Int?, limit: Int = 32) -> (chain: [Int], reachedStop: Bool) {
+    static func ancestors(of pid: Int, stop: Int?, limit: Int = 32) -> (chain: [Int], reachedStop: Bool) {
         var chain: [Int] = []
         var p = pid
         while p > 1 && chain.count < limit {
@@ -157,7 +158,7 @@ public enum ProcessTree {
     }
 
     /// The uid owning /proc/PID (the process's real owner), or nil when it is gone.
-    public static func owner(of pid: Int) -> UInt32? {
+    static func owner(of pid: Int) -> UInt32? {
         guard pid > 0 else { return nil }
         var st = stat()
         guard stat("/proc/\(pid)", &st) == 0 else { return nil }

@@ -1,35 +1,36 @@
 // What the listener knows of one program's sd_notify messages since its current start, kept in
 // the ledger entry of that program (docs/notify.md). A restart (new pid, or any state but
 // RUNNING/STARTING) clears it; RELOADING=1 clears READY until the next READY=1.
+import ProbeSupport
 
-public struct NotifyState: Sendable, Equatable {
+struct NotifyState: Sendable, Equatable {
     /// The program's pid these messages belong to (the ledger entry's pid when they were applied).
-    public var pid: Int
+    var pid: Int
     /// When the current READY=1 arrived (nil: not ready since the start, or since RELOADING=1).
-    public var readyAt: Double? = nil
-    public var reloadingAt: Double? = nil
-    public var stoppingAt: Double? = nil
+    var readyAt: Double? = nil
+    var reloadingAt: Double? = nil
+    var stoppingAt: Double? = nil
     /// The last STATUS= text.
-    public var status: String? = nil
-    public var errno: Int? = nil
+    var status: String? = nil
+    var errno: Int? = nil
     /// The last WATCHDOG=1; the watchdog is armed from the first one.
-    public var watchdogAt: Double? = nil
+    var watchdogAt: Double? = nil
     /// WATCHDOG_USEC= from the program: its own watchdog period.
-    public var watchdogUSec: UInt64? = nil
+    var watchdogUSec: UInt64? = nil
     /// WATCHDOG=trigger: failed until the program restarts.
-    public var triggeredAt: Double? = nil
+    var triggeredAt: Double? = nil
     /// MAINPID=: another pid that speaks for this program.
-    public var mainPID: Int? = nil
-    public var lastAt: Double = 0
-    public var messages: Int = 0
+    var mainPID: Int? = nil
+    var lastAt: Double = 0
+    var messages: Int = 0
 
-    public init(pid: Int) { self.pid = pid }
+    init(pid: Int) { self.pid = pid }
 
     /// Applies one message received at `now`; returns true when what a probe concludes may have
     /// changed (ready, reloading, stopping, trigger, the watchdog's arming or period, MAINPID), false
     /// for STATUS=, ERRNO= and watchdog pings (the listener writes those at most once a second).
     @discardableResult
-    public mutating func apply(_ m: NotifyMessage, now: Double) -> Bool {
+    mutating func apply(_ m: NotifyMessage, now: Double) -> Bool {
         let before = self
         messages += 1
         lastAt = now
@@ -55,7 +56,7 @@ public struct NotifyState: Sendable, Equatable {
 
     /// The watchdog period that applies: the program's own WATCHDOG_USEC=, else `configured`
     /// (nil or zero: no watchdog).
-    public func watchdogPeriod(configured: Duration?) -> Double? {
+    func watchdogPeriod(configured: Duration?) -> Double? {
         if let u = watchdogUSec { return Double(u) / 1e6 }
         guard let c = configured, c > .zero else { return nil }
         return c.secondsDouble
@@ -63,7 +64,7 @@ public struct NotifyState: Sendable, Equatable {
 
     // MARK: JSON (inside a ledger program entry)
 
-    public func json() -> JSONValue {
+    func json() -> JSONValue {
         func num(_ d: Double?) -> JSONValue { d.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
         return .object([
             ("pid", .number(Double(pid))), ("ready_at", num(readyAt)), ("reloading_at", num(reloadingAt)),
@@ -75,7 +76,7 @@ public struct NotifyState: Sendable, Equatable {
         ])
     }
 
-    public init?(json v: JSONValue?) {
+    init?(json v: JSONValue?) {
         guard let v, v != .null, let pid = v["pid"]?.intValue else { return nil }
         self.pid = pid
         readyAt = v["ready_at"]?.doubleValue
@@ -94,18 +95,18 @@ public struct NotifyState: Sendable, Equatable {
 
 /// One notify program as the checks see it: its notify state (nil: no message since its start)
 /// and since when it has been RUNNING.
-public struct NotifyView: Sendable, Equatable {
-    public var state: NotifyState?
+struct NotifyView: Sendable, Equatable {
+    var state: NotifyState?
     /// Epoch seconds since the program is RUNNING (the ledger's change time).
-    public var runningSince: Double
+    var runningSince: Double
 
-    public init(state: NotifyState?, runningSince: Double) {
+    init(state: NotifyState?, runningSince: Double) {
         self.state = state
         self.runningSince = runningSince
     }
 
     /// Whether the program counts as ready, and if not, why (for code 12's detail).
-    public func verdict(name: String, now: Double, watchdog: Duration?) -> (ready: Bool, detail: String, summary: String) {
+    func verdict(name: String, now: Double, watchdog: Duration?) -> (ready: Bool, detail: String, summary: String) {
         func ago(_ t: Double) -> String { "\(DurationText.format(.milliseconds(Int64(max(0, now - t) * 1000) / 100 * 100))) ago" }
         let waiting = DurationText.format(.milliseconds(Int64(max(0, now - runningSince) * 1000) / 100 * 100))
         var tail = ""
@@ -140,20 +141,20 @@ public struct NotifyView: Sendable, Equatable {
 }
 
 /// The notify side of a ledger snapshot: every program's notify view, and the socket's error.
-public struct NotifySnapshot: Sendable, Equatable {
+struct NotifySnapshot: Sendable, Equatable {
     /// namespec -> view, for RUNNING programs.
-    public var programs: [String: NotifyView]
+    var programs: [String: NotifyView]
     /// Why the listener has no notify socket (nil when it has one, or none was configured).
-    public var socketError: String?
-    public var socket: String?
+    var socketError: String?
+    var socket: String?
 
-    public init(programs: [String: NotifyView] = [:], socketError: String? = nil, socket: String? = nil) {
+    init(programs: [String: NotifyView] = [:], socketError: String? = nil, socket: String? = nil) {
         self.programs = programs
         self.socketError = socketError
         self.socket = socket
     }
 
-    public init(ledger: Ledger) {
+    init(ledger: Ledger) {
         var programs: [String: NotifyView] = [:]
         for e in ledger.entries where e.state == .running {
             let state = e.notify.flatMap { $0.pid == e.pid ? $0 : nil }

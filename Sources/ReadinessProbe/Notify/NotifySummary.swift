@@ -1,27 +1,28 @@
 // The notify programs' state for `serve`: /readyz's JSON (`notify`) and /metrics
 // (`readiness_probe_notify_*`). Taken from the listener's ledger after each background run
 // (never on a request), for the programs `[programs] notify` names. docs/notify.md, docs/serve.md.
+import ProbeSupport
 
-public struct NotifySummary: Sendable, Equatable {
-    public struct Program: Sendable, Equatable {
-        public var name: String
-        public var ready: Bool
-        public var readyAt: Double?
-        public var status: String?
-        public var watchdogAt: Double?
-        public var runningSince: Double?
-        public var detail: String
+struct NotifySummary: Sendable, Equatable {
+    struct Program: Sendable, Equatable {
+        var name: String
+        var ready: Bool
+        var readyAt: Double?
+        var status: String?
+        var watchdogAt: Double?
+        var runningSince: Double?
+        var detail: String
     }
 
-    public var socket: String?
+    var socket: String?
     /// Why there is no notify state (no ledger, stale ledger, no socket), or nil.
-    public var error: String?
-    public var programs: [Program]
+    var error: String?
+    var programs: [Program]
     /// When it was taken (epoch seconds).
-    public var at: Double
+    var at: Double
 
     /// nil when the configuration has no notify programs.
-    public static func take(settings: ProbeSettings, entries: [CheckEntry], now: Double = Platform.epochSeconds()) -> NotifySummary? {
+    static func take(settings: ProbeSettings, entries: [CheckEntry], now: Double = Platform.epochSeconds()) -> NotifySummary? {
         guard let check = entries.compactMap({ $0.check as? ProgramsCheck }).first, !check.notify.isEmpty else { return nil }
         var out = NotifySummary(socket: nil, error: nil, programs: [], at: now)
         let snapshot: SupervisorSnapshot
@@ -49,7 +50,7 @@ public struct NotifySummary: Sendable, Equatable {
         return out
     }
 
-    public func json(now: Double = Platform.epochSeconds()) -> JSONValue {
+    func json(now: Double = Platform.epochSeconds()) -> JSONValue {
         func num(_ d: Double?) -> JSONValue { d.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
         return .object([
             ("socket", socket.map { .string($0) } ?? .null), ("error", error.map { .string($0) } ?? .null),

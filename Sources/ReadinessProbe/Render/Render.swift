@@ -1,5 +1,6 @@
 // Rendering a ProbeReport for people and probes: summary (one stable line, then the table),
 // table, json (Report/ReportJSON.swift: the contract's shape) and verbose (kube-apiserver style).
+import ProbeSupport
 
 public enum OutputFormat: String, Sendable, CaseIterable {
     case summary, table, json, verbose
@@ -50,7 +51,7 @@ public enum Render {
         s.utf8.allSatisfy { $0 < 0x80 } ? s.utf8.count : s.count
     }
 
-    public static func formatMs(_ ms: Double) -> String {
+    static func formatMs(_ ms: Double) -> String {
         if ms >= 1000 { return Decimal1.format(ms / 1000, digits: 2, fixed: true) + "s" }
         return Decimal1.format(ms, digits: 1, fixed: true) + "ms"
     }
@@ -70,7 +71,7 @@ public enum Render {
     }
 
     /// One check as a kube-apiserver style line, without the newline.
-    public static func verboseLine(_ r: CheckResult) -> String {
+    static func verboseLine(_ r: CheckResult) -> String {
         switch r.status {
         case .pass: return "[+]\(r.name) ok"
         case .warn: return "[+]\(r.name) warn: \(r.detail)"

@@ -1,11 +1,12 @@
 // Reporting to Kuberhealthy as an external check: one JSON POST to KH_REPORTING_URL with the
 // run's UUID, retried on transient failures until the run's deadline.
 import ProbeHTTP
+import ProbeSupport
 
-public enum Kuberhealthy {
+enum Kuberhealthy {
     /// `{"OK":true,"Errors":[]}` or `{"OK":false,"Errors":["check: detail (code N)", ...]}`.
     /// Never OK:false without an error, never a blank error; warn-status checks are not errors.
-    public static func body(_ report: ProbeReport) -> JSONValue {
+    static func body(_ report: ProbeReport) -> JSONValue {
         var errors: [String] = []
         if !report.ready {
             for r in report.results where r.status == .fail {
@@ -19,18 +20,18 @@ public enum Kuberhealthy {
         return .object([("OK", .bool(report.ready)), ("Errors", .array(errors.map { .string($0) }))])
     }
 
-    public struct Target: Sendable, Equatable {
-        public var endpoint: HTTPEndpoint
+    struct Target: Sendable, Equatable {
+        var endpoint: HTTPEndpoint
         /// Path and query, e.g. `/check`.
-        public var target: String
+        var target: String
     }
 
-    public struct URLError: Error, CustomStringConvertible, Sendable {
-        public var description: String
+    struct URLError: Error, CustomStringConvertible, Sendable {
+        var description: String
     }
 
     /// Parses `http://host[:port][/path]`. https is refused with a clear message (this client has no TLS).
-    public static func parseURL(_ url: String) throws(URLError) -> Target {
+    static func parseURL(_ url: String) throws(URLError) -> Target {
         if url.lowercased().hasPrefix("https://") {
             throw URLError(description: "KH_REPORTING_URL \(url) uses https, which this client does not speak; use Kuberhealthy's in-cluster http:// service address")
         }
@@ -69,21 +70,21 @@ public enum Kuberhealthy {
         return Target(endpoint: .tcp(host: String(host), port: port), target: target)
     }
 
-    public struct Delivery: Sendable {
-        public var accepted: Bool
-        public var attempts: Int
+    struct Delivery: Sendable {
+        var accepted: Bool
+        var attempts: Int
         /// The last HTTP status, if any answer came.
-        public var status: Int?
+        var status: Int?
         /// What happened, in one line.
-        public var message: String
+        var message: String
     }
 
-    public typealias Sender = @Sendable (HTTPClientRequest, HTTPEndpoint, Deadline) throws(HTTPClientError) -> HTTPResponse
+    typealias Sender = @Sendable (HTTPClientRequest, HTTPEndpoint, Deadline) throws(HTTPClientError) -> HTTPResponse
 
     /// Sends `body` until accepted (2xx), refused for good (400, 410 and other 4xx but 408/429),
     /// or `deadline`. Transient failures (connect errors, timeouts, 5xx, 408, 429) are retried
     /// with backoff from 250 ms doubling to 4 s.
-    public static func deliver(_ body: String, to target: Target, uuid: String, deadline: Deadline,
+    static func deliver(_ body: String, to target: Target, uuid: String, deadline: Deadline,
                                log: @Sendable (String) -> Void = { _ in },
                                send: Sender = { (r, e, d) throws(HTTPClientError) in try HTTPClient.send(r, to: e, deadline: d, maxResponseBytes: 64 << 10) })
         -> Delivery {

@@ -1,10 +1,11 @@
 // A report as JSON and back: the `--format json` shape of `run`, `wait` and `serve`, and the
 // body of the listener's cached result file (docs/event-listener.md). One codec for all of them.
+import ProbeSupport
 
 /// The JSON codec of `ProbeReport`.
-public enum ReportJSON {
+enum ReportJSON {
     /// `{"ready", "code", "summary", "duration_ms", "checks": [{"name", "kind", "status", "code", "detail", "duration_ms"}]}`.
-    public static func value(_ report: ProbeReport) -> JSONValue {
+    static func value(_ report: ProbeReport) -> JSONValue {
         .object([
             ("ready", .bool(report.ready)),
             ("code", .number(Double(report.code))),
@@ -21,12 +22,12 @@ public enum ReportJSON {
     }
 
     /// `value(report)` serialised on one line, without a newline.
-    public static func text(_ report: ProbeReport) -> String { JSON.serialize(value(report)) }
+    static func text(_ report: ProbeReport) -> String { JSON.serialize(value(report)) }
 
     static func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
 
     /// Parses a report back from `value(_:)`'s shape (cached results); nil when a field is missing or mistyped.
-    public static func report(from v: JSONValue, finishedAt: Double) -> ProbeReport? {
+    static func report(from v: JSONValue, finishedAt: Double) -> ProbeReport? {
         guard let code = v["code"]?.intValue, let summary = v["summary"]?.stringValue,
               let checks = v["checks"]?.arrayValue else { return nil }
         var rows: [CheckResult] = []

@@ -1,6 +1,7 @@
 // The plugin model: a Sendable protocol, the work a check describes, the entry the runner
 // schedules, and the context a check runs in.
 import ProbeSpawn
+import ProbeSupport
 
 /// A readiness check: look, and say what you saw.
 ///
@@ -44,10 +45,10 @@ public enum CheckWork: Sendable {
 }
 
 /// A check built from a closure, for quick plugins and tests.
-public struct ClosureCheck: Check {
+struct ClosureCheck: Check {
     let body: @Sendable (CheckContext) async -> CheckOutcome
-    public init(_ body: @escaping @Sendable (CheckContext) async -> CheckOutcome) { self.body = body }
-    public func check(_ context: CheckContext) async -> CheckOutcome { await body(context) }
+    init(_ body: @escaping @Sendable (CheckContext) async -> CheckOutcome) { self.body = body }
+    func check(_ context: CheckContext) async -> CheckOutcome { await body(context) }
 }
 
 public enum Severity: String, Sendable {

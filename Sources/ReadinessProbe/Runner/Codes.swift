@@ -1,5 +1,6 @@
 // The code table: the one source for exit statuses and per-check codes.
 // `readiness-probe codes` prints it and docs/codes.md must equal that output.
+import ProbeSupport
 
 /// A documented result code (or range of codes).
 public struct CodeInfo: Sendable {
@@ -11,26 +12,26 @@ public struct CodeInfo: Sendable {
 }
 
 public enum Codes {
-    public static let ready: Int32 = 0
-    public static let hookFailed: Int32 = 1
-    public static let startNotDone: Int32 = 2
-    public static let supervisorUnavailable: Int32 = 3
-    public static let programNotRunning: Int32 = 4
-    public static let appStateBad: Int32 = 5
+    static let ready: Int32 = 0
+    static let hookFailed: Int32 = 1
+    static let startNotDone: Int32 = 2
+    static let supervisorUnavailable: Int32 = 3
+    static let programNotRunning: Int32 = 4
+    static let appStateBad: Int32 = 5
     /// A check (any kind) ran past its own timeout.
-    public static let checkTimedOut: Int32 = 6
+    static let checkTimedOut: Int32 = 6
     /// The former name of `checkTimedOut`.
-    public static let hookTimedOut: Int32 = checkTimedOut
-    public static let hookNotStarted: Int32 = 7
-    public static let invalidConfig: Int32 = 8
-    public static let deadlineExceeded: Int32 = 9
-    public static let reportNotAccepted: Int32 = 10
-    public static let noFreshResult: Int32 = 11
-    public static let programNotReady: Int32 = 12
+    static let hookTimedOut: Int32 = checkTimedOut
+    static let hookNotStarted: Int32 = 7
+    static let invalidConfig: Int32 = 8
+    static let deadlineExceeded: Int32 = 9
+    static let reportNotAccepted: Int32 = 10
+    static let noFreshResult: Int32 = 11
+    static let programNotReady: Int32 = 12
     /// A critical program keeps exiting and being restarted ([programs] crash_loop).
-    public static let crashLooping: Int32 = 13
+    static let crashLooping: Int32 = 13
     /// The probe itself could not do its work (bind, write): not a check's verdict.
-    public static let systemError: Int32 = 14
+    static let systemError: Int32 = 14
 
     public static let table: [CodeInfo] = [
         CodeInfo(range: 0...0, name: "ready", meaning: "Every check passed (or only warned)."),
@@ -71,14 +72,14 @@ public enum Codes {
 
     /// Maps a hook's exit status to a probe code: 0 stays 0, 16-254 pass through,
     /// 1-15 and 255 become 1.
-    public static func forHookExit(_ status: Int32) -> Int32 {
+    static func forHookExit(_ status: Int32) -> Int32 {
         if status == 0 { return 0 }
         if (16...254).contains(status) { return status }
         return hookFailed
     }
 
     /// The table as Markdown: the exact content of docs/codes.md.
-    public static func markdown() -> String {
+    static func markdown() -> String {
         var out = "# Result codes\n\n"
         out += "The probe's exit status and every check's code. `readiness-probe codes` prints this page;\n"
         out += "`make docs` regenerates it and a test fails if the two differ.\n\n"
@@ -91,7 +92,7 @@ public enum Codes {
         return out
     }
 
-    public static func json() -> String {
+    static func json() -> String {
         let rows: [JSONValue] = table.map {
             .object([
                 ("code", .string($0.label)), ("from", .number(Double($0.range.lowerBound))),

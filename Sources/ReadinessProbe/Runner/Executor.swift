@@ -5,11 +5,12 @@
 // each row then says is the plan's (RunPlan.swift).
 import ProbeSpawn
 import CShim
+import ProbeSupport
 @preconcurrency import Glibc
 import Synchronization
 
 /// Stops a run from another thread, or on a signal. One per run.
-public final class RunControl: Sendable {
+final class RunControl: Sendable {
     let wake = WakePipe()
     /// 0 running, -1 stopped, > 0 stopped by that signal.
     private let stopState = Atomic<Int32>(0)
@@ -17,11 +18,11 @@ public final class RunControl: Sendable {
     let signalFD: Int32
 
     /// A control for cancellation only.
-    public init() { signalFD = -1 }
+    init() { signalFD = -1 }
 
     /// Also stops the run on any of `signals` (e.g. SIGTERM, SIGINT, SIGHUP for `run`): blocks
     /// them in the calling thread (call it before starting other threads) and watches a signalfd.
-    public init(stopOn signals: [Int32]) {
+    init(stopOn signals: [Int32]) {
         signalFD = signals.withUnsafeBufferPointer { cshim_signalfd_block($0.baseAddress, Int32($0.count)) }
     }
 
@@ -29,15 +30,15 @@ public final class RunControl: Sendable {
 
     /// Stops the run: its processes are killed (with their groups) and reaped, its tasks are
     /// cancelled, and every unfinished row is code 9. Safe from any thread, any number of times.
-    public func stop() {
+    func stop() {
         _ = stopState.compareExchange(expected: 0, desired: -1, ordering: .sequentiallyConsistent)
         wake.wake()
     }
 
-    public var isStopped: Bool { stopState.load(ordering: .sequentiallyConsistent) != 0 }
+    var isStopped: Bool { stopState.load(ordering: .sequentiallyConsistent) != 0 }
 
     /// The signal that stopped the run, if one did.
-    public var signal: Int32? {
+    var signal: Int32? {
         let s = stopState.load(ordering: .sequentiallyConsistent)
         return s > 0 ? s : nil
     }

@@ -1,5 +1,6 @@
 // The check registry: maps a config section kind (`hook`, `start`, `programs`, `state`)
 // to a factory. Built-in kinds register exactly as a library user registers their own.
+import ProbeSupport
 
 public enum InstanceRule: Sendable {
     /// `[start]`: no `:NAME` part.
@@ -14,7 +15,7 @@ public struct CheckKindInput: Sendable {
     public var settings: ProbeSettings
     /// The whole configuration, for kinds that read another section (programs reads [start]).
     public var document: INIDocument
-    public init(sections: [INISection], settings: ProbeSettings, document: INIDocument = INIDocument()) {
+    init(sections: [INISection], settings: ProbeSettings, document: INIDocument = INIDocument()) {
         self.sections = sections
         self.settings = settings
         self.document = document
@@ -52,7 +53,7 @@ public struct CheckKind: Sendable {
         self.make = make
     }
 
-    public static let commonKeys = ["severity", "timeout", "liveness"]
+    static let commonKeys = ["severity", "timeout", "liveness"]
 }
 
 public struct CheckRegistry: Sendable {
@@ -78,7 +79,7 @@ public struct CheckRegistry: Sendable {
     }
 
     /// Builds every check, in table order (kind order, then each kind's own order).
-    public func makeEntries(document: INIDocument, settings: ProbeSettings) throws(ConfigError) -> [CheckEntry] {
+    func makeEntries(document: INIDocument, settings: ProbeSettings) throws(ConfigError) -> [CheckEntry] {
         var all: [CheckEntry] = []
         for kind in kinds.sorted(by: { $0.order < $1.order }) {
             let sections = document.sections(kind: kind.section)

@@ -1,5 +1,6 @@
 // Results: what one check says (CheckOutcome), what the table holds (CheckResult),
 // and what the probe says (ProbeReport).
+import ProbeSupport
 
 public enum CheckStatus: String, Sendable, CaseIterable {
     case pass, fail, warn, skip
@@ -41,7 +42,7 @@ public struct CheckResult: Sendable, Equatable {
     public var summary: String
     public var durationMs: Double
 
-    public init(name: String, kind: String, status: CheckStatus, code: Int32, detail: String,
+    init(name: String, kind: String, status: CheckStatus, code: Int32, detail: String,
                 summary: String? = nil, durationMs: Double) {
         self.name = name
         self.kind = kind
@@ -83,7 +84,7 @@ public struct ProbeReport: Sendable, Equatable {
 
     public var ready: Bool { code == 0 }
 
-    public init(code: Int32, summary: String, durationMs: Double, results: [CheckResult], finishedAt: Double) {
+    init(code: Int32, summary: String, durationMs: Double, results: [CheckResult], finishedAt: Double) {
         self.code = code
         self.summary = summary
         self.durationMs = durationMs
@@ -93,7 +94,7 @@ public struct ProbeReport: Sendable, Equatable {
 
     /// Aggregates per the contract: the first failing check in table order decides;
     /// warn and skip never fail the probe.
-    public static func aggregate(_ results: [CheckResult], durationMs: Double, finishedAt: Double = Platform.epochSeconds()) -> ProbeReport {
+    static func aggregate(_ results: [CheckResult], durationMs: Double, finishedAt: Double = Platform.epochSeconds()) -> ProbeReport {
         if let first = results.first(where: { $0.status == .fail }) {
             let failing = results.filter { $0.status == .fail }.count
             var summary = "\(first.name): \(first.summary)"

@@ -1,43 +1,44 @@
 // The timing rules of one run, as a value, and the only code that writes a row: an answered
 // check, a check past its own timeout (code 6), and a check the run did not see finish (code 9).
 import ProbeSpawn
+import ProbeSupport
 
 /// One run's deadlines and row rules. Built from the entries when the run starts; the executor
 /// (Executor.swift) only decides *when*, the plan says *what* each row then is.
-public struct RunPlan: Sendable {
+struct RunPlan: Sendable {
     /// One entry's identity and timing.
-    public struct Slot: Sendable {
-        public var name: String
-        public var kind: String
-        public var severity: Severity
+    struct Slot: Sendable {
+        var name: String
+        var kind: String
+        var severity: Severity
         /// The entry's own timeout, if it has one.
-        public var ownTimeout: Duration?
+        var ownTimeout: Duration?
         /// When the entry must be done: its own timeout capped by the overall deadline.
-        public var deadline: Deadline
+        var deadline: Deadline
         /// Whether its own timer counts: it has one and it ends before the overall deadline
         /// (else the overall deadline, code 9, is what ends it).
-        public var ownTimerCounts: Bool
+        var ownTimerCounts: Bool
     }
 
     /// Why a check did not finish (code 9).
-    public enum Unfinished: Sendable {
+    enum Unfinished: Sendable {
         /// The overall deadline passed.
         case deadline
         /// The run was stopped (cancelled, or `run` got SIGTERM/SIGINT/SIGHUP).
         case stopped
     }
 
-    public let start: ContinuousClock.Instant
+    let start: ContinuousClock.Instant
     /// The overall limit (`--timeout`, else `[probe] timeout`).
-    public let limit: Duration
-    public let overall: Deadline
-    public let slots: [Slot]
+    let limit: Duration
+    let overall: Deadline
+    let slots: [Slot]
     /// The supervisord processes the run's checks read (XML-RPC asks for only those).
-    public let supervisorQuery: SupervisorQuery
+    let supervisorQuery: SupervisorQuery
     /// When the supervisord fetch gives up: a little before the overall deadline.
-    public let fetchDeadline: Deadline
+    let fetchDeadline: Deadline
 
-    public init(_ entries: [CheckEntry], settings: ProbeSettings, timeout: Duration? = nil,
+    init(_ entries: [CheckEntry], settings: ProbeSettings, timeout: Duration? = nil,
                 start: ContinuousClock.Instant = .now) {
         self.start = start
         limit = timeout ?? settings.timeout
@@ -63,7 +64,7 @@ public struct RunPlan: Sendable {
 
     /// The row of a check that answered at `at`. A failure of a `warn` check shows as warn; a
     /// failure without a code is code 1.
-    public func answered(_ i: Int, _ outcome: CheckOutcome, at: ContinuousClock.Instant) -> CheckResult {
+    func answered(_ i: Int, _ outcome: CheckOutcome, at: ContinuousClock.Instant) -> CheckResult {
         let slot = slots[i]
         var status = outcome.status
         if status == .fail && slot.severity == .warn { status = .warn }
@@ -74,7 +75,7 @@ public struct RunPlan: Sendable {
     }
 
     /// Code 6: the check ran past its own timeout (`limit`, by default the entry's own).
-    public func timedOut(_ i: Int, limit: Duration? = nil, killedGroup: Bool = false,
+    func timedOut(_ i: Int, limit: Duration? = nil, killedGroup: Bool = false,
                          at: ContinuousClock.Instant) -> CheckResult {
         let text = DurationText.format(limit ?? slots[i].ownTimeout ?? self.limit)
         return failed(i, Codes.checkTimedOut, "ran past its own timeout (\(text))" + killed(killedGroup),
@@ -82,7 +83,7 @@ public struct RunPlan: Sendable {
     }
 
     /// Code 9: the check had not finished when the overall deadline passed or the run was stopped.
-    public func unfinished(_ i: Int, _ why: Unfinished, killedGroup: Bool = false,
+    func unfinished(_ i: Int, _ why: Unfinished, killedGroup: Bool = false,
                            at: ContinuousClock.Instant) -> CheckResult {
         switch why {
         case .deadline:

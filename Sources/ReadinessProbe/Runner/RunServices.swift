@@ -1,3 +1,4 @@
+import ProbeSupport
 import Synchronization
 
 /// Work shared by the checks of one run. The first check that asks for a key starts the

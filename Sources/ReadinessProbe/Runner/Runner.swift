@@ -1,6 +1,7 @@
 // The runner's entry points. Both run the one executor (Executor.swift) under one plan
 // (RunPlan.swift): `runBlocking` on the calling thread, `run` on a thread of its own for callers
 // in Swift concurrency (serve, wait), where cancelling the calling task stops the run.
+import ProbeSupport
 
 public enum ProbeRunner {
     /// Runs every check once, all at once, under one overall deadline (`timeout`, else
@@ -22,7 +23,7 @@ public enum ProbeRunner {
     }
 
     /// `run` on the calling thread. `control` stops it from another thread or on a signal.
-    public static func runBlocking(_ entries: [CheckEntry], settings: ProbeSettings, timeout: Duration? = nil,
+    static func runBlocking(_ entries: [CheckEntry], settings: ProbeSettings, timeout: Duration? = nil,
                                    supervisor: SupervisorInput = .fetch, services: RunServices? = nil,
                                    control: RunControl = RunControl()) -> ProbeReport {
         let plan = RunPlan(entries, settings: settings, timeout: timeout)

@@ -7,20 +7,21 @@
 // the first result and when the result is stale (code 11). An unknown name: NOT_FOUND for Check,
 // SERVICE_UNKNOWN (stream kept open) for Watch.
 import ProbeHTTP2
+import ProbeSupport
 import Synchronization
 
-public struct GRPCHealthService: GRPCService {
-    public static let checkPath = "/grpc.health.v1.Health/Check"
-    public static let watchPath = "/grpc.health.v1.Health/Watch"
-    public static let listPath = "/grpc.health.v1.Health/List"
+struct GRPCHealthService: GRPCService {
+    static let checkPath = "/grpc.health.v1.Health/Check"
+    static let watchPath = "/grpc.health.v1.Health/Watch"
+    static let listPath = "/grpc.health.v1.Health/List"
 
-    public let endpoints: HealthEndpoints
+    let endpoints: HealthEndpoints
     let allNames: Set<String>
     let livenessNames: Set<String>
     /// The answers built from the current fresh result, by service name (see `answer(_:_:)`).
     let memo = AnswerMemo()
 
-    public init(endpoints: HealthEndpoints) {
+    init(endpoints: HealthEndpoints) {
         self.endpoints = endpoints
         allNames = Set(endpoints.checks.map(\.name))
         livenessNames = Set(endpoints.checks.filter(\.liveness).map(\.name))
@@ -33,7 +34,7 @@ public struct GRPCHealthService: GRPCService {
 
     /// The service names List reports, in order: "", readyz, livez, then each check (a check named
     /// like one of the first three is reachable only through those).
-    public var serviceNames: [String] {
+    var serviceNames: [String] {
         var names = ["", "readyz", "livez"]
         for c in endpoints.checks where !names.contains(c.name) { names.append(c.name) }
         return names
@@ -48,10 +49,10 @@ public struct GRPCHealthService: GRPCService {
     }
 
     /// The answer for a service: its serving status, code and one-line detail, from the cached report.
-    public struct Answer: Equatable, Sendable {
-        public var status: GRPCHealth.ServingStatus
-        public var code: Int32
-        public var detail: String
+    struct Answer: Equatable, Sendable {
+        var status: GRPCHealth.ServingStatus
+        var code: Int32
+        var detail: String
     }
 
     /// The answer from the cached report. A fresh result's answers are built once per run (the
@@ -87,11 +88,11 @@ public struct GRPCHealthService: GRPCService {
     }
 
     /// The answer for a service name, or nil when no such service exists.
-    public func answer(service: String) -> Answer? {
+    func answer(service: String) -> Answer? {
         target(service).map { answer($0, endpoints.cache.snapshot()) }
     }
 
-    public func call(path: String, request: ArraySlice<UInt8>) -> GRPCReply {
+    func call(path: String, request: ArraySlice<UInt8>) -> GRPCReply {
         switch path {
         case Self.checkPath, Self.watchPath:
             let service: String
@@ -127,7 +128,7 @@ public struct GRPCHealthService: GRPCService {
     static let servingTrailers = [("readiness-code", "0")]
 
     /// Watch's message: the current status, SERVICE_UNKNOWN for an unknown name.
-    public func streamMessage(key: String) -> [UInt8] {
+    func streamMessage(key: String) -> [UInt8] {
         guard let t = target(key) else { return GRPCHealth.encodeCheckResponse(.serviceUnknown) }
         return GRPCHealth.encodeCheckResponse(answer(t, endpoints.cache.snapshot()).status)
     }

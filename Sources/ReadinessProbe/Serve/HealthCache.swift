@@ -1,23 +1,24 @@
 // serve's memory: the last report of the background runs, when it finished, and run counters.
 // Requests only read it; the background runner is the only writer. Nothing here runs a check.
+import ProbeSupport
 import Synchronization
 
 /// What the health endpoints know at one instant.
-public struct HealthSnapshot: Sendable {
+struct HealthSnapshot: Sendable {
     /// The last finished run, or nil before the first one finished.
-    public var report: ProbeReport?
+    var report: ProbeReport?
     /// Age of `report` on the monotonic clock.
-    public var age: Duration?
+    var age: Duration?
     /// Since the server started (how long the first run has been going, before it finishes).
-    public var uptime: Duration
-    public var runs: Int
+    var uptime: Duration
+    var runs: Int
     /// Per check name, completed runs by status (`pass`, `fail`, `warn`, `skip`).
-    public var checkRuns: [String: [CheckStatus: Int]]
+    var checkRuns: [String: [CheckStatus: Int]]
     /// The notify programs' state after the last run (nil: no notify programs configured).
-    public var notify: NotifySummary? = nil
+    var notify: NotifySummary? = nil
 }
 
-public final class HealthCache: Sendable {
+final class HealthCache: Sendable {
     private struct State {
         var report: ProbeReport?
         var finished: ContinuousClock.Instant?
@@ -33,12 +34,12 @@ public final class HealthCache: Sendable {
     private let log: @Sendable (String) -> Void
 
     /// `log` receives one line per state change (ready <-> not ready, code changes).
-    public init(log: @escaping @Sendable (String) -> Void = { Platform.writeStderr($0 + "\n") }) {
+    init(log: @escaping @Sendable (String) -> Void = { Platform.writeStderr($0 + "\n") }) {
         self.log = log
     }
 
     /// Stores a finished run.
-    public func store(_ report: ProbeReport, notify: NotifySummary? = nil) {
+    func store(_ report: ProbeReport, notify: NotifySummary? = nil) {
         state.withLock { s in
             s.report = report
             s.notify = notify
@@ -48,7 +49,7 @@ public final class HealthCache: Sendable {
         }
     }
 
-    public func snapshot() -> HealthSnapshot {
+    func snapshot() -> HealthSnapshot {
         let now = ContinuousClock.now
         return state.withLock { s in
             HealthSnapshot(report: s.report, age: s.finished.map { now - $0 }, uptime: now - started,
@@ -57,7 +58,7 @@ public final class HealthCache: Sendable {
     }
 
     /// Logs `line` when `code` differs from the last code noted (the first note always logs).
-    public func note(code: Int32, line: @autoclosure () -> String) {
+    func note(code: Int32, line: @autoclosure () -> String) {
         let changed = state.withLock { s -> Bool in
             if s.logged == code { return false }
             s.logged = code

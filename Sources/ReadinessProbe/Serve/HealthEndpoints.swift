@@ -1,49 +1,50 @@
 // serve's endpoints: /readyz, /livez, /healthz, /readyz/NAME, /livez/NAME, /metrics.
 // Every answer is built from the cached report (HealthCache); a request never runs a check.
 import ProbeHTTP
+import ProbeSupport
 import Synchronization
 
-public struct HealthEndpoints: Sendable {
+struct HealthEndpoints: Sendable {
     /// One check as configured (table order).
-    public struct CheckInfo: Sendable {
-        public var name: String
-        public var kind: String
-        public var liveness: Bool
-        public init(name: String, kind: String, liveness: Bool) {
+    struct CheckInfo: Sendable {
+        var name: String
+        var kind: String
+        var liveness: Bool
+        init(name: String, kind: String, liveness: Bool) {
             self.name = name
             self.kind = kind
             self.liveness = liveness
         }
     }
 
-    public enum Scope: String, Sendable {
+    enum Scope: String, Sendable {
         case readyz, livez
     }
 
-    public let cache: HealthCache
-    public let checks: [CheckInfo]
+    let cache: HealthCache
+    let checks: [CheckInfo]
     /// A result older than this is served as not ready (code 11).
-    public let maxAge: Duration
+    let maxAge: Duration
     /// The aggregate answers already built for the current result (see `ResponseMemo`).
     let memo = ResponseMemo()
 
-    public init(cache: HealthCache, checks: [CheckInfo], maxAge: Duration) {
+    init(cache: HealthCache, checks: [CheckInfo], maxAge: Duration) {
         self.cache = cache
         self.checks = checks
         self.maxAge = maxAge
     }
 
-    public init(cache: HealthCache, entries: [CheckEntry], maxAge: Duration) {
+    init(cache: HealthCache, entries: [CheckEntry], maxAge: Duration) {
         self.init(cache: cache, checks: entries.map { CheckInfo(name: $0.name, kind: $0.kind, liveness: $0.liveness) },
                   maxAge: maxAge)
     }
 
     /// Whether /livez has checks of its own; with none, it answers for the server loop alone.
-    public var hasLivenessChecks: Bool { checks.contains { $0.liveness } }
+    var hasLivenessChecks: Bool { checks.contains { $0.liveness } }
 
     static let codeHeader = "X-Readiness-Code"
 
-    public func respond(_ request: HTTPRequest) -> HTTPServerResponse {
+    func respond(_ request: HTTPRequest) -> HTTPServerResponse {
         var path = request.path
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         if path == "/metrics" {

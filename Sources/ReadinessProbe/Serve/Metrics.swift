@@ -1,16 +1,17 @@
 // /metrics in the Prometheus text exposition format (0.0.4) or OpenMetrics 1.0.0, chosen by the
 // request's Accept header. Names and labels are listed in docs/serve.md.
+import ProbeSupport
 
-public enum Metrics {
+enum Metrics {
     /// The two exposition formats.
-    public enum Format: Sendable, Equatable {
+    enum Format: Sendable, Equatable {
         /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
         case text
         /// OpenMetrics 1.0.0 (`application/openmetrics-text; version=1.0.0`): counters' families
         /// without `_total`, `build_info` as an `info` family, and a final `# EOF`.
         case openMetrics
 
-        public var contentType: String {
+        var contentType: String {
             switch self {
             case .text: return "text/plain; version=0.0.4; charset=utf-8"
             case .openMetrics: return "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -23,7 +24,7 @@ public enum Metrics {
     /// of the text format (`text/plain`, `text/*`, `*/*`); else the text format. What Prometheus
     /// sends (`application/openmetrics-text;version=1.0.0,...,text/plain;version=0.0.4;q=0.5,*/*;q=0.1`)
     /// gets OpenMetrics; a browser's or curl's Accept, or none, gets text.
-    public static func negotiate(accept: String?) -> Format {
+    static func negotiate(accept: String?) -> Format {
         guard let accept, !accept.isEmpty else { return .text }
         var openMetricsQ = -1.0, textQ = -1.0
         for range in accept.split(separator: ",") {
@@ -50,7 +51,7 @@ public enum Metrics {
     }
 
     /// Label values: backslash, double quote and newline escaped as both formats require.
-    public static func escapeLabel(_ value: String) -> String {
+    static func escapeLabel(_ value: String) -> String {
         var out = ""
         out.reserveCapacity(value.utf8.count)
         for ch in value.unicodeScalars {
@@ -81,7 +82,7 @@ public enum Metrics {
         #endif
     }
 
-    public static func render(_ snapshot: HealthSnapshot, checks: [HealthEndpoints.CheckInfo], maxAge: Duration,
+    static func render(_ snapshot: HealthSnapshot, checks: [HealthEndpoints.CheckInfo], maxAge: Duration,
                               format: Format = .text) -> String {
         let om = format == .openMetrics
         var out = ""

@@ -1,5 +1,7 @@
 // serve's start-up guards: the signal thread and Swift's task pool must be able to start before
 // serve says it listens, and SIGTERM must work even when something else has wedged.
+import ProbeSupport
+
 @preconcurrency import Glibc
 
 enum ServeThreads {

@@ -4,14 +4,15 @@
 // The ledger is trusted only when `Ledger.trusted` says so: its folder and file are safe, its
 // writers (the listener and supervisord) are alive now, it is fresh and complete. Otherwise
 // the failure has code 11 (3 when supervisord is gone or stopping); `auto` then asks XML-RPC.
+import ProbeSupport
 
-public enum LedgerSource {
+enum LedgerSource {
     /// The ledger's snapshot, or why it cannot be trusted (missing, stale, unreadable).
-    public static func snapshot(_ settings: ProbeSettings) -> Result<SupervisorSnapshot, SupervisorFailure> {
+    static func snapshot(_ settings: ProbeSettings) -> Result<SupervisorSnapshot, SupervisorFailure> {
         snapshot(settings, now: Platform.epochSeconds())
     }
 
-    public static func snapshot(_ settings: ProbeSettings, now: Double) -> Result<SupervisorSnapshot, SupervisorFailure> {
+    static func snapshot(_ settings: ProbeSettings, now: Double) -> Result<SupervisorSnapshot, SupervisorFailure> {
         // The trust rules (folder, owner, writer alive, fresh, complete) live in Listener/WriterTrust.swift.
         switch Ledger.trusted(settings, now: now) {
         case .success(let ledger): return .success(ledger.snapshot(now: now, hold: settings.listener.failureHold))

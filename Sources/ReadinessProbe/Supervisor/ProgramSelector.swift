@@ -1,10 +1,11 @@
 // Which supervisord processes are critical: the selectors of `[programs] critical` and of a SONiC
 // critical_processes file, and the ONE rule that matches a process against them, used by the
 // programs check (on a snapshot) and by the event listener (on each event).
+import ProbeSupport
 import SupervisorKit
 
 /// One item of `critical = a, group:g, *`.
-public enum ProgramSelector: Sendable, Equatable, CustomStringConvertible {
+enum ProgramSelector: Sendable, Equatable, CustomStringConvertible {
     /// A program by name (`worker_00`) or by `group:name`.
     case program(String)
     /// Every process of a group (`group:web`).
@@ -12,7 +13,7 @@ public enum ProgramSelector: Sendable, Equatable, CustomStringConvertible {
     /// Every process except the start program and event-listener pools (`*`).
     case all
 
-    public var description: String {
+    var description: String {
         switch self {
         case .program(let n): n
         case .group(let g): "group:\(g)"
@@ -22,7 +23,7 @@ public enum ProgramSelector: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether the process `name` of `group` is selected. `startProgram` (the one-shot start
     /// program, by name or namespec) and listener pools (`isListenerGroup`) are never matched by `*`.
-    public func matches(name: String, group: String, namespec: String, startProgram: String?,
+    func matches(name: String, group: String, namespec: String, startProgram: String?,
                         isListenerGroup: (String) -> Bool) -> Bool {
         switch self {
         case .program(let n): return n == namespec || n == name
@@ -36,10 +37,10 @@ public enum ProgramSelector: Sendable, Equatable, CustomStringConvertible {
 /// at once) and the start program (its changes are written at once). Checks that read no
 /// supervisord state watch nothing (the default).
 public struct WatchedPrograms: Sendable, Equatable {
-    public var critical: [ProgramSelector]
-    public var startProgram: String?
+    var critical: [ProgramSelector]
+    var startProgram: String?
 
-    public init(critical: [ProgramSelector] = [], startProgram: String? = nil) {
+    init(critical: [ProgramSelector] = [], startProgram: String? = nil) {
         self.critical = critical
         self.startProgram = startProgram
     }
@@ -47,7 +48,7 @@ public struct WatchedPrograms: Sendable, Equatable {
     public static let none = WatchedPrograms()
 
     /// Every entry's, together (the first start program named wins).
-    public static func of(_ entries: [CheckEntry]) -> WatchedPrograms {
+    static func of(_ entries: [CheckEntry]) -> WatchedPrograms {
         var all = WatchedPrograms()
         for e in entries {
             let w = e.check.watchedPrograms
@@ -58,7 +59,7 @@ public struct WatchedPrograms: Sendable, Equatable {
     }
 
     /// Whether the process `name` of `group` is critical.
-    public func isCritical(name: String, group: String, isListenerGroup: (String) -> Bool) -> Bool {
+    func isCritical(name: String, group: String, isListenerGroup: (String) -> Bool) -> Bool {
         let namespec = SupervisorProcess.namespec(group: group, name: name)
         return critical.contains { $0.matches(name: name, group: group, namespec: namespec, startProgram: startProgram,
                                               isListenerGroup: isListenerGroup) }

@@ -1,6 +1,7 @@
 // The supervisord snapshot a run's checks read, and how a failure to get one maps to a row
 // (code 3, or 11 for an untrusted ledger). The sources that produce it: SupervisorView.swift
 // (XML-RPC, `supervisorctl status`) and LedgerSource.swift (the event listener's ledger).
+import ProbeSupport
 import SupervisorKit
 
 /// What a run got from supervisord: its processes, or why it could not be asked.
@@ -18,12 +19,12 @@ public struct SupervisorSnapshot: Sendable, Equatable {
     /// `xmlrpc`, `supervisorctl` or `events`.
     public var source: String
     /// Groups that are event-listener pools (never critical by `*`).
-    public var listenerGroups: Set<String>
+    var listenerGroups: Set<String>
     /// sd_notify state per program (from the listener's ledger; nil for other sources).
-    public var notify: NotifySnapshot? = nil
+    var notify: NotifySnapshot? = nil
     /// Recent exits per program (from the listener's ledger; empty for other sources, which
     /// cannot count them): what `[programs] crash_loop` judges.
-    public var exits: [ProgramExits] = []
+    var exits: [ProgramExits] = []
 
     public init(processes: [SupervisorProcess], source: String, listenerGroups: Set<String> = []) {
         self.processes = processes
@@ -38,16 +39,16 @@ public struct SupervisorSnapshot: Sendable, Equatable {
 }
 
 /// A program's recent exits as the event listener counted them (Ledger.swift).
-public struct ProgramExits: Sendable, Equatable {
-    public var namespec: String
+struct ProgramExits: Sendable, Equatable {
+    var namespec: String
     /// Its real state now (the snapshot's process may show a latched failure instead).
-    public var state: ProcessState
+    var state: ProcessState
     /// Epoch seconds since it is RUNNING (nil: not RUNNING).
-    public var runningSince: Double?
+    var runningSince: Double?
     /// Epoch seconds of each exit (EXITED or BACKOFF), oldest first.
-    public var exits: [Double]
+    var exits: [Double]
 
-    public init(namespec: String, state: ProcessState, runningSince: Double?, exits: [Double]) {
+    init(namespec: String, state: ProcessState, runningSince: Double?, exits: [Double]) {
         self.namespec = namespec
         self.state = state
         self.runningSince = runningSince
@@ -61,9 +62,9 @@ public struct SupervisorFailure: Error, Sendable, Equatable {
     public var detail: String
     public var summary: String
     /// The protocol error behind it, when there is one.
-    public var cause: SupervisorError? = nil
+    var cause: SupervisorError? = nil
 
-    public init(code: Int32 = Codes.supervisorUnavailable, detail: String, summary: String) {
+    init(code: Int32 = Codes.supervisorUnavailable, detail: String, summary: String) {
         self.code = code
         self.detail = detail
         self.summary = summary
@@ -74,7 +75,7 @@ public struct SupervisorFailure: Error, Sendable, Equatable {
 
 extension SupervisorFailure {
     /// Code 3 with the error's one-line description and a stable summary.
-    public init(_ error: SupervisorError) {
+    init(_ error: SupervisorError) {
         let summary: String
         switch error {
         case .noSocket: summary = "supervisord unreachable: no socket"

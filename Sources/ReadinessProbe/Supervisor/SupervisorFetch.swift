@@ -2,6 +2,7 @@
 // the first plugin that asks), on one plain thread, under the plan's fetch deadline. Whoever waits
 // is told when it is done: the executor through its wake pipe, a plugin task by resuming it.
 import ProbeSpawn
+import ProbeSupport
 import Synchronization
 
 final class SupervisorFetch: Sendable {

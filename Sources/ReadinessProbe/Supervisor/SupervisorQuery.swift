@@ -1,6 +1,7 @@
 // What a run's checks need to know from supervisord, so that XML-RPC can ask for only that.
 // supervisord spends about 0.5 ms per process building getAllProcessInfo; when the checks name
 // two or three programs, one system.multicall of getProcessInfo answers in a fraction of it.
+import ProbeSupport
 
 /// The processes a run's checks look at.
 public enum SupervisorQuery: Sendable, Equatable {
@@ -28,7 +29,7 @@ public enum SupervisorQuery: Sendable, Equatable {
 
     /// What `entries` need together (each check's `supervisorQuery`; a check that does not
     /// say needs everything).
-    public static func needed(by entries: [CheckEntry]) -> SupervisorQuery {
+    static func needed(by entries: [CheckEntry]) -> SupervisorQuery {
         var q = SupervisorQuery.programs([])
         for e in entries {
             q = q.union(e.check.supervisorQuery)
@@ -44,11 +45,11 @@ extension Check {
 }
 
 extension StartCheck {
-    public var supervisorQuery: SupervisorQuery { .program(program) }
+    var supervisorQuery: SupervisorQuery { .program(program) }
 }
 
 extension ProgramsCheck {
-    public var supervisorQuery: SupervisorQuery {
+    var supervisorQuery: SupervisorQuery {
         var q = SupervisorQuery.programs([])
         for sel in selectors {
             guard case .program(let n) = sel else { return .everything }
@@ -59,9 +60,9 @@ extension ProgramsCheck {
 }
 
 extension HookCheck {
-    public var supervisorQuery: SupervisorQuery { .programs([]) }
+    var supervisorQuery: SupervisorQuery { .programs([]) }
 }
 
 extension StateCheck {
-    public var supervisorQuery: SupervisorQuery { .programs([]) }
+    var supervisorQuery: SupervisorQuery { .programs([]) }
 }

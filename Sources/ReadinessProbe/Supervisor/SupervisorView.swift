@@ -2,16 +2,17 @@
 // `supervisorctl status`, or the listener's ledger (LedgerSource.swift). Over XML-RPC it holds
 // only the processes the checks name when they name plain programs (`SupervisorQuery`), else
 // every process. The run fetches it once (SupervisorFetch.swift) and shares it.
+import ProbeSupport
 import SupervisorKit
 import ProbeSpawn
 
-public enum SupervisorView {
+enum SupervisorView {
     /// One fetch, from the configured source, on the calling thread (it blocks until the answer or
     /// the deadline). `auto` prefers a fresh listener ledger, then XML-RPC, and falls back to
     /// `supervisorctl status` only when XML-RPC was refused for credentials or permissions
     /// (supervisorctl may know credentials we do not). `query` narrows only the XML-RPC call; the
     /// ledger and `supervisorctl status` give everything.
-    public static func fetchBlocking(_ settings: ProbeSettings, deadline: Deadline,
+    static func fetchBlocking(_ settings: ProbeSettings, deadline: Deadline,
                                      query: SupervisorQuery = .everything) -> SupervisorResult {
         switch settings.supervisor.source {
         case .events:
@@ -44,7 +45,7 @@ public enum SupervisorView {
 
     /// Event-listener pools named in supervisord.conf (`[eventlistener:NAME]`), so that `*`
     /// never counts a listener as critical. Empty when no supervisord.conf is found.
-    public static func listenerGroups(_ settings: ProbeSettings) -> Set<String> {
+    static func listenerGroups(_ settings: ProbeSettings) -> Set<String> {
         let candidates = settings.supervisor.configFile.map { [$0] }
             ?? SupervisorDiscovery.defaultSearchPaths(executablePath: nil)
         guard let path = candidates.first(where: Platform.exists),
@@ -54,7 +55,7 @@ public enum SupervisorView {
         return Set(sections.filter { $0.kind == "eventlistener" }.compactMap(\.instance))
     }
 
-    public static func locate(_ settings: ProbeSettings) throws(SupervisorError) -> SupervisorLocation {
+    static func locate(_ settings: ProbeSettings) throws(SupervisorError) -> SupervisorLocation {
         try SupervisorDiscovery.locate(explicitURL: settings.supervisor.serverURL, username: settings.supervisor.username,
                                        password: settings.supervisor.password, configFile: settings.supervisor.configFile,
                                        environment: settings.environment)
@@ -63,7 +64,7 @@ public enum SupervisorView {
     /// One XML-RPC round trip on the calling thread, under the deadline: `getAllProcessInfo`, or for
     /// named programs one `system.multicall` of `getProcessInfo` (plus `getAllProcessInfo` when
     /// that answer cannot stand in for it; see `named`).
-    public static func xmlrpcBlocking(_ settings: ProbeSettings, deadline: Deadline,
+    static func xmlrpcBlocking(_ settings: ProbeSettings, deadline: Deadline,
                                       query: SupervisorQuery = .everything) -> SupervisorResult {
         do throws(SupervisorError) {
             let client = SupervisorClient(location: try locate(settings))
@@ -112,7 +113,7 @@ public enum SupervisorView {
     /// `supervisorctl [-c CONF] status` on the calling thread (its own poll loop for the one
     /// child), parsed. Its exit status is not a readiness signal (it is 3 for a good one-shot);
     /// only the text counts.
-    public static func supervisorctlBlocking(_ settings: ProbeSettings, deadline: Deadline) -> SupervisorResult {
+    static func supervisorctlBlocking(_ settings: ProbeSettings, deadline: Deadline) -> SupervisorResult {
         var argv = [settings.supervisor.supervisorctl]
         if let conf = settings.supervisor.configFile { argv += ["-c", conf] }
         if let url = settings.supervisor.serverURL { argv += ["-s", url] }

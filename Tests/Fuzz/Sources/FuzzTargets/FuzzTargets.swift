@@ -10,7 +10,7 @@ import ProbeHTTP
 import ProbeHTTP2
 import ProbeState
 import ProbeSupport
-import ReadinessProbe
+@testable import ReadinessProbe
 import SupervisorKit
 
 /// One fuzz input: the raw bytes, and helpers to cut them into the shapes the parsers take.

@@ -1,0 +1,165 @@
+// The setups a doc's console block can name (`<!-- doctest: NAME -->`, see DocTests.swift).
+//
+// Each fixture is a temporary root laid out as the docs describe a container:
+//   <root>/etc/readiness-probe/readiness-probe.conf   (READINESS_PROBE_CONFIG)
+//   <root>/etc/readiness-probe/hooks.d/               ([probe] hooks_dir)
+//   <root>/run/                                       ([probe] rundir)
+//   <root>/usr/local/bin/                             (on PATH)
+// plus, when it has programs, a real supervisord (ProbeTestSupport's harness) whose socket is
+// the config's serverurl. Output is compared with `<root>` removed, so the docs show the real
+// paths (/etc/readiness-probe/hooks.d/50-webd), and doc commands naming those paths run on the
+// fixture's copies. supervisord's own files show as /etc/supervisor/supervisord.conf,
+// /var/run/supervisor.sock and /var/log/supervisor/.
+//
+// Adding a fixture: one entry in `all`. `{root}` in any text is the fixture's root folder.
+import ProbeTestSupport
+import ProbeSupport
+import Glibc
+
+struct DocFixture: Sendable {
+    var name: String
+    var about: String
+    /// supervisord `[program:x]` sections (and any other sections); nil: no supervisord.
+    var supervisord: String? = nil
+    /// The body of readiness-probe.conf after the fixture's `[probe]` lines (rundir, hooks_dir,
+    /// sonic_hook) and `[supervisor] serverurl`.
+    var config: String = ""
+    /// Files under the root: path, text, mode.
+    var files: [DocFile] = []
+    /// Programs and the state to wait for before the block runs.
+    var ready: [(program: String, state: String)] = []
+    /// Extra environment for the block's shell.
+    var environment: [String: String] = [:]
+    var timeoutSeconds: Int = 60
+
+    func setUp() throws -> DocFixtureEnvironment {
+        let dir = TempDir("doc")
+        let root = dir.path
+        for d in ["etc/readiness-probe/hooks.d", "run", "usr/local/bin"] {
+            try Platform.makeDirectories(dir.file(d))
+        }
+        var harness: SupervisordHarness? = nil
+        if let programs = supervisord {
+            harness = try SupervisordHarness(programs: programs.replacing("{root}", with: root))
+        }
+        var conf = """
+            [probe]
+            rundir = \(root)/run
+            hooks_dir = \(root)/etc/readiness-probe/hooks.d
+            sonic_hook =
+
+            """
+        if let h = harness { conf += "\n[supervisor]\nserverurl = \(h.serverURL)\n" }
+        conf += "\n" + config.replacing("{root}", with: root)
+        try dir.write("etc/readiness-probe/readiness-probe.conf", conf)
+        for f in files {
+            try dir.write(f.path, f.text.replacing("{root}", with: root), mode: f.mode)
+        }
+        let env = DocFixtureEnvironment(dir: dir, harness: harness, extraEnvironment: environment, timeoutSeconds: timeoutSeconds)
+        if let h = harness {
+            for (program, state) in ready where !h.waitFor(program: program, state: state, timeout: .seconds(30)) {
+                throw SupervisordHarnessError("doc fixture \(name): \(program) did not become \(state):\n\(h.output())")
+            }
+        }
+        return env
+    }
+}
+
+struct DocFile: Sendable {
+    var path: String
+    var text: String
+    var mode: mode_t
+    init(_ path: String, _ text: String, mode: mode_t = 0o644) {
+        self.path = path
+        self.text = text
+        self.mode = mode
+    }
+    static func hook(_ name: String, _ body: String) -> DocFile {
+        DocFile("etc/readiness-probe/hooks.d/" + name, "#!/bin/sh\n" + body, mode: 0o755)
+    }
+}
+
+final class DocFixtureEnvironment: @unchecked Sendable {
+    let dir: TempDir
+    let harness: SupervisordHarness?
+    let timeoutSeconds: Int
+    let extraEnvironment: [String: String]
+    var root: String { dir.path }
+
+    init(dir: TempDir, harness: SupervisordHarness?, extraEnvironment: [String: String], timeoutSeconds: Int) {
+        self.dir = dir
+        self.harness = harness
+        self.extraEnvironment = extraEnvironment
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    var environment: [String: String] {
+        var e = ["READINESS_PROBE_CONFIG": root + "/etc/readiness-probe/readiness-probe.conf",
+                 "HOME": root, "LC_ALL": "C.UTF-8", "TERM": "dumb"]
+        if let h = harness { e["SUPERVISOR_SERVER_URL"] = h.serverURL }
+        for (k, v) in extraEnvironment { e[k] = v.replacing("{root}", with: root) }
+        return e
+    }
+
+    /// Real paths to the paths the docs show.
+    func mapPaths(_ text: String) -> String {
+        var t = text
+        if let h = harness {
+            t = t.replacing(h.socketPath, with: "/var/run/supervisor.sock")
+                .replacing(h.configPath, with: "/etc/supervisor/supervisord.conf")
+                .replacing(h.dir.path + "/logs", with: "/var/log/supervisor")
+                .replacing(h.dir.path, with: "/var/log/supervisor")
+        }
+        return t.replacing(root, with: "")
+    }
+
+    /// A doc command's paths to the fixture's: /etc/readiness-probe, /run and /usr/local/bin live under the root.
+    func rewriteCommand(_ command: String) -> String {
+        var c = command
+        for prefix in ["/etc/readiness-probe", "/run/", "/usr/local/bin/"] {
+            for before in [" ", "=", "'", "\""] {
+                c = c.replacing(before + prefix, with: before + root + prefix)
+            }
+        }
+        return c
+    }
+
+    func tearDown() {
+        harness?.stop(grace: .seconds(5))
+    }
+}
+
+enum DocFixtures {
+    static var names: [String] { all.map(\.name) }
+    static func named(_ name: String) -> DocFixture? { all.first { $0.name == name } }
+
+    static let all: [DocFixture] = [
+        DocFixture(
+            name: "tour",
+            about: "README's tour: start still running until the webd hook has run once (then 3s more), syncd and webd RUNNING",
+            supervisord: """
+                [program:start]
+                command=sh -c 'while [ ! -e {root}/run/webd-checked ]; do sleep 0.2; done; sleep 3'
+                autorestart=false
+
+                [program:syncd]
+                command=sleep 100000
+
+                [program:webd]
+                command=sleep 100000
+
+                """,
+            config: """
+                [programs]
+                critical = syncd, webd
+
+                """,
+            files: [.hook("webd", "touch {root}/run/webd-checked\necho 'webd is ready'\n")],
+            ready: [("start", "RUNNING"), ("syncd", "RUNNING"), ("webd", "RUNNING")]),
+        DocFixture(
+            name: "app-state",
+            about: "no supervisord; unit myapp (LIVENESS_UNIT_NAME); /usr/local/bin/myapp-selftest exits 0",
+            files: [DocFile("usr/local/bin/myapp-selftest", "#!/bin/sh\necho 'self-test passed'\n", mode: 0o755)],
+            environment: ["LIVENESS_UNIT_NAME": "myapp"]),
+    ]
+}
