@@ -101,12 +101,14 @@ enum WaitCommand: CLICommand {
     static func loop(_ entries: [CheckEntry], settings: ProbeSettings, deadline: Deadline, interval: Duration,
                      gate initial: WaitGate = WaitGate(), progress: Progress) async -> Outcome {
         var out = Outcome(last: nil, attempts: 0, gate: initial)
+        var damper = ThresholdDamper()  // failure_threshold / success_threshold, as serve applies them
         while !Task.isCancelled {
             let remaining = deadline.remaining
             if remaining < .milliseconds(10) { break }
             let began = ContinuousClock.now
             let capped = remaining < settings.timeout
-            let report = await ProbeRunner.run(entries, settings: settings, timeout: min(settings.timeout, remaining))
+            let report = damper.apply(await ProbeRunner.run(entries, settings: settings, timeout: min(settings.timeout, remaining)),
+                                      entries: entries)
             ProcessRunner.shared.killOrphans()
             if Task.isCancelled { break }
             out.attempts += 1

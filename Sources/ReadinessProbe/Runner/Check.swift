@@ -70,6 +70,9 @@ public struct CheckEntry: Sendable {
     /// Where it was registered: `file:line`, a path, or `built-in default`.
     public var origin: String
     public var check: any Check
+    /// `failure_threshold` / `success_threshold` of its section (Runner/Thresholds.swift): set by
+    /// the registry for every entry whose origin is a section; used by serve, listen and wait.
+    var thresholds = CheckThresholds.none
 
     public init(name: String, kind: String, severity: Severity = .fail, timeout: Duration? = nil,
                 liveness: Bool = false, origin: String, check: any Check) {

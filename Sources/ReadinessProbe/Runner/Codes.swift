@@ -56,7 +56,7 @@ public enum Codes {
         CodeInfo(range: 10...10, name: "report-not-accepted",
                  meaning: "report kuberhealthy: the report could not be delivered or was refused (400, 410 Gone, retries exhausted before the deadline)."),
         CodeInfo(range: 11...11, name: "no-fresh-result",
-                 meaning: "run --cached, serve: no result yet, or the cached result or the listener's ledger is older than its max age. Never read as ready."),
+                 meaning: "run --cached, serve: no result yet, or the cached result or the listener's ledger is older than its max age. Never read as ready. Also a check with success_threshold that has not yet passed that many times in a row since serve, listen or wait started."),
         CodeInfo(range: 12...12, name: "program-not-ready",
                  meaning: "A notify program is RUNNING but not ready: no READY=1 since its start, RELOADING=1 or STOPPING=1 sent, its watchdog expired or was triggered, or no notify socket. The detail has its last STATUS= and how long it has waited (docs/notify.md)."),
         CodeInfo(range: 13...13, name: "crash-loop",
