@@ -31,6 +31,8 @@ struct DocFixture: Sendable {
     /// Extra environment for the block's shell.
     var environment: [String: String] = [:]
     var timeoutSeconds: Int = 60
+    /// A free TCP port stands in for the docs' `8080` (in commands and output).
+    var port: Bool = false
 
     func setUp() throws -> DocFixtureEnvironment {
         let dir = TempDir("doc")
@@ -55,7 +57,8 @@ struct DocFixture: Sendable {
         for f in files {
             try dir.write(f.path, f.text.replacing("{root}", with: root), mode: f.mode)
         }
-        let env = DocFixtureEnvironment(dir: dir, harness: harness, extraEnvironment: environment, timeoutSeconds: timeoutSeconds)
+        let env = DocFixtureEnvironment(dir: dir, harness: harness, extraEnvironment: environment, timeoutSeconds: timeoutSeconds,
+                                        port: port ? DocFixtureEnvironment.freePort() : nil)
         if let h = harness {
             for (program, state) in ready where !h.waitFor(program: program, state: state, timeout: .seconds(30)) {
                 throw SupervisordHarnessError("doc fixture \(name): \(program) did not become \(state):\n\(h.output())")
@@ -84,10 +87,12 @@ final class DocFixtureEnvironment: @unchecked Sendable {
     let harness: SupervisordHarness?
     let timeoutSeconds: Int
     let extraEnvironment: [String: String]
+    let port: UInt16?
     var root: String { dir.path }
 
-    init(dir: TempDir, harness: SupervisordHarness?, extraEnvironment: [String: String], timeoutSeconds: Int) {
+    init(dir: TempDir, harness: SupervisordHarness?, extraEnvironment: [String: String], timeoutSeconds: Int, port: UInt16?) {
         self.dir = dir
+        self.port = port
         self.harness = harness
         self.extraEnvironment = extraEnvironment
         self.timeoutSeconds = timeoutSeconds
@@ -110,7 +115,22 @@ final class DocFixtureEnvironment: @unchecked Sendable {
                 .replacing(h.dir.path + "/logs", with: "/var/log/supervisor")
                 .replacing(h.dir.path, with: "/var/log/supervisor")
         }
+        if let port { t = t.replacing(":\(port)", with: ":8080") }
         return t.replacing(root, with: "")
+    }
+
+    /// A port nobody listens on now (bound to 127.0.0.1:0, then closed).
+    static func freePort() -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        return UInt16(bigEndian: addr.sin_port)
     }
 
     /// A doc command's paths to the fixture's: /etc/readiness-probe, /run and /usr/local/bin live under the root.
@@ -121,6 +141,7 @@ final class DocFixtureEnvironment: @unchecked Sendable {
                 c = c.replacing(before + prefix, with: before + root + prefix)
             }
         }
+        if let port { c = c.replacing(":8080", with: ":\(port)") }
         return c
     }
 
@@ -161,5 +182,51 @@ enum DocFixtures {
             about: "no supervisord; unit myapp (LIVENESS_UNIT_NAME); /usr/local/bin/myapp-selftest exits 0",
             files: [DocFile("usr/local/bin/myapp-selftest", "#!/bin/sh\necho 'self-test passed'\n", mode: 0o755)],
             environment: ["LIVENESS_UNIT_NAME": "myapp"]),
+        DocFixture(
+            name: "syncd-stopped",
+            about: "start exited 0; the critical program syncd is STOPPED (autostart=false)",
+            supervisord: startExited0 + """
+                [program:syncd]
+                command=sleep 100000
+                autostart=false
+
+                """,
+            config: "[programs]\ncritical = syncd\n",
+            ready: [("start", "EXITED")]),
+        DocFixture(
+            name: "ready",
+            about: "start exited 0, syncd and webd RUNNING and critical, hook webd passes; a free port stands for 8080",
+            supervisord: startExited0 + """
+                [program:syncd]
+                command=sleep 100000
+
+                [program:webd]
+                command=sleep 100000
+
+                """,
+            config: "[programs]\ncritical = syncd, webd\n",
+            files: [.hook("webd", "echo 'webd is ready'\n")],
+            ready: [("start", "EXITED"), ("syncd", "RUNNING"), ("webd", "RUNNING")],
+            port: true),
+        DocFixture(
+            name: "bad-hooks",
+            about: "start exited 0; [hook:selftest] is a mode-644 script; hooks.d has a script without #!, one with "
+                + "#!/nonexistent/interp, and a README (mode 644)",
+            supervisord: startExited0,
+            config: "[hook:selftest]\ncommand = {root}/usr/local/bin/selftest\n",
+            files: [DocFile("usr/local/bin/selftest", "#!/bin/sh\necho ok\n", mode: 0o644),
+                    DocFile("etc/readiness-probe/hooks.d/50-no-shebang", "echo ok\n", mode: 0o755),
+                    DocFile("etc/readiness-probe/hooks.d/60-interp", "#!/nonexistent/interp\necho ok\n", mode: 0o755),
+                    DocFile("etc/readiness-probe/hooks.d/README", "hooks for this image\n", mode: 0o644)],
+            ready: [("start", "EXITED")]),
     ]
+
+    /// A one-shot start program that has exited 0.
+    static let startExited0 = """
+        [program:start]
+        command=sh -c 'exit 0'
+        startsecs=0
+        autorestart=false
+
+        """
 }

@@ -9,7 +9,7 @@
 // An unmarked console block fails, saying how to mark it. In a block, `$ CMD` lines are
 // commands (a trailing `\` continues one on the next line); the lines after one are its output
 // (stdout and stderr together, as a terminal shows them). All commands of a block run in one
-// `sh`, in order, in the fixture's root folder (so `echo $?` works), with `readiness-probe` on
+// `bash`, in order, in the fixture's root folder (so `echo $?` works), with `readiness-probe` on
 // PATH and the fixture's config in READINESS_PROBE_CONFIG.
 //
 // Output is compared after normalizing both sides (DocText.normalize): runs of spaces count as one
@@ -323,7 +323,7 @@ enum DocRunner {
         let bin = TestPaths.binary
         environment["PATH"] = String(bin[..<bin.lastIndex(of: "/")!]) + ":" + TestPaths.packageRoot + "/.venv/bin:"
             + (Platform.environment("PATH") ?? "/usr/bin:/bin")
-        let r = Command.run(["timeout", "-k", "5", "\(env.timeoutSeconds)", "sh", path], environment: environment)
+        let r = Command.run(["timeout", "-k", "5", "\(env.timeoutSeconds)", "bash", path], environment: environment)
         if r.status == 124 || r.status == 137 {
             Issue.record(Comment(rawValue: "\(block.file):\(block.line): the block did not finish within \(env.timeoutSeconds)s"))
         }

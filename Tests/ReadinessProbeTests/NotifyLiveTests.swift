@@ -81,6 +81,38 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
 
     /// systemd-notify (from a child, with BARRIER=1), readiness-probe notify, Python sdnotify; a
     /// watchdog that stops being fed; STOPPING=1.
+    /// A program that says READY=1 at once, before the listener has read its STARTING event
+    /// (supervisord queues events while the listener seeds; redis with startsecs=0 does this at
+    /// boot): the stale STARTING must not clear what the running pid said. The listener starts
+    /// after 120 programs, so their 240 queued events come before x's; x sends as soon as the
+    /// seeded ledger names it. Before the fix x stayed at 12 for good (about 4 starts in 5).
+    @Test func readyBeforeItsQueuedStartEventsIsKept() async throws {
+        try requireTool("/usr/bin/systemd-notify")
+        let work = TempDir("nseed")
+        let dummies = (1...120).map { "[program:d\($0)]\ncommand=sleep 1000\nstartsecs=0\npriority=5\n" }.joined(separator: "\n")
+        let x = try work.write("x.sh", """
+            #!/bin/sh
+            until grep -qs '"name": "x"' \(work.path)/run/readiness-probe/ledger.json; do sleep 0.005; done
+            systemd-notify --ready --status=x-ready
+            exec sleep 1000
+            """)
+        chmod(x, 0o755)
+        let rig = try await ListenerRig.start(programs: dummies + """
+
+            [program:x]
+            command=\(x)
+            environment=NOTIFY_SOCKET="\(work.path)/run/readiness-probe/notify.sock"
+            startsecs=0
+            priority=50
+            """, probe: "[supervisor]\nsource = events\n[programs]\nnotify = x\n", work: work, listener: "priority=900")
+        #expect(await rig.waitForLedger { l in l.complete && l.entry("x")?.state == .running && l.entry("x")?.pid ?? 0 > 0
+            && l.entry("d120")?.state == .running && l.entries.allSatisfy { $0.state == .running } })
+        #expect(await rig.waitForVerdict("x", code: 0, containing: "x-ready", timeout: .seconds(15)),
+                "\(rig.notifyVerdict("x").detail)\n\(rig.listenerLog().split(separator: "\n").filter { $0.contains(" x ") }.joined(separator: "\n"))")
+        #expect(!rig.protocolBroken())
+        rig.harness.stop()
+    }
+
     @Test func realSendersWatchdogAndStopping() async throws {
         try requireTool("/usr/bin/systemd-notify")
         try requireTool(venvPython)

@@ -101,10 +101,49 @@ import SupervisorKit
         // Same pid in a fresh seed: kept. A restart (STARTING, then RUNNING with a new pid): cleared.
         l.seed([SupervisorProcess(name: "redis", group: "redis", state: .running, pid: 50)], now: 4)
         #expect(l.entries[0].notify == s)
-        _ = l.apply(state: .starting, name: "redis", group: "redis", pid: nil, expected: nil, serial: 1, now: 5, critical: true)
+        _ = l.apply(state: .starting, name: "redis", group: "redis", pid: nil, expected: nil, serial: 1, now: 5, critical: true,
+                    isAlive: { _ in false })
         #expect(l.entries[0].notify == nil)
         l.entries[0].notify = s
-        _ = l.apply(state: .running, name: "redis", group: "redis", pid: 60, expected: nil, serial: 2, now: 6, critical: true)
+        _ = l.apply(state: .running, name: "redis", group: "redis", pid: 60, expected: nil, serial: 2, now: 6, critical: true,
+                    isAlive: { _ in true })
+        #expect(l.entries[0].notify == nil)
+    }
+
+    /// supervisord queues events while the listener seeds: the seed finds redis RUNNING as pid 50,
+    /// redis says READY=1, and only then come that start's STARTING and RUNNING (and a previous
+    /// process's EXITED). Events older than what pid 50 said must not clear it; events that end
+    /// pid 50, or a new live pid, must.
+    @Test func eventsOlderThanTheSeedKeepWhatTheLivePidSaid() throws {
+        let ready = try NotifyMessage.parse(Array("READY=1".utf8))
+        func seeded() -> Ledger {
+            var l = Ledger()
+            l.seed([SupervisorProcess(name: "redis", group: "redis", state: .running, pid: 50)], now: 1)
+            var s = NotifyState(pid: 50)
+            s.apply(ready, now: 2)
+            l.entries[0].notify = s
+            return l
+        }
+        let alive50: (Int) -> Bool = { $0 == 50 }
+        var l = seeded()
+        _ = l.apply(state: .exited, name: "redis", group: "redis", pid: 40, expected: true, serial: 3, now: 3, critical: true, isAlive: alive50)
+        _ = l.apply(state: .starting, name: "redis", group: "redis", pid: nil, expected: nil, serial: 4, now: 3, critical: true, isAlive: alive50)
+        _ = l.apply(state: .running, name: "redis", group: "redis", pid: 40, expected: nil, serial: 5, now: 3, critical: true, isAlive: alive50)
+        _ = l.apply(state: .starting, name: "redis", group: "redis", pid: nil, expected: nil, serial: 6, now: 3, critical: true, isAlive: alive50)
+        _ = l.apply(state: .running, name: "redis", group: "redis", pid: 50, expected: nil, serial: 7, now: 3, critical: true, isAlive: alive50)
+        #expect(l.entries[0].notify?.readyAt == 2)
+        #expect(NotifySnapshot(ledger: l).programs["redis"]?.state?.readyAt == 2)
+        // pid 50 stops: gone at STOPPING already (not ready), and stays gone.
+        l = seeded()
+        _ = l.apply(state: .stopping, name: "redis", group: "redis", pid: 50, expected: nil, serial: 3, now: 3, critical: true, isAlive: alive50)
+        #expect(l.entries[0].notify == nil)
+        // pid 50 exited (a zombie or reaped: not alive), then a start without its EXITED event.
+        l = seeded()
+        _ = l.apply(state: .starting, name: "redis", group: "redis", pid: nil, expected: nil, serial: 3, now: 3, critical: true, isAlive: { _ in false })
+        #expect(l.entries[0].notify == nil)
+        // A new live pid RUNNING while 50 is somehow still there: the new start wins.
+        l = seeded()
+        _ = l.apply(state: .running, name: "redis", group: "redis", pid: 60, expected: nil, serial: 3, now: 3, critical: true, isAlive: { _ in true })
         #expect(l.entries[0].notify == nil)
     }
 }

@@ -98,6 +98,10 @@ struct HookBench {
         #expect(r.header("X-Readiness-Code") == "42")
         #expect(r.bodyText == "[+]good ok\n[-]bad failed: exited 42 (code 42)\n[+]soft warn: exited 3\nreadyz check failed\n")
         #expect(try s.get("/healthz").status == 503)
+        // /healthz names itself in its verdict, as kube-apiserver's does; the rows are /readyz's.
+        #expect(try s.get("/healthz").bodyText == "[+]good ok\n[-]bad failed: exited 42 (code 42)\n[+]soft warn: exited 3\nhealthz check failed\n")
+        #expect(try s.get("/healthz?verbose&exclude=bad").bodyText.hasSuffix("[+]bad excluded: ok\nhealthz check passed\n"))
+        #expect(try s.get("/readyz").bodyText.hasSuffix("readyz check failed\n"))
 
         let verbose = try s.get("/readyz?verbose&exclude=bad&exclude=nope")
         #expect(verbose.status == 200)

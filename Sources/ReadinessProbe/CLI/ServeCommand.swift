@@ -52,8 +52,10 @@ enum ServeCommand: CLICommand {
         let config = try CLI.loadConfiguration(args, inv)
         let timeout = timeoutArg ?? config.settings.timeout
         let maxAge = maxAgeArg ?? max(period * 3, period + timeout + .seconds(1))
+        // Said after the "listening on" line(s), which are always first (docs/serve.md).
+        var warning: String? = nil
         if let maxAgeArg, maxAgeArg < period + timeout {
-            Platform.writeStderr("serve: warning: --max-age \(DurationText.format(maxAgeArg)) is shorter than period + timeout (\(DurationText.format(period + timeout))): results can turn stale between runs\n")
+            warning = "serve: warning: --max-age \(DurationText.format(maxAgeArg)) is shorter than period + timeout (\(DurationText.format(period + timeout))): results can turn stale between runs\n"
         }
         let listen = args.value("--listen") ?? defaultListen
         let cache = HealthCache()
@@ -86,6 +88,7 @@ enum ServeCommand: CLICommand {
         let scheme = server.map { "http://\($0.boundAddress)" } ?? "grpc://\(grpc?.boundAddress ?? "")"
         Platform.writeStderr("serve: listening on \(scheme) (checks: \(config.entries.count), period \(DurationText.format(period)), timeout \(DurationText.format(timeout)), max age \(DurationText.format(maxAge)); livez: \(livez))\n")
         if let grpc, server != nil { Platform.writeStderr("serve: listening on grpc://\(grpc.boundAddress) (h2c: grpc.health.v1.Health)\n") }
+        if let warning { Platform.writeStderr(warning) }
 
         let finished = DispatchSemaphore(value: 0)
         let entries = config.entries, settings = config.settings

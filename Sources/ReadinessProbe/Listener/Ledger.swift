@@ -157,6 +157,12 @@ struct Ledger: Sendable, Equatable {
         return a == b && boot == other.bootID
     }
 
+    /// Whether `pid` is a live process now (not a zombie); unknown counts as gone.
+    static func processAlive(_ pid: Int) -> Bool {
+        if case .alive = ProcessIdentity.lookup(pid) { return true }
+        return false
+    }
+
     func index(name: String, group: String) -> Int? {
         entries.firstIndex { $0.name == name && $0.group == group }
     }
@@ -205,8 +211,10 @@ struct Ledger: Sendable, Equatable {
     /// Applies `PROCESS_STATE_<STATE>` for one process. `critical` says whether the program is
     /// critical (an unexpected exit or FATAL then records a failure). Events older than the
     /// entry's last event (by serial) are ignored. Returns nil when nothing changed.
+    /// `isAlive` says whether a pid is a live process now (the notify rule below; tests pass their own).
     mutating func apply(state: ProcessState, name: String, group: String, pid: Int?, expected: Bool?,
-                               serial: Int, now: Double, critical: Bool) -> Change? {
+                        serial: Int, now: Double, critical: Bool,
+                        isAlive: (Int) -> Bool = Ledger.processAlive) -> Change? {
         lastSerial = max(lastSerial, serial)
         eventsApplied += 1
         let i: Int
@@ -223,8 +231,19 @@ struct Ledger: Sendable, Equatable {
         e.changedAt = now
         if let pid { e.pid = pid } else if state == .backoff || state == .fatal || state == .starting { e.pid = 0 }
         if state == .exited || state == .stopped { e.pid = 0 }
-        // A restart clears what the program said through sd_notify (docs/notify.md).
-        if state != .running || e.notify?.pid != e.pid { e.notify = nil }
+        // A restart clears what the program said through sd_notify (docs/notify.md). What it said
+        // belongs to the pid that said it: it goes when an event ends that process (STOPPING,
+        // STOPPED, EXITED of that pid), when another live pid is RUNNING, or when that process is
+        // gone. supervisord queues events while the listener seeds, so an event can be older than
+        // the seed: a fast daemon (redis) sends READY=1 from the pid the seed found before the
+        // listener has read that start's STARTING and RUNNING events, which must not clear it.
+        if let n = e.notify {
+            let keep: Bool
+            if let pid, pid == n.pid { keep = state == .running }
+            else if state == .running, let pid, isAlive(pid) { keep = false }
+            else { keep = isAlive(n.pid) }
+            if !keep { e.notify = nil }
+        }
         if state == .exited || state == .backoff {
             // It left RUNNING (EXITED), or died before reaching it (BACKOFF): a crash loop's steps.
             if e.exits.count >= LedgerEntry.maxExits { e.exits.removeFirst(e.exits.count - LedgerEntry.maxExits + 1) }

@@ -73,7 +73,22 @@ struct HealthEndpoints: Sendable {
             return single(String(parts[1]), scope: scope, json: json, verbose: verbose)
         }
         let excludes = request.queryValues("exclude").flatMap { $0.split(separator: ",").map(String.init) }.filter { !$0.isEmpty }
-        return aggregate(scope: scope, excludes: excludes, json: json, verbose: verbose)
+        let response = aggregate(scope: scope, excludes: excludes, json: json, verbose: verbose)
+        return parts.first == "healthz" ? Self.healthzVerdict(response) : response
+    }
+
+    /// /healthz answers as /readyz does, but its verbose verdict names itself, as kube-apiserver's
+    /// does (`healthz check passed`). The /readyz answer is built (and memoized) once; only the
+    /// last line differs.
+    static func healthzVerdict(_ response: HTTPServerResponse) -> HTTPServerResponse {
+        var r = response
+        for verdict in ["readyz check passed\n", "readyz check failed\n"] {
+            let tail = Array(verdict.utf8)
+            guard r.body.count >= tail.count, r.body.suffix(tail.count).elementsEqual(tail) else { continue }
+            r.body.removeLast(tail.count)
+            r.body += Array(("healthz" + verdict.dropFirst(6)).utf8)
+        }
+        return r
     }
 
     // MARK: - Views
