@@ -94,6 +94,7 @@ import ProbeSupport
         let conf = try b.config([("flaky", hook, "failure_threshold = 2\nsuccess_threshold = 2")])
         let s = try await ServeProcess.start(config: conf, extra: ["--period", "100ms"])
         #expect(await s.waitFor("/readyz", status: 200) != nil)
+        #expect(b.runs("flaky") >= 2)  // success_threshold = 2: one pass is not ready yet
         // One failing run between passes: damped (a warning), never reported as code 40.
         try b.dir.write("fail-once", "")
         #expect(await poll(timeout: .seconds(20)) { !Platform.exists(once) })
@@ -105,10 +106,11 @@ import ProbeSupport
         #expect(await s.waitFor("/readyz", status: 503, code: 40, timeout: .seconds(20)) != nil)
         try b.set("flaky", 0)
         #expect(await s.waitFor("/readyz", status: 200, timeout: .seconds(20)) != nil)
-        // serve logs each change of code: 11 (one pass is not yet two), ready, 40, ready. The single failure is not there.
+        // serve logs each change of code: 11 (no result yet, then one pass that is not yet two: the same code),
+        // ready, 40, ready. The single failure is not there.
         let changes = s.process.stderr.split(separator: "\n").filter { $0.hasPrefix("serve: ready") || $0.hasPrefix("serve: not ready") }
         #expect(changes.count == 4, "\(s.process.stderr)")
-        #expect(changes.first?.hasPrefix("serve: not ready (code 11): flaky: not yet passed success_threshold times in a row") == true, "\(changes)")
+        #expect(changes.first?.hasPrefix("serve: not ready (code 11): ") == true, "\(changes)")
         #expect(changes.dropFirst().first?.hasPrefix("serve: ready") == true)
         #expect(changes.dropFirst(2).first?.hasPrefix("serve: not ready (code 40)") == true)
         #expect(changes.last?.hasPrefix("serve: ready") == true)
