@@ -28,15 +28,6 @@ import SupervisorKit
         }
     }
 
-    @Test func badValueIsCode8WithFileAndLine() throws {
-        let dir = TempDir("cl")
-        let path = try dir.write("rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[programs]\ncritical = a\ncrash_loop = 3 per minute\n")
-        let r = Command.run([TestPaths.binary, "validate", "--config", path])
-        #expect(r.status == 8)
-        #expect(r.stderr.contains("\(path):6"), "\(r.stderr)")
-        #expect(r.stderr.contains("crash_loop must be COUNT/WINDOW"), "\(r.stderr)")
-    }
-
     @Test func loopingRule() {
         let rule = CrashLoopRule(count: 3, window: .seconds(60))
         func rec(_ state: ProcessState, running: Double? = nil, _ exits: [Double]) -> ProgramExits {

@@ -9,7 +9,7 @@ enum WaitCommand: CLICommand {
     static let name = "wait"
 
     static let spec = CommandSpec(
-        path: "readiness-probe wait", summary: "Re-run the checks until ready or the deadline; exit with the last code.",
+        path: "readiness-probe \(name)", summary: "Re-run the checks until ready or the deadline; exit with the last code.",
         usage: "[--timeout D] [--interval D] [--stable-for D] [--fail-after D] [--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES]",
         options: [
             CLI.configOption,
@@ -19,7 +19,7 @@ enum WaitCommand: CLICommand {
                        help: "Exit 0 only once the result has been 0 for this long without a failure in between (default: the first 0)."),
             OptionSpec("--fail-after", value: "DURATION",
                        help: "End early with the last code once a failure has lasted this long (default: wait until --timeout)."),
-            .format(OutputFormat.self, help: "How to print the final result: summary (default), table, json or verbose."),
+            .format(OutputFormat.self, help: "How to print the final result: " + OutputFormat.choices + "."),
         ] + CLI.selectionOptions,
         discussion: """
         Each run has the [probe] timeout, cut to the time left. Progress goes to stderr: a line updated in place
@@ -35,7 +35,7 @@ enum WaitCommand: CLICommand {
             CommandExample("wait --timeout 10m --stable-for 30s --fail-after 2m", "Healthy for 30s in a row, or give up once a failure lasts 2 minutes."),
         ])
 
-    static let command = CLI.Command(name: "wait", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         Platform.blockSignals([SIGTERM, SIGINT])
         let total = try ArgumentParser.duration(args, "--timeout", spec) ?? .seconds(300)
         let interval = try ArgumentParser.duration(args, "--interval", spec) ?? .seconds(2)
@@ -55,7 +55,7 @@ enum WaitCommand: CLICommand {
             await loop(entries, settings: settings, deadline: deadline, interval: interval, gate: gate, progress: progress)
         }
         let signalled = Atomic<Int32>(0)
-        Thread.detach {
+        PlainThread.detach {
             let s = Platform.waitForSignal([SIGTERM, SIGINT])
             signalled.store(s, ordering: .sequentiallyConsistent)
             task.cancel()
@@ -175,15 +175,15 @@ enum WaitCommand: CLICommand {
             return nil
         }
 
-        /// `report` (ready) turned into code 9 by one more row: ready, but not for --stable-for.
+        /// `report` (ready) turned into code 9: ready, but not yet for --stable-for. The rows stay
+        /// as they were (every check passed); the summary says why the code is 9.
         func notYetStable(_ report: ProbeReport, ended: String) -> ProbeReport {
             let held = passingSince.flatMap { p in lastSeen.map { $0 - p } } ?? .zero
             let need = stableFor.map(DurationText.format) ?? "0s"
             let heldText = Decimal1.format(Double(held.milliseconds) / 1000, digits: 1, fixed: true)
-            let row = CheckResult(name: "stable-for", kind: "wait-stable-for", status: .fail, code: Codes.deadlineExceeded,
-                                  detail: "ready for \(heldText)s of the \(need) --stable-for needs; \(ended) first",
-                                  summary: "ready, but not yet for the --stable-for \(need)", durationMs: report.durationMs)
-            return ProbeReport.aggregate(report.results + [row], durationMs: report.durationMs, finishedAt: report.finishedAt)
+            return ProbeReport(code: Codes.deadlineExceeded,
+                               summary: "ready for \(heldText)s, not yet the \(need) --stable-for needs; \(ended) first",
+                               durationMs: report.durationMs, results: report.results, finishedAt: report.finishedAt)
         }
     }
 

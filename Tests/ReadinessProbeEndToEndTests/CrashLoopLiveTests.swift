@@ -111,4 +111,13 @@ import SupervisorKit
         #expect(rig.ledger()?.entry("polite")?.failure?.detail == "critical program polite exited (an expected exit status) (pid \(politeOld)); seen by the event listener")
         #expect(!rig.protocolBroken())
     }
+
+    @Test func badValueIsCode8WithFileAndLine() throws {
+        let dir = TempDir("cl")
+        let path = try dir.write("rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[programs]\ncritical = a\ncrash_loop = 3 per minute\n")
+        let r = Command.run([TestPaths.binary, "validate", "--config", path])
+        #expect(r.status == 8)
+        #expect(r.stderr.contains("\(path):6"), "\(r.stderr)")
+        #expect(r.stderr.contains("crash_loop must be COUNT/WINDOW"), "\(r.stderr)")
+    }
 }
