@@ -8,14 +8,13 @@ BIN := .build/release/readiness-probe
 # The one version (Sources/ProbeSupport/Version.swift), for the package.
 VERSION := $(shell sed -n 's/^ *public static let string = "\(.*\)"$$/\1/p' Sources/ProbeSupport/Version.swift)
 
-# supervisord for tests and the demo: the one on PATH, else a pinned one in .venv.
-SUPERVISORD := $(shell command -v supervisord 2>/dev/null)
-ifeq ($(SUPERVISORD),)
-SUPERVISOR_DEP := $(VENV)/bin/supervisord
+# supervisord for tests and the demo: always the pinned one in .venv, even when another is on PATH
+# (.venv/bin goes first on PATH, so supervisorctl and python3 are the pinned ones too; the tests'
+# harness takes .venv/bin/supervisord by path). `make end-to-end SUPERVISORD=/usr/bin/supervisord`
+# runs the end-to-end tests against another supervisord instead (named in the output).
+SUPERVISOR_DEP := $(VENV)/.supervisor-$(SUPERVISOR_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-else
-SUPERVISOR_DEP :=
-endif
+PINNED_SUPERVISORD := $(CURDIR)/$(VENV)/bin/supervisord
 
 .PHONY: all build debug test unit end-to-end e2e demo bench bench-deps fuzz venv clean docs help link-order print-version deps deb deb-test man
 
@@ -67,7 +66,7 @@ PROMETHEUS_CLIENT_VERSION ?= 0.26.0
 # jsonschema validates the real JSON outputs against docs/schema (Tests/Schema/validate.py, docs/json.md).
 JSONSCHEMA_VERSION ?= 4.26.0
 
-# Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
+# Test tools in .venv: supervisor (pinned; tests never use another unless asked) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
 venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION) $(VENV)/.sdnotify-$(SDNOTIFY_VERSION) \
 	$(VENV)/.prometheus-client-$(PROMETHEUS_CLIENT_VERSION) $(VENV)/.jsonschema-$(JSONSCHEMA_VERSION)
@@ -75,8 +74,9 @@ venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_V
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/bin/supervisord: | $(VENV)/bin/python
+$(SUPERVISOR_DEP): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check supervisor==$(SUPERVISOR_VERSION)
+	touch $@
 
 $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
@@ -105,18 +105,21 @@ $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
 UNIT_TESTS := --skip EndToEndTests
 E2E_TESTS := --filter EndToEndTests
 
+# `swift build --build-tests` builds the binary the end-to-end tests run (TestPaths.binary) and the tests.
 test: venv deps
-	$(SWIFT) build --product readiness-probe
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build $(UNIT_TESTS)
-	$(SWIFT) test --skip-build --no-parallel $(E2E_TESTS)
+	@echo "== end-to-end tests against supervisord $$($(PINNED_SUPERVISORD) --version 2>&1) at $(PINNED_SUPERVISORD)"
+	READINESS_PROBE_SUPERVISORD=$(PINNED_SUPERVISORD) $(SWIFT) test --skip-build --no-parallel $(E2E_TESTS)
 
 unit:
 	$(SWIFT) test $(UNIT_TESTS)
 
+# SUPERVISORD=PATH: against that supervisord instead of the pinned one (the pin check then only reports it).
 end-to-end: venv deps
-	$(SWIFT) build --product readiness-probe
-	$(SWIFT) test --no-parallel $(E2E_TESTS)
+	$(SWIFT) build --build-tests
+	@s="$(or $(SUPERVISORD),$(PINNED_SUPERVISORD))"; echo "== end-to-end tests against supervisord $$($$s --version 2>&1) at $$s"
+	READINESS_PROBE_SUPERVISORD=$(or $(SUPERVISORD),$(PINNED_SUPERVISORD)) $(SWIFT) test --skip-build --no-parallel $(E2E_TESTS)
 
 # The example images (examples/container, examples/sonic) built and probed under podman + runc,
 # as the kubelet probes them (Tests/E2E/e2e.sh; Tests/deps.sh installs podman, runc and

@@ -147,7 +147,7 @@ public enum SafeFile {
     }
 
     /// The same, as UTF-8 text (invalid bytes become U+FFFD).
-    public static func readText(_ path: String, limit: Int, policy: FilePolicy = .anyOwner) throws(FileAccessError) -> String {
+    static func readText(_ path: String, limit: Int, policy: FilePolicy = .anyOwner) throws(FileAccessError) -> String {
         String(decoding: try read(path, limit: limit, policy: policy), as: UTF8.self)
     }
 
