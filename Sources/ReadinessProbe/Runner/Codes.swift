@@ -69,7 +69,7 @@ public enum Codes {
         CodeInfo(range: 13...13, name: "crash-loop",
                  meaning: "A critical program is crash-looping: it exited (EXITED, or BACKOFF before it was RUNNING) [programs] crash_loop times within its window (default 3/60s), and has not stayed RUNNING for that window since; reported even while it is momentarily RUNNING or STARTING. Counted by the event listener; once supervisord gives up (FATAL) the code is 4."),
         CodeInfo(range: 14...14, name: "system-error",
-                 meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted), start its threads (`ulimit -v`) or fit its connections in the open-file limit (`ulimit -n`); `state` could not create, write or remove a state file. The message names the address or path and the system error."),
+                 meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted), start its threads (`ulimit -v`) or fit its connections in the open-file limit (`ulimit -n`); `state` could not create, write or remove a state file; `history`/`timeline` found a history file they may not trust (docs/history.md). The message names the address or path and the system error."),
         CodeInfo(range: 15...15, name: "reserved", meaning: "Reserved for the framework."),
         CodeInfo(range: 16...254, name: "hook-code",
                  meaning: "A failing hook's own exit status, passed through unchanged."),
