@@ -67,7 +67,7 @@ import SupervisorKit
             after = rig.run(["run", "--config", rig.probeConf])
             return after.status == 4
         }, "\(after.status) \(after.stdout)")
-        #expect(after.stdout.hasPrefix("not ready (code 4): programs: program broken is FATAL"), "\(after.stdout)")
+        #expect(after.stdout.hasPrefix("not ready (code 4): programs: program broken entered FATAL"), "\(after.stdout)")
         #expect((rig.ledger()?.entry("broken")?.exits.count ?? 0) >= 5)
     }
 
@@ -99,16 +99,16 @@ import SupervisorKit
         #expect(await poll(timeout: .seconds(20)) { (runningPID(rig, "daemon") ?? old) != old })
         r = rig.run(["run", "--config", rig.probeConf])
         #expect(r.status == 4, "\(r.stdout)")
-        #expect(r.stdout.contains("critical program daemon exited unexpectedly"), "\(r.stdout)")
-        #expect(r.stdout.contains("RUNNING again (pid \(runningPID(rig, "daemon") ?? 0)), reported for 30s after the exit"), "\(r.stdout)")
+        #expect(r.stdout.hasPrefix("not ready (code 4): programs: program daemon "), "\(r.stdout)")
+        #expect(r.stdout.contains("now RUNNING (pid \(runningPID(rig, "daemon") ?? 0)); reported for 30s after the exit"), "\(r.stdout)")
         // An expected exit (status 0, in exitcodes) between two probes is latched as well.
         let politeOld = try #require(runningPID(rig, "polite"))
         kill(pid_t(politeOld), SIGUSR1)
         #expect(await poll(timeout: .seconds(20)) { (runningPID(rig, "polite") ?? politeOld) != politeOld })
         r = rig.run(["run", "--config", rig.probeConf, "--format", "json"])
         #expect(r.status == 4)
-        #expect(r.stdout.contains("also program polite is EXITED"), "\(r.stdout)")
-        #expect(rig.ledger()?.entry("polite")?.failure?.detail == "critical program polite exited (an expected exit status) (pid \(politeOld)); seen by the event listener")
+        #expect(r.stdout.contains("also program polite exited (an expected exit s"), "\(r.stdout)")  // the detail is capped
+        #expect(rig.ledger()?.entry("polite")?.failure?.detail.hasPrefix("critical program polite exited (an expected exit status) (pid \(politeOld)); seen by the event listener") == true)
         #expect(!rig.protocolBroken())
     }
 

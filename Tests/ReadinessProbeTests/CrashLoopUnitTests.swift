@@ -81,7 +81,7 @@ import SupervisorKit
         // Off: the latched exit is still code 4.
         let off = ProgramsCheck(selectors: [.program("d")], crashLoop: nil).evaluate(snap, now: 5)
         #expect(off.code == Codes.programNotRunning)
-        #expect(off.detail.contains("exited unexpectedly") && off.detail.contains("RUNNING again"))
+        #expect(off.detail.contains("exited unexpectedly") && off.detail.contains("now RUNNING"))
         // The file keeps them; a stop clears them; the list is bounded.
         #expect(try Ledger(json: JSON.parse(l.encoded())).entry("d")?.exits == [2, 2.2, 4])
         _ = apply(.stopping, at: 6)
