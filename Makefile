@@ -38,9 +38,16 @@ help:
 # The release link: fully static, one section per function, linked by lld (it ships with the
 # Swift toolchain) with the functions the common commands run packed first (LINK_ORDER, made by
 # `make link-order`). That halves the binary's text a probe maps; see docs/benchmarks.md.
+# Two code-generation flags (docs/benchmarks.md, section 14): generic types are instantiated
+# through direct metadata accessors instead of by mangled name (a mangled name makes the runtime
+# demangle it and check each generic requirement by scanning the conformance tables: ~30% of a
+# probe's instructions), and no merged-function thunks (they are unnamed, so the link order could
+# not place them, and each one a run called mapped 64 KiB of code).
 LINK_ORDER := Sources/readiness-probe/link-order.txt
 RELEASE_FLAGS := -c release --product readiness-probe -Xswiftc -static-executable \
-	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld
+	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld \
+	-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors \
+	-Xswiftc -Xfrontend -Xswiftc -disable-llvm-merge-functions-pass
 
 # The binary is removed first: swift build does not see a change of LINK_ORDER and would not relink.
 build:
@@ -48,9 +55,10 @@ build:
 	$(SWIFT) build $(RELEASE_FLAGS) -Xlinker --symbol-ordering-file=$(CURDIR)/$(LINK_ORDER) \
 		-Xlinker --no-warn-symbol-ordering -Xlinker -s
 
-# Regenerates LINK_ORDER from callgrind runs of the common commands (needs valgrind).
+# Regenerates LINK_ORDER from callgrind and lackey runs of the common commands (needs valgrind),
+# on a build with the same flags (it relinks $(BIN) with symbols, then removes it: run `make build` after).
 link-order: venv
-	./Tests/Bench/link-order.sh
+	RELEASE_FLAGS="$(RELEASE_FLAGS)" ./Tests/Bench/link-order.sh
 
 debug:
 	$(SWIFT) build --product readiness-probe

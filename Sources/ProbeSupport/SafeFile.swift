@@ -281,7 +281,7 @@ public struct TrustedPath {
                 if let slash = current.lastIndex(of: "/") { current = String(current[..<slash]) }
                 continue
             }
-            let next = current + "/" + part
+            let next = current + "/" + String(part)  // String + Substring is the generic `+`: a conformance look-up (~0.1M instructions)
             var st = stat()
             if lstat(next, &st) != 0 {
                 let e = Platform.errno

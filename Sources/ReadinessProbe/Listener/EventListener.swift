@@ -25,6 +25,10 @@ final class EventListener {
     /// Set by an event that needs a fresh getAllProcessInfo (group added, serial regression);
     /// the seed runs after the event is answered.
     var reseedWanted = false
+    /// Exits of the start program and unexpected exits of critical programs (namespec, pid,
+    /// serial), whose exit status, cause and log file are asked of supervisord after the event
+    /// is answered (an event says only expected or not).
+    var exitsToExplain: [(namespec: String, name: String, pid: Int, serial: Int)] = []
     var dirty = false
     var lastWrite: Double = 0
     var terminateRequested = false
@@ -39,6 +43,11 @@ final class EventListener {
     let notifyHub: NotifyHub?
     /// STATUS=/watchdog pings not yet written (they are written at most once per `coalesce`).
     var notifyDirty = false
+    /// The flight recorder (docs/history.md); nil with `[history] enabled = false`.
+    let history: HistoryFile?
+    var historyErrorLogged = false
+    /// Per program (namespec), the READY=1 time last recorded in the history.
+    var recordedReady: [(String, Double)] = []
 
     init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
         settings = configuration.settings
@@ -49,6 +58,7 @@ final class EventListener {
         files = ListenerFiles(folder: Ledger.folder(settings))
         self.log = log
         notifyHub = NotifyHub.address(configuration.settings).map { NotifyHub(address: $0, log: log) }
+        history = configuration.settings.history.enabled ? HistoryFile(settings: configuration.settings) : nil
         ledger.listenerPID = Int(Platform.processID)
         if let pool = settings.environment["SUPERVISOR_GROUP_NAME"], !pool.isEmpty { ledger.pool = pool }
     }
@@ -208,7 +218,12 @@ final class EventListener {
             writeLedger()
             files.supervisordState(ledger.supervisordState)
         }
-        if reseedWanted && after == nil { return { [self] in reseed() } }
+        if after == nil && (reseedWanted || !exitsToExplain.isEmpty) {
+            return { [self] in
+                if reseedWanted { reseed() }
+                explainExits()
+            }
+        }
         return after
     }
 
@@ -248,6 +263,42 @@ final class EventListener {
         writeLedger()
     }
 
+    /// One round trip after exit events: getProcessInfo of each exited program (its exit status
+    /// while it is still EXITED, and its log file) and the tail of supervisord's log (which signal
+    /// killed it: XML-RPC says only -1). The ledger is written if that added anything.
+    func explainExits() {
+        let wanted = exitsToExplain
+        exitsToExplain = []
+        guard !wanted.isEmpty else { return }
+        let deadline = Deadline.after(rpcTimeout)
+        var calls: [(method: String, params: [XMLRPCValue])] = wanted.map { ("supervisor.getProcessInfo", [.string($0.namespec)]) }
+        calls.append(("supervisor.readLog", [.int(-65536), .int(0)]))
+        let results: [Result<XMLRPCValue, SupervisorError>]
+        do throws(SupervisorError) {
+            results = try SupervisorClient(location: try SupervisorView.locate(settings)).multicall(calls, deadline: deadline)
+        } catch {
+            log("warn: cannot ask supervisord why \(wanted.map(\.namespec).joined(separator: ", ")) exited: \(error)")
+            return
+        }
+        let mainLog = (try? results[wanted.count].get())?.stringValue ?? ""
+        var changed = false
+        for (i, w) in wanted.enumerated() {
+            guard case .success(let v) = results[i], let info = v.structValue else { continue }
+            let exited = info["statename"]?.stringValue == "EXITED"
+            let status = exited ? info["exitstatus"]?.intValue : nil
+            var cause = Ledger.exitCause(log: mainLog, name: w.name, pid: w.pid)
+            if cause == nil, let status { cause = status < 0 ? "was killed by a signal" : "exited with status \(status)" }
+            var logFile = info["stderr_logfile"]?.stringValue ?? ""
+            if logFile.isEmpty { logFile = info["stdout_logfile"]?.stringValue ?? "" }
+            if ledger.explainExit(namespec: w.namespec, serial: w.serial, exitStatus: status.flatMap { $0 >= 0 ? $0 : nil },
+                                  cause: cause, logFile: logFile) {
+                changed = true
+                log("\(w.namespec) (pid \(w.pid)): \(cause ?? "exit cause unknown")" + (logFile.isEmpty ? "" : "; log: \(logFile)"))
+            }
+        }
+        if changed { writeLedger() }
+    }
+
     func processState(_ event: SupervisorEvent, stateName: String) {
         let payload: EventPayload
         do { payload = try event.parsedPayload() } catch {
@@ -268,9 +319,16 @@ final class EventListener {
                                         critical: isCritical) else { return }
         dirty = true
         let isStart = startProgram.map { $0 == pname || $0 == change.namespec } ?? false
+        if (state == .exited && isStart) || ((state == .exited || state == .fatal) && change.newFailure != nil) {
+            exitsToExplain.append((change.namespec, pname, payload["pid"].flatMap { Int($0) } ?? 0, event.header.serial))
+        }
         log("\(change.namespec) \(state.name)" + (expected.map { $0 ? " (expected)" : " (unexpected)" } ?? "")
             + " serial \(event.header.serial)")
-        if let hub = notifyHub, hub.programsChanged(&ledger, now: now) { writeLedger(now: now) }
+        recordProgram(change, pid: payload["pid"].flatMap { Int($0) }, expected: state == .exited ? expected : nil, now: now)
+        if let hub = notifyHub, hub.programsChanged(&ledger, now: now) {
+            writeLedger(now: now)
+            recordReadiness()
+        }
         if let failure = change.newFailure {
             log("CRITICAL: \(failure.detail)")
             if settings.listener.onCriticalExit == .terminate { terminateSupervisord(because: failure.detail) }
@@ -308,7 +366,11 @@ final class EventListener {
         guard let hub = notifyHub else { return }
         let now = Platform.epochSeconds()
         let d = hub.drain(&ledger, now: now)
-        if d.urgent { writeLedger(now: now); return }
+        if d.urgent {
+            writeLedger(now: now)
+            recordReadiness()
+            return
+        }
         if d.changed { notifyDirty = true }
         if notifyDirty && now - lastWrite >= coalesce { writeLedger(now: now) }
     }
@@ -324,6 +386,46 @@ final class EventListener {
     var notifySideChannel: ListenerProtocol.SideChannel? {
         guard let hub = notifyHub, hub.fd >= 0 else { return nil }
         return ListenerProtocol.SideChannel(fd: hub.fd, service: { [self] in serviceNotify() }, timeout: { [self] in notifyTimeout() })
+    }
+
+    // MARK: history
+
+    /// Appends one program transition to the history (docs/history.md). supervisord's events
+    /// carry no exit status, so `exit_status` is null; `expected` is the EXITED event's flag.
+    func recordProgram(_ change: Ledger.Change, pid: Int?, expected: Bool?, now: Double) {
+        let record = HistoryRecord(at: now, by: "listen", program: change.namespec, state: change.state.name,
+                                   pid: pid, exitStatus: nil, expected: expected,
+                                   detail: change.newFailure?.detail ?? "", supervisord: ledger.writer.supervisord)
+        appendHistory([record])
+    }
+
+    /// A READY=1 that the history has not seen yet, per notify program, as a `READY` transition.
+    func recordReadiness() {
+        guard history != nil else { return }
+        var records: [HistoryRecord] = []
+        for e in ledger.entries {
+            guard let at = e.notify?.readyAt else { continue }
+            if let i = recordedReady.firstIndex(where: { $0.0 == e.namespec }) {
+                if recordedReady[i].1 == at { continue }
+                recordedReady[i].1 = at
+            } else {
+                recordedReady.append((e.namespec, at))
+            }
+            records.append(HistoryRecord(at: at, by: "listen", program: e.namespec, state: "READY", pid: e.pid > 0 ? e.pid : nil,
+                                         exitStatus: nil, expected: nil, supervisord: ledger.writer.supervisord))
+        }
+        if !records.isEmpty { appendHistory(records) }
+    }
+
+    func appendHistory(_ records: [HistoryRecord]) {
+        guard let history else { return }
+        do {
+            try history.append(needsCodes: false) { _ in records }
+            historyErrorLogged = false
+        } catch {
+            if !historyErrorLogged { log("error: cannot write the history: \(error)") }
+            historyErrorLogged = true
+        }
     }
 
     // MARK: output
@@ -389,6 +491,7 @@ final class EventListener {
 final class BackgroundChecks: Sendable {
     private let busy = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
+    private let historyFailed = Atomic<Bool>(false)
     private let current = Mutex<RunControl?>(nil)
 
     func start(_ listener: EventListener) {
@@ -410,6 +513,14 @@ final class BackgroundChecks: Sendable {
                                                  control: control)
             current.withLock { $0 = nil }
             do { try files.writeResult(report) } catch { log("error: cannot write the cached result: \(error)") }
+            if settings.history.enabled && !stopped.load(ordering: .acquiring) {
+                do {
+                    try HistoryRecorder.record(report, settings: settings, by: "listen")
+                    historyFailed.store(false, ordering: .relaxed)
+                } catch {
+                    if !historyFailed.exchange(true, ordering: .relaxed) { log("error: cannot write the history: \(error)") }
+                }
+            }
             busy.store(false, ordering: .releasing)
         }
     }
