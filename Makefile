@@ -152,6 +152,7 @@ bench-deps:
 
 bench: venv build bench-deps
 	./Tests/Bench/bench.sh $(BIN)
+	./Tests/Bench/history.sh $(BIN)
 	./Tests/Bench/listener.sh $(BIN)
 	$(VENV)/bin/python Tests/Bench/notify.py $(BIN)
 	./Tests/Bench/serve.sh $(BIN)

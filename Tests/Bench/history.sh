@@ -8,7 +8,9 @@ set -euo pipefail
 BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 RUNS="${BENCH_RUNS:-300}"
 TMP="$(mktemp -d /tmp/rp-hbench.XXXXXX)"
-trap 'rm -rf "$TMP"' EXIT
+SD_PID=""
+trap '[ -n "$SD_PID" ] && kill "$SD_PID" 2>/dev/null; sleep 0.5; rm -rf "$TMP"' EXIT
+HERE="$(cd "$(dirname "$0")" && pwd)"
 
 conf() { # NAME EXTRA: a rundir of its own, [start] off, one hook `exit 0` (or the flip hook)
     local d="$TMP/$1"; mkdir -p "$d"
@@ -60,3 +62,38 @@ for c in "$OFF:history off" "$ON:history on, result unchanged (reads the last 4 
 done
 echo
 echo "File sizes after the runs: on $(stat -c %s "$TMP/on/run/readiness-probe/history") B, full $(stat -c %s "$TMP/full/run/readiness-probe/history") B, flip $(stat -c %s "$TMP/flip/run/readiness-probe/history") B."
+
+# Side by side with the SONiC-style script (bench.sh section 1's setup, no listener): 50 programs,
+# start + programs (critical = p1, p2) + one trivial hook, source = xmlrpc; history off and on.
+if command -v supervisord >/dev/null; then
+    D="$TMP/s50"; mkdir -p "$D/hooks.d"
+    {
+        echo "[unix_http_server]"; echo "file=$D/s.sock"
+        echo "[supervisord]"; echo "nodaemon=true"; echo "logfile=$D/supervisord.log"; echo "pidfile=$D/sd.pid"; echo "childlogdir=$D"
+        echo "[rpcinterface:supervisor]"; echo "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface"
+        echo "[supervisorctl]"; echo "serverurl=unix://$D/s.sock"
+        echo "[program:start]"; echo "command=/bin/true"; echo "startsecs=0"; echo "autorestart=false"
+        for i in $(seq 50); do echo "[program:p$i]"; echo "command=sleep 100000"; echo "startsecs=0"; echo "stdout_logfile=NONE"; echo "stderr_logfile=NONE"; done
+    } > "$D/supervisord.conf"
+    supervisord -n -c "$D/supervisord.conf" >"$D/out" 2>&1 & SD_PID=$!
+    for _ in $(seq 600); do
+        [ -S "$D/s.sock" ] && [ "$(supervisorctl -c "$D/supervisord.conf" status 2>/dev/null | grep -c RUNNING)" -ge 50 ] && break; sleep 0.1
+    done
+    printf '#!/bin/sh\nexit 0\n' > "$D/hooks.d/h001"; chmod 755 "$D/hooks.d/h001"
+    for h in on off; do
+        printf '[probe]\ntimeout = 5s\nhooks_dir = %s/hooks.d\nsonic_hook =\nrundir = %s/%s\n[supervisor]\nserverurl = unix://%s/s.sock\nsource = xmlrpc\n[start]\nprogram = start\n[programs]\ncritical = p1, p2\n%s\n' \
+            "$D" "$D" "$h" "$D" "$([ $h = off ] && printf '[history]\nenabled = false')" > "$D/rp-$h.conf"
+        "$BIN" run --config "$D/rp-$h.conf" >/dev/null
+    done
+    hyperfine -N --warmup 5 -r "${BENCH_RUNS_SONIC:-60}" --export-json "$TMP/side.json" \
+        "bash $HERE/sonic_readiness_probe.sh $D/supervisord.conf $D/hooks.d/h001" \
+        "$BIN run --config $D/rp-off.conf" "$BIN run --config $D/rp-on.conf" >/dev/null 2>&1
+    echo
+    echo "50 programs (start + critical p1, p2 + one hook, source = xmlrpc), median wall, $(( ${BENCH_RUNS_SONIC:-60} )) runs:"
+    python3 - "$TMP/side.json" "$(max_rss_kb "$BIN" run --config "$D/rp-off.conf")" "$(max_rss_kb "$BIN" run --config "$D/rp-on.conf")" <<'PY'
+import json, sys
+s, off, on = (v["median"] * 1000 for v in json.load(open(sys.argv[1]))["results"])
+print(f"SONiC-style script {s:.1f} ms; run, history off {off:.2f} ms ({s/off:.1f}x), max RSS {sys.argv[2]} KiB; "
+      f"run, history on {on:.2f} ms ({s/on:.1f}x), max RSS {sys.argv[3]} KiB.")
+PY
+fi

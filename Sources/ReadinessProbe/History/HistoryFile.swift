@@ -122,6 +122,18 @@ struct HistoryFile: Sendable {
     /// not writable by group or others). Unlike the listener, a writer of the history never
     /// repairs a folder's mode: it refuses it.
     func openFolder() throws(HistoryError) -> Int32 {
+        // The common case: it exists (no path walk, no mkdir).
+        if let fd = try? SafeFile.openDirectory(folder) {
+            var st = stat()
+            do throws(FileAccessError) {
+                if fstat(fd, &st) != 0 { throw FileAccessError(folder, .system(SystemError("fstat", path: folder))) }
+                try SafeFile.check(st, path: folder, wanted: S_IFDIR, policy: .trusted)
+            } catch {
+                close(fd)
+                throw HistoryError("refusing to write the history: \(error.description)")
+            }
+            return fd
+        }
         if let slash = folder.lastIndex(of: "/"), slash != folder.startIndex {
             do { try Platform.makeDirectories(String(folder[..<slash])) } catch {
                 throw HistoryError("cannot create \(String(folder[..<slash])): \(error.message)")
@@ -201,36 +213,49 @@ struct HistoryFile: Sendable {
         return buf
     }
 
-    /// The codes of the newest record that carries them, looking back 4 KiB, then 64 KiB.
+    /// The codes of the newest record that carries them, looking back 4 KiB, then 64 KiB. Lines
+    /// are found with memrchr and only those that mention codes (memmem) are parsed.
     func lastCodes(_ fd: Int32, size: Int) -> [HistoryCode]? {
-        let needle = Array("\"codes\":".utf8)
         for window in Self.tailWindows {
             let buf = Self.preadTail(fd, size: size, count: window)
-            var end = buf.count
-            // Lines are parsed newest first; only those that mention codes.
-            while end > 0 {
-                var start = end - 1
-                while start > 0 && buf[start - 1] != 0x0a { start -= 1 }
-                let line = buf[start..<end]
-                let trimmed = line.last == 0x0a ? line.dropLast() : line
-                if start == 0 && buf.count < size { break }  // cut by the window: maybe partial
-                if Self.contains(trimmed, needle), let r = HistoryRecord(line: trimmed), let codes = r.codes { return codes }
-                end = start
+            let found: [HistoryCode]?? = buf.withUnsafeBytes { raw -> [HistoryCode]?? in
+                guard let base = raw.baseAddress else { return .some(nil) }
+                var end = raw.count
+                while end > 0 {
+                    // The line before `end` (without its newline).
+                    var lineEnd = end
+                    if raw[lineEnd - 1] == 0x0a { lineEnd -= 1 }
+                    var start = lineEnd
+                    while start > 0 && raw[start - 1] != 0x0a { start -= 1 }
+                    if start == 0 && raw.count < size { return nil }  // cut by the window: look further back
+                    if lineEnd > start, Self.mentionsCodes(base + start, lineEnd - start),
+                       let r = HistoryRecord(line: buf[start..<lineEnd]), let codes = r.codes {
+                        return .some(codes)
+                    }
+                    end = start
+                }
+                return .some(nil)
             }
-            if buf.count >= size { return nil }
+            if let found { return found }
         }
         return nil
     }
 
-    static func contains(_ hay: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard hay.count >= needle.count, let first = needle.first else { return false }
-        var i = hay.startIndex
-        let last = hay.endIndex - needle.count
-        while i <= last {
-            if hay[i] == first && hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
+    static let codesNeedle = Array("\"codes\":".utf8)
+
+    /// Whether `"codes":` occurs in the bytes (memchr for its first byte, then memcmp).
+    static func mentionsCodes(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
+        let n = codesNeedle.count
+        var at = 0
+        return codesNeedle.withUnsafeBytes { needle in
+            while count - at >= n {
+                guard let hit = memchr(p + at, 0x22, count - at - n + 1) else { return false }
+                let i = p.distance(to: UnsafeRawPointer(hit))
+                if memcmp(p + i, needle.baseAddress!, n) == 0 { return true }
+                at = i + 1
+            }
+            return false
         }
-        return false
     }
 
     /// Keeps the newest whole lines that fit in 3/4 of the cap (with the new batch), in a
