@@ -264,6 +264,13 @@ final class SchemaSamples: @unchecked Sendable {
         let bodies = kh.requests.compactMap { $0["body"]?.stringValue }
         #expect(bodies.count == 2)
         for (i, body) in bodies.enumerated() { try s.keep("kuberhealthy", "report\(i + 1)", body) }
+        // /readyz/history when the history file may not be trusted (writable by others): a JSON error.
+        let historyPath = rig.rundir + "/readiness-probe/history"
+        #expect(chmod(historyPath, 0o666) == 0)
+        let refused = try serve.get("/readyz/history")
+        #expect(refused.status == 500, "\(refused.bodyText)")
+        try s.keep("error", "history-untrusted", refused.bodyText)
+        #expect(chmod(historyPath, 0o644) == 0)
         serve.process.signal(SIGTERM)
         _ = await serve.process.waitExit()
 

@@ -109,7 +109,9 @@ struct HealthEndpoints: Sendable {
         }
         switch history.read() {
         case .failure(let e):
-            return .text(500, JSON.serialize(.object([("error", .string(e.message))])) + "\n", contentType: "application/json")
+            // docs/schema/error.schema.json
+            return .text(500, JSON.serialize(.object([("schema", .string("readiness-probe/error/1")), ("error", .string(e.message))])) + "\n",
+                         contentType: "application/json")
         case .success(let log):
             let q = HistoryQuery(since: since, check: request.query("check"))
             return .text(200, HistoryQuery.json(q.filter(log.records), warnings: log.warnings), contentType: "application/json")
