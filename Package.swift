@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "readiness-probe", dependencies: ["ReadinessProbe"], exclude: ["link-order.txt"], swiftSettings: strict),
         // Test-only helpers (temporary folders, a real supervisord harness); never linked into the binary.
-        .target(name: "ProbeTestSupport", dependencies: ["ProbeSupport", "CShim"], swiftSettings: strict),
+        .target(name: "ProbeTestSupport", dependencies: ["ProbeSupport", "ProbeSpawn", "CShim"], swiftSettings: strict),
 
         // Tests come in two kinds (docs/testing.md). Unit tests (*Tests): parsers, rules and models in this
         // process; no child process, socket or supervisord; they run in parallel (`make unit`). End-to-end

@@ -11,6 +11,9 @@ enum Reaper {
         var active = PidSet()
         /// Groups that were SIGKILLed but not fully reaped within the grace; swept later.
         var lingering = PidSet()
+        /// Children that other code of this process started and waits for itself (see
+        /// `ForeignChildren`): never reaped or killed as orphans, whatever their process group.
+        var foreign = PidSet()
     }
 
     static let state = Mutex(State())
@@ -77,7 +80,8 @@ enum Reaper {
             }
             for pid in candidates {
                 // A zombie cannot change group or be reused until reaped: re-reading is enough.
-                guard let stat = procStat(pid), !s.active.contains(stat.pgrp), !s.lingering.contains(stat.pgrp)
+                guard !s.foreign.contains(pid), let stat = procStat(pid), !s.active.contains(stat.pgrp),
+                      !s.lingering.contains(stat.pgrp)
                 else { continue }
                 var status: Int32 = 0
                 _ = waitpid(pid, &status, WNOHANG)
@@ -100,10 +104,11 @@ enum Reaper {
         let myGroup = getpgrp()
         var killed: [pid_t] = []
         guard let names = try? Platform.listDirectory("/proc") else { return 0 }
-        let active = state.withLock { $0.active }
+        let (active, foreign) = state.withLock { ($0.active, $0.foreign) }
         for name in names {
             guard let pid = Int32(name), pid != myPid, let stat = procStat(pid), stat.ppid == myPid,
-                  stat.pgrp != myGroup, !active.contains(stat.pgrp), stat.state != "Z" else { continue }
+                  stat.pgrp != myGroup, !active.contains(stat.pgrp), !foreign.contains(pid), stat.state != "Z"
+            else { continue }
             if kill(-stat.pgrp, SIGKILL) != 0 { kill(pid, SIGKILL) }
             killed.append(pid)
         }
@@ -157,4 +162,27 @@ struct PidSet: Sequence {
     mutating func insert(_ pid: pid_t) { if !pids.contains(pid) { pids.append(pid) } }
     mutating func remove(_ pid: pid_t) { pids.removeAll { $0 == pid } }
     func makeIterator() -> IndexingIterator<[pid_t]> { pids.makeIterator() }
+}
+
+/// Children that code outside ProbeSpawn starts in this process and reaps itself (a test harness's
+/// commands, an embedding program's helpers). ProbeSpawn's orphan sweep reaps or kills children
+/// that belong to no loop and have left this process's group; a child that moves itself into a
+/// group of its own (GNU `timeout` does, and so does anything started with its own process group)
+/// would otherwise be reaped behind its owner's back, whose `waitpid` then fails with ECHILD.
+/// Start such children inside `spawning` and call `release` once they are reaped.
+public enum ForeignChildren {
+    /// Runs `spawn` (which returns posix_spawn's result and the pid it started, if any) so that the
+    /// sweep never sees the new child unregistered, and registers the pid.
+    public static func spawning(_ spawn: () -> (Int32, pid_t?)) -> Int32 {
+        Reaper.state.withLock { s in
+            let (rc, pid) = spawn()
+            if let pid { s.foreign.insert(pid) }
+            return rc
+        }
+    }
+
+    /// The owner has reaped `pid` (or given it up): the pid may be reused, forget it.
+    public static func release(_ pid: pid_t) {
+        Reaper.state.withLock { $0.foreign.remove(pid) }
+    }
 }

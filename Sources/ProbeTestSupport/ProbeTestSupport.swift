@@ -2,6 +2,7 @@
 // waiting for a condition with a deadline. The real-supervisord harness is in Supervisord.swift.
 @preconcurrency import Glibc
 import ProbeSupport
+import ProbeSpawn
 import CShim
 import Synchronization
 
@@ -208,8 +209,14 @@ public enum Command {
         posix_spawnattr_setsigdefault(&attr, &all)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], &actions, &attr, &cargv, &cenv)
+        // Registered as ours, so ProbeSpawn's orphan sweep (in-process runs of other tests) never
+        // reaps it: a command that moves into a group of its own (GNU `timeout`) looks like an orphan.
+        let rc = ForeignChildren.spawning {
+            let rc = posix_spawnp(&pid, argv[0], &actions, &attr, &cargv, &cenv)
+            return (rc, rc == 0 ? pid : nil)
+        }
         if rc != 0 { return CommandResult(status: 127, stdout: "", stderr: "spawn \(argv[0]): \(Platform.describe(errno: rc))") }
+        defer { ForeignChildren.release(pid) }
         let deadline = Deadline.after(timeout)
         var timedOut = false
         if !Children.waitUntilExited(pid, deadline: deadline) {

@@ -3,6 +3,7 @@
 @preconcurrency import Glibc
 import CShim
 import ProbeSupport
+import ProbeSpawn
 
 public struct SupervisordHarnessError: Error, CustomStringConvertible, Sendable {
     public var message: String
@@ -150,8 +151,13 @@ public final class SupervisordHarness: @unchecked Sendable {
         var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for a in cargv { free(a) } }
         var child: pid_t = 0
-        let rc = argv[0].hasPrefix("/") ? posix_spawn(&child, argv[0], &actions, &attr, &cargv, environ)
-                                         : posix_spawnp(&child, argv[0], &actions, &attr, &cargv, environ)
+        // In a group of its own: registered, so ProbeSpawn's orphan sweep never reaps it (its
+        // exit status is this harness's to read).
+        let rc = ForeignChildren.spawning {
+            let rc = argv[0].hasPrefix("/") ? posix_spawn(&child, argv[0], &actions, &attr, &cargv, environ)
+                                             : posix_spawnp(&child, argv[0], &actions, &attr, &cargv, environ)
+            return (rc, rc == 0 ? child : nil)
+        }
         if rc != 0 { throw SupervisordHarnessError("cannot start \(argv[0]): \(Platform.describe(errno: rc))") }
         return child
     }
@@ -164,6 +170,7 @@ public final class SupervisordHarness: @unchecked Sendable {
         let r = waitpid(pid, &status, WNOHANG)
         if r == pid || (r < 0 && errno == ECHILD) {
             exitStatus = r == pid ? status : nil
+            ForeignChildren.release(pid)
             pid = 0
             return true
         }
@@ -237,6 +244,7 @@ public final class SupervisordHarness: @unchecked Sendable {
             var status: Int32 = 0
             while waitpid(group, &status, 0) < 0 && errno == EINTR {}
             exitStatus = status
+            ForeignChildren.release(group)
             pid = 0
         }
     }

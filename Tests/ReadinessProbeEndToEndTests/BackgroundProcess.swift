@@ -2,6 +2,7 @@
 // stderr in files that tests read while it runs.
 @preconcurrency import Glibc
 import ProbeSupport
+import ProbeSpawn
 import ProbeTestSupport
 import ProbeHTTP
 
@@ -23,7 +24,10 @@ final class BackgroundProcess: @unchecked Sendable {
         var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer { for a in cargv { free(a) }; for a in cenv { free(a) } }
         var p: pid_t = 0
-        let rc = posix_spawnp(&p, argv[0], &actions, nil, &cargv, &cenv)
+        let rc = ForeignChildren.spawning {
+            let rc = posix_spawnp(&p, argv[0], &actions, nil, &cargv, &cenv)
+            return (rc, rc == 0 ? p : nil)
+        }
         if rc != 0 { throw SystemError("posix_spawn \(argv[0])", errno: rc) }
         pid = p
     }
@@ -39,6 +43,7 @@ final class BackgroundProcess: @unchecked Sendable {
         var raw: Int32 = 0
         let done = await Wait.untilAsync(timeout: timeout, every: .milliseconds(5)) { waitpid(pid, &raw, WNOHANG) == pid }
         guard done else { return nil }
+        ForeignChildren.release(pid)
         status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
         return status
     }
@@ -55,6 +60,7 @@ final class BackgroundProcess: @unchecked Sendable {
             Children.killTree(pid)
             var raw: Int32 = 0
             while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            ForeignChildren.release(pid)
         }
     }
 }
