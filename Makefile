@@ -62,10 +62,13 @@ H2_VERSION ?= 4.4.1
 # prometheus_client's parsers validate serve's /metrics in both formats (Tests/Prometheus/parse_metrics.py).
 PROMETHEUS_CLIENT_VERSION ?= 0.26.0
 
+# jsonschema validates the real JSON outputs against docs/schema (Tests/Schema/validate.py, docs/json.md).
+JSONSCHEMA_VERSION ?= 4.26.0
+
 # Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
 venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION) $(VENV)/.sdnotify-$(SDNOTIFY_VERSION) \
-	$(VENV)/.prometheus-client-$(PROMETHEUS_CLIENT_VERSION)
+	$(VENV)/.prometheus-client-$(PROMETHEUS_CLIENT_VERSION) $(VENV)/.jsonschema-$(JSONSCHEMA_VERSION)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +86,10 @@ $(VENV)/.sdnotify-$(SDNOTIFY_VERSION): | $(VENV)/bin/python
 
 $(VENV)/.prometheus-client-$(PROMETHEUS_CLIENT_VERSION): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check prometheus-client==$(PROMETHEUS_CLIENT_VERSION)
+	touch $@
+
+$(VENV)/.jsonschema-$(JSONSCHEMA_VERSION): | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check jsonschema==$(JSONSCHEMA_VERSION)
 	touch $@
 
 $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python

@@ -186,12 +186,13 @@ public struct AppHealth: Sendable, Equatable {
         return (.healthy, "process \(pid) is running, error is 0")
     }
 
-    /// For `state show --format json`: `{"unit", "directory", "healthy", "reason", "detail", "pid", "error",
+    /// For `state show --format json`: `{"schema", "unit", "directory", "healthy", "reason", "detail", "pid", "error",
     /// "pid_text", "error_text"}`; values that are absent are null.
     public var jsonValue: JSONValue {
         func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         func num<T: BinaryInteger>(_ n: T?) -> JSONValue { n.map { .number(Double($0)) } ?? .null }
         return .object([
+            ("schema", .string("readiness-probe/state/1")),  // docs/schema/state.schema.json
             ("unit", .string(snapshot.unit)),
             ("directory", .string(snapshot.directory)),
             ("healthy", .bool(isHealthy)),

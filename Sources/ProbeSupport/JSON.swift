@@ -5,6 +5,9 @@ public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
+    /// A number always written with a fraction (`2.0`, `2.4`, up to 3 decimals): durations and
+    /// times, so a field's JSON type never changes with its value (docs/json.md). Parsing gives `.number`.
+    case real(Double)
     case string(String)
     case array([JSONValue])
     /// Keys keep their order, so output is stable.
@@ -14,7 +17,8 @@ public enum JSONValue: Sendable, Equatable {
         switch (a, b) {
         case (.null, .null): return true
         case let (.bool(x), .bool(y)): return x == y
-        case let (.number(x), .number(y)): return x == y
+        case let (.number(x), .number(y)), let (.real(x), .real(y)), let (.number(x), .real(y)), let (.real(x), .number(y)):
+            return x == y
         case let (.string(x), .string(y)): return x == y
         case let (.array(x), .array(y)): return x == y
         case let (.object(x), .object(y)):
@@ -28,9 +32,14 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
     public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
-    public var doubleValue: Double? { if case .number(let n) = self { return n }; return nil }
+    public var doubleValue: Double? {
+        switch self {
+        case .number(let n), .real(let n): return n
+        default: return nil
+        }
+    }
     public var intValue: Int? {
-        if case .number(let n) = self, n.rounded() == n, abs(n) < 9e15 { return Int(n) }
+        if let n = doubleValue, n.rounded() == n, abs(n) < 9e15 { return Int(n) }
         return nil
     }
     public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
@@ -83,11 +92,19 @@ public enum JSON {
         return Decimal1.format(d, digits: 3)
     }
 
+    /// A number as JSON with a fraction always (`2.0`, `2.4`, `0.125`): `.real`.
+    public static func real(_ d: Double) -> String {
+        if d.isNaN || d.isInfinite { return "null" }
+        let s = Decimal1.format(d, digits: 3)
+        return s.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") }) ? s : s + ".0"
+    }
+
     public static func write(_ v: JSONValue, to out: inout String) {
         switch v {
         case .null: out.append("null")
         case .bool(let b): out.append(b ? "true" : "false")
         case .number(let n): out.append(number(n))
+        case .real(let n): out.append(real(n))
         case .string(let s): appendString(s, to: &out)
         case .array(let items):
             out.append("[")

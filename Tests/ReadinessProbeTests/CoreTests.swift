@@ -155,7 +155,12 @@ final class Counter: Sendable {
         #expect(r.stdout == (try Platform.readTextFile(TestPaths.packageRoot + "/docs/codes.md")))
         let j = Command.run([TestPaths.binary, "codes", "--format", "json"])
         let v = try JSON.parse(j.stdout)
-        #expect(v.arrayValue?.count == Codes.table.count)
+        #expect(v["schema"]?.stringValue == "readiness-probe/codes/1")
+        let rows = v["codes"]?.arrayValue ?? []
+        #expect(rows.count == Codes.table.count)
+        // Numbers are numbers: the 16-254 row is from 16 to 254, labelled as the table shows it.
+        #expect(rows.last?["from"]?.intValue == 16 && rows.last?["to"]?.intValue == 254 && rows.last?["label"]?.stringValue == "16-254")
+        #expect(rows.first?["from"]?.intValue == 0 && rows.first?["label"]?.stringValue == "0")
     }
 
     @Test func hookExitMapping() {

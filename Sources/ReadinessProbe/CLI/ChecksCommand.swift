@@ -13,21 +13,36 @@ enum ChecksCommand: CLICommand {
 
     enum Format: String, CaseIterable { case table, json }
 
+    /// The version id of `checks --format json`: docs/schema/checks.schema.json.
+    static let jsonSchema = "readiness-probe/checks/1"
+
     static let command = CLI.Command(name: "checks", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let f: Format = try ArgumentParser.choice(args, "--format", spec, default: .table)
         let config = try CLI.loadConfiguration(args, inv)
-        func codes(_ e: CheckEntry) -> [Int32] { inv.registry.kinds.first { $0.resultKind == e.kind }?.codes ?? [] }
-        func codeText(_ e: CheckEntry) -> String {
-            codes(e).map { $0 == 16 ? "16-254" : String($0) }.joined(separator: ",")
+        // A kind's codes, with a range code (16 for a hook's own status) widened to its table row (16-254).
+        func codes(_ e: CheckEntry) -> [ClosedRange<Int32>] {
+            (inv.registry.kinds.first { $0.resultKind == e.kind }?.codes ?? []).map { Codes.info($0)?.range ?? $0...$0 }
         }
+        func label(_ r: ClosedRange<Int32>) -> String { r.count == 1 ? "\(r.lowerBound)" : "\(r.lowerBound)-\(r.upperBound)" }
+        func codeText(_ e: CheckEntry) -> String { codes(e).map(label).joined(separator: ",") }
         if f == .json {
+            // docs/schema/checks.schema.json
             let rows: [JSONValue] = config.entries.map { e in
                 .object([("name", .string(e.name)), ("kind", .string(e.kind)), ("severity", .string(e.severity.rawValue)),
                          ("timeout_ms", e.timeout.map { .number(Double($0.milliseconds)) } ?? .null),
                          ("liveness", .bool(e.liveness)), ("origin", .string(e.origin)),
-                         ("codes", .array(codes(e).map { .number(Double($0)) }))])
+                         ("codes", .array(codes(e).map { r in
+                             .object([("from", .number(Double(r.lowerBound))), ("to", .number(Double(r.upperBound))),
+                                      ("label", .string(label(r)))])
+                         }))])
             }
-            Platform.writeStdout(JSON.serialize(.array(rows)) + "\n")
+            let skipped: [JSONValue] = ConfigReview(config).skipped.map {
+                .object([("path", .string($0.path)), ("reason", .string($0.reason))])
+            }
+            Platform.writeStdout(JSON.serialize(.object([
+                ("schema", .string(jsonSchema)), ("config", config.settings.configFile.map { .string($0) } ?? .null),
+                ("checks", .array(rows)), ("skipped", .array(skipped)),
+            ])) + "\n")
             return 0
         }
         let source = config.settings.configFile ?? "(no config file: built-in defaults)"

@@ -3,7 +3,7 @@
 // running anything. A missing, untrusted or stale result is code 11 (3 when the supervisord
 // it was written for is gone or shutting down), never ready.
 //
-// File: {"format": "readiness-probe-result/1", "finished_at": EPOCH,
+// File: {"schema": "readiness-probe/cached-result/1", "format": "readiness-probe-result/1", "finished_at": EPOCH,
 //        "boot_id": "...", "listener_pid": N, "listener_start": T, "supervisord_pid": N, "supervisord_start": T,
 //        "closed": false, "supervisord_state": "RUNNING",
 //        "result": <the contract JSON of `run --format json`>}
@@ -13,6 +13,9 @@ import ProbeSupport
 
 enum CachedResult {
     static let format = "readiness-probe-result/1"
+    /// The version id of the file's shape: docs/schema/cached-result.schema.json. `format` stays
+    /// for readers older than the schemas (it is what `read` checks).
+    static let schema = "readiness-probe/cached-result/1"
 
     static func path(_ settings: ProbeSettings) -> String { Ledger.folder(settings) + "/result.json" }
 
@@ -21,8 +24,9 @@ enum CachedResult {
     static func encode(_ report: ProbeReport?, writer: WriterIdentity, closed: Bool = false,
                               supervisordState: String = "RUNNING", now: Double = Platform.epochSeconds()) -> [UInt8] {
         var fields: [(String, JSONValue)] = [
+            ("schema", .string(schema)),
             ("format", .string(format)),
-            ("finished_at", .number(((report?.finishedAt ?? now) * 1000).rounded() / 1000)),
+            ("finished_at", .real(((report?.finishedAt ?? now) * 1000).rounded() / 1000)),
         ]
         fields += writer.jsonFields
         fields += [("closed", .bool(closed)), ("supervisord_state", .string(supervisordState))]

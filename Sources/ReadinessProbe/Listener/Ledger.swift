@@ -85,6 +85,8 @@ struct LedgerEntry: Sendable, Equatable {
 /// The ledger: every program plus the listener's own bookkeeping.
 struct Ledger: Sendable, Equatable {
     static let format = "readiness-probe-ledger/1"
+    /// The version id of the file's shape: docs/schema/ledger.schema.json (`format` stays for older readers).
+    static let schema = "readiness-probe/ledger/1"
 
     var entries: [LedgerEntry] = []
     /// Epoch seconds of the last write (set by `encode`); readers judge freshness by it.
@@ -273,7 +275,7 @@ struct Ledger: Sendable, Equatable {
     // MARK: JSON
 
     func json() -> JSONValue {
-        func num(_ d: Double?) -> JSONValue { d.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
+        func num(_ d: Double?) -> JSONValue { d.map { .real(($0 * 1000).rounded() / 1000) } ?? .null }
         func int(_ i: Int?) -> JSONValue { i.map { .number(Double($0)) } ?? .null }
         let programs: [JSONValue] = entries.map { e in
             .object([
@@ -289,6 +291,7 @@ struct Ledger: Sendable, Equatable {
             ])
         }
         return .object([
+            ("schema", .string(Ledger.schema)),
             ("format", .string(Ledger.format)),
             ("written_at", num(writtenAt)), ("tick_at", num(tickAt)),
             ("listener_pid", int(listenerPID)), ("supervisord_pid", int(supervisordPID)),

@@ -65,7 +65,7 @@ struct NotifyState: Sendable, Equatable {
     // MARK: JSON (inside a ledger program entry)
 
     func json() -> JSONValue {
-        func num(_ d: Double?) -> JSONValue { d.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
+        func num(_ d: Double?) -> JSONValue { d.map { .real(($0 * 1000).rounded() / 1000) } ?? .null }
         return .object([
             ("pid", .number(Double(pid))), ("ready_at", num(readyAt)), ("reloading_at", num(reloadingAt)),
             ("stopping_at", num(stoppingAt)), ("status", status.map { .string($0) } ?? .null),

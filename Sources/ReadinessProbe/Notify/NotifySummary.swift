@@ -51,7 +51,7 @@ struct NotifySummary: Sendable, Equatable {
     }
 
     func json(now: Double = Platform.epochSeconds()) -> JSONValue {
-        func num(_ d: Double?) -> JSONValue { d.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
+        func num(_ d: Double?) -> JSONValue { d.map { .real(($0 * 1000).rounded() / 1000) } ?? .null }
         return .object([
             ("socket", socket.map { .string($0) } ?? .null), ("error", error.map { .string($0) } ?? .null),
             ("at", num(at)),

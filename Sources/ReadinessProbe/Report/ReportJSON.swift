@@ -4,18 +4,23 @@ import ProbeSupport
 
 /// The JSON codec of `ProbeReport`.
 enum ReportJSON {
-    /// `{"ready", "code", "summary", "duration_ms", "checks": [{"name", "kind", "status", "code", "detail", "duration_ms"}]}`.
+    /// The version id of this shape: docs/schema/run.schema.json (docs/json.md says how to bump it).
+    static let schema = "readiness-probe/run/1"
+
+    /// `{"schema", "ready", "code", "summary", "duration_ms", "checks": [{"name", "kind", "status", "code", "detail", "duration_ms"}]}`.
+    /// Durations are always written with a fraction (`.real`).
     static func value(_ report: ProbeReport) -> JSONValue {
         .object([
+            ("schema", .string(schema)),
             ("ready", .bool(report.ready)),
             ("code", .number(Double(report.code))),
             ("summary", .string(report.summary)),
-            ("duration_ms", .number(round3(report.durationMs))),
+            ("duration_ms", .real(round3(report.durationMs))),
             ("checks", .array(report.results.map { r in
                 .object([
                     ("name", .string(r.name)), ("kind", .string(r.kind)), ("status", .string(r.status.rawValue)),
                     ("code", .number(Double(r.code))), ("detail", .string(r.detail)),
-                    ("duration_ms", .number(round3(r.durationMs))),
+                    ("duration_ms", .real(round3(r.durationMs))),
                 ])
             })),
         ])

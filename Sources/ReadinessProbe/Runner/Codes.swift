@@ -89,13 +89,18 @@ public enum Codes {
         return out
     }
 
+    /// The version id of `codes --format json`: docs/schema/codes.schema.json.
+    static let jsonSchema = "readiness-probe/codes/1"
+
+    /// `{"schema", "codes": [{"label", "from", "to", "name", "meaning"}]}`: one row per line of the
+    /// table; `from`/`to` are numbers (equal for a single code), `label` is the table's text (`16-254`).
     static func json() -> String {
         let rows: [JSONValue] = table.map {
             .object([
-                ("code", .string($0.label)), ("from", .number(Double($0.range.lowerBound))),
+                ("label", .string($0.label)), ("from", .number(Double($0.range.lowerBound))),
                 ("to", .number(Double($0.range.upperBound))), ("name", .string($0.name)), ("meaning", .string($0.meaning)),
             ])
         }
-        return JSON.serialize(.array(rows)) + "\n"
+        return JSON.serialize(.object([("schema", .string(jsonSchema)), ("codes", .array(rows))])) + "\n"
     }
 }
