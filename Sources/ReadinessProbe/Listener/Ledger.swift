@@ -86,7 +86,7 @@ struct LedgerEntry: Sendable, Equatable {
 struct Ledger: Sendable, Equatable {
     static let format = "readiness-probe-ledger/1"
     /// The version id of the file's shape: docs/schema/ledger.schema.json (`format` stays for older readers).
-    static let schema = "readiness-probe/ledger/1"
+    static let schema = "readiness-probe/ledger/2"
 
     var entries: [LedgerEntry] = []
     /// Epoch seconds of the last write (set by `encode`); readers judge freshness by it.

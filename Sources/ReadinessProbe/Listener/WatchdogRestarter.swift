@@ -27,7 +27,7 @@ struct WatchdogRestart: Sendable, Equatable {
     var result: String
 
     func json() -> JSONValue {
-        .object([("program", .string(program)), ("pid", .number(Double(pid))), ("at", .number((at * 1000).rounded() / 1000)),
+        .object([("program", .string(program)), ("pid", .number(Double(pid))), ("at", .real((at * 1000).rounded() / 1000)),
                  ("reason", .string(reason)), ("count", .number(Double(count))), ("result", .string(result))])
     }
 
