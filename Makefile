@@ -17,13 +17,15 @@ else
 SUPERVISOR_DEP :=
 endif
 
-.PHONY: all build debug test e2e demo bench bench-deps fuzz venv clean docs help link-order print-version deps deb deb-test man
+.PHONY: all build debug test unit end-to-end e2e demo bench bench-deps fuzz venv clean docs help link-order print-version deps deb deb-test man
 
 all: build
 
 help:
 	@echo "make build   fully static release binary at $(BIN)"
-	@echo "make test    the whole test suite (installs supervisor $(SUPERVISOR_VERSION) into $(VENV) if needed)"
+	@echo "make test    the whole test suite: unit, then end-to-end (installs supervisor $(SUPERVISOR_VERSION) into $(VENV) if needed)"
+	@echo "make unit    the unit tests only (parsers, rules, models; in this process, in parallel; docs/testing.md)"
+	@echo "make end-to-end  the end-to-end tests only (the binary, real supervisord, processes, sockets; one at a time)"
 	@echo "make e2e    the example images built and probed under podman (root; BENCH=1 adds the cost per probe)"
 	@echo "make demo    a real supervisord with the example container, probed as it starts, is ready and breaks"
 	@echo "make bench   benchmarks (hyperfine, wrk); results go to docs/benchmarks.md by hand"
@@ -97,9 +99,24 @@ $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
 		grpcio-health-checking==$(GRPCIO_VERSION) h2==$(H2_VERSION)
 	touch $@
 
+# Two kinds of tests (docs/testing.md). Unit test targets (*Tests) run in this process with no child
+# process, socket or supervisord, in parallel. End-to-end targets (*EndToEndTests) drive the binary, real
+# supervisord, hooks, sockets and servers, one test at a time (blocking tests starve the 2-thread pool).
+UNIT_TESTS := --skip EndToEndTests
+E2E_TESTS := --filter EndToEndTests
+
 test: venv deps
 	$(SWIFT) build --product readiness-probe
-	$(SWIFT) test --no-parallel
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build $(UNIT_TESTS)
+	$(SWIFT) test --skip-build --no-parallel $(E2E_TESTS)
+
+unit:
+	$(SWIFT) test $(UNIT_TESTS)
+
+end-to-end: venv deps
+	$(SWIFT) build --product readiness-probe
+	$(SWIFT) test --no-parallel $(E2E_TESTS)
 
 # The example images (examples/container, examples/sonic) built and probed under podman + runc,
 # as the kubelet probes them (Tests/E2E/e2e.sh; Tests/deps.sh installs podman, runc and

@@ -9,7 +9,9 @@ let package = Package(
     name: "ReadinessProbe",
     products: [
         .executable(name: "readiness-probe", targets: ["readiness-probe"]),
-        .library(name: "ReadinessProbe", targets: ["ReadinessProbe"]),
+        // The plugin kit is ReadinessProbe; a check also uses ProbeSupport's config and time types
+        // (ConfigError, INISection, Deadline) and, to run a process, ProbeSpawn's ProcessSpec.
+        .library(name: "ReadinessProbe", targets: ["ReadinessProbe", "ProbeSupport", "ProbeSpawn"]),
         .library(name: "SupervisorKit", targets: ["SupervisorKit"]),
     ],
     targets: [
@@ -38,13 +40,23 @@ let package = Package(
         // Test-only helpers (temporary folders, a real supervisord harness); never linked into the binary.
         .target(name: "ProbeTestSupport", dependencies: ["ProbeSupport"], swiftSettings: strict),
 
+        // Tests come in two kinds (docs/testing.md). Unit tests (*Tests): parsers, rules and models in this
+        // process; no child process, socket or supervisord; they run in parallel (`make unit`). End-to-end
+        // tests (*EndToEndTests): the binary, hooks, real supervisord, sockets and servers; they run one at a
+        // time (`make end-to-end`). `make test` runs both.
         .testTarget(name: "ProbeSupportTests", dependencies: ["ProbeTestSupport", "ProbeSupport"]),
-        .testTarget(name: "ProbeSpawnTests", dependencies: ["ProbeTestSupport", "ProbeSpawn", "ProbeSupport"]),
         .testTarget(name: "ProbeHTTPTests", dependencies: ["ProbeTestSupport", "ProbeHTTP", "ProbeSupport"]),
         .testTarget(name: "ProbeHTTP2Tests", dependencies: ["ProbeTestSupport", "ProbeHTTP2", "ProbeSupport"]),
         .testTarget(name: "SupervisorKitTests", dependencies: ["ProbeTestSupport", "SupervisorKit", "ProbeHTTP", "ProbeSupport"]),
         .testTarget(name: "ProbeStateTests", dependencies: ["ProbeTestSupport", "ProbeState", "ProbeSupport"]),
         .testTarget(name: "ReadinessProbeTests", dependencies: ["ProbeTestSupport", "ReadinessProbe", "SupervisorKit", "ProbeHTTP", "ProbeHTTP2", "ProbeSupport"]),
+
+        .testTarget(name: "ProbeSpawnEndToEndTests", dependencies: ["ProbeTestSupport", "ProbeSpawn", "ProbeSupport"]),
+        .testTarget(name: "ProbeHTTPEndToEndTests", dependencies: ["ProbeTestSupport", "ProbeHTTP", "ProbeSupport", "CShim"]),
+        .testTarget(name: "ProbeHTTP2EndToEndTests", dependencies: ["ProbeTestSupport", "ProbeHTTP2", "ProbeHTTP", "ProbeSupport"]),
+        .testTarget(name: "SupervisorKitEndToEndTests", dependencies: ["ProbeTestSupport", "SupervisorKit", "ProbeHTTP", "ProbeSupport"]),
+        .testTarget(name: "ProbeStateEndToEndTests", dependencies: ["ProbeTestSupport", "ProbeState", "ProbeSupport"]),
+        .testTarget(name: "ReadinessProbeEndToEndTests", dependencies: ["ProbeTestSupport", "ReadinessProbe", "SupervisorKit", "ProbeHTTP", "ProbeHTTP2", "ProbeSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

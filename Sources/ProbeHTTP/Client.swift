@@ -1,5 +1,3 @@
-// A blocking HTTP/1.1 client for one request per connection, over a unix socket or TCP.
-// One deadline covers connect, send and receive.
 @preconcurrency import Glibc
 import CShim
 import ProbeSupport
@@ -30,6 +28,7 @@ public enum HTTPEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// One request: method, path, headers and body; `Host` comes from the endpoint.
 public struct HTTPClientRequest: Sendable {
     public var method: String
     public var target: String
@@ -71,6 +70,7 @@ public struct HTTPClientRequest: Sendable {
     }
 }
 
+/// Why a request got no HTTP response (connect, send, receive, limits, deadline).
 public enum HTTPClientError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Nothing at the socket path (ENOENT).
     case noSuchSocket(path: String)
@@ -120,6 +120,8 @@ public enum HTTPClientError: Error, CustomStringConvertible, Sendable, Equatable
     }
 }
 
+/// A blocking HTTP/1.1 client for one request per connection, over a unix socket or TCP.
+/// One deadline covers connect, send and receive.
 public enum HTTPClient {
     /// Sends one request (with `Connection: close`) and reads one response, all before `deadline`.
     /// The body is bounded by `maxResponseBytes`; the head by 64 KiB (or maxResponseBytes if smaller).

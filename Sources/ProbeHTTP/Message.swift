@@ -74,17 +74,18 @@ public struct HTTPRequest: Sendable, CustomStringConvertible {
     public var description: String { "\(method) \(target) \(version)" }
 }
 
-public enum HTTPHeaders {
-    public static func first(_ name: String, in headers: [(name: String, value: String)]) -> String? {
+/// Header rules shared by the parsers and the server: token and value characters, list lookups.
+enum HTTPHeaders {
+    static func first(_ name: String, in headers: [(name: String, value: String)]) -> String? {
         headers.first { equalsIgnoringASCIICase($0.name, name) }?.value
     }
 
-    public static func all(_ name: String, in headers: [(name: String, value: String)]) -> [String] {
+    static func all(_ name: String, in headers: [(name: String, value: String)]) -> [String] {
         headers.filter { equalsIgnoringASCIICase($0.name, name) }.map(\.value)
     }
 
     /// Whether a comma-separated header (Connection, Transfer-Encoding) lists `token` (case-insensitive).
-    public static func listContains(_ values: [String], _ token: String) -> Bool {
+    static func listContains(_ values: [String], _ token: String) -> Bool {
         for v in values {
             for part in v.split(separator: ",") where equalsIgnoringASCIICase(trimOWS(Substring(part)), token) {
                 return true
@@ -100,7 +101,7 @@ public enum HTTPHeaders {
         return String(decoding: u, as: UTF8.self)
     }
 
-    public static func equalsIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
+    static func equalsIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
         let x = a.utf8, y = b.utf8
         guard x.count == y.count else { return false }
         for (p, q) in zip(x, y) where lower(p) != lower(q) { return false }
@@ -110,7 +111,7 @@ public enum HTTPHeaders {
     @inline(__always) static func lower(_ c: UInt8) -> UInt8 { (c >= 65 && c <= 90) ? c + 32 : c }
 
     /// RFC 9110 token characters (header names, methods).
-    public static func isTokenByte(_ c: UInt8) -> Bool {
+    static func isTokenByte(_ c: UInt8) -> Bool {
         switch c {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
              UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -126,23 +127,24 @@ public enum HTTPHeaders {
             || equalsIgnoringASCIICase(name, "Transfer-Encoding")
     }
 
-    public static func isValidName(_ name: String) -> Bool {
+    static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy(isTokenByte)
     }
 
     /// A header value we are willing to send or accept: no control characters except HTAB
     /// (so no CR/LF injection); bytes >= 0x80 allowed (obs-text).
-    public static func isValidValue(_ value: String) -> Bool {
+    static func isValidValue(_ value: String) -> Bool {
         value.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7f) }
     }
 }
 
 // MARK: - Codecs
 
+/// Pure codecs: percent-decoding, query strings, base64.
 public enum HTTPCodec {
     /// Percent-decodes `s`. With `plusIsSpace` (query strings), `+` becomes a space.
     /// Returns nil for a malformed escape (`%4`, `%zz`), an escaped NUL, or bytes that are not UTF-8.
-    public static func percentDecode(_ s: some StringProtocol, plusIsSpace: Bool = false) -> String? {
+    static func percentDecode(_ s: some StringProtocol, plusIsSpace: Bool = false) -> String? {
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         var it = Array(s.utf8)[...]
@@ -165,7 +167,7 @@ public enum HTTPCodec {
 
     /// Splits a query string (without `?`) into decoded items; keeps repeated keys in order.
     /// `a=1&b&&c=` gives [("a","1"), ("b",""), ("c","")]. Nil if any part fails to decode.
-    public static func queryItems(_ query: some StringProtocol) -> [(name: String, value: String)]? {
+    static func queryItems(_ query: some StringProtocol) -> [(name: String, value: String)]? {
         var items: [(name: String, value: String)] = []
         let query = String(query)
         for part in query.split(separator: "&", omittingEmptySubsequences: true) {
@@ -188,7 +190,7 @@ public enum HTTPCodec {
     private static let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// Standard base64 with `=` padding (RFC 4648), as used by HTTP Basic authentication.
-    public static func base64Encode(_ bytes: some Collection<UInt8>) -> String {
+    static func base64Encode(_ bytes: some Collection<UInt8>) -> String {
         let input = Array(bytes)
         var out: [UInt8] = []
         out.reserveCapacity((input.count + 2) / 3 * 4)

@@ -2,8 +2,9 @@
 // more bytes after `.needMore`. Nothing here allocates more than the limits allow.
 
 /// Why a message was refused.
-public struct HTTPParseError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
+struct HTTPParseError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What was wrong, for the status code the server answers with.
+    enum Kind: Sendable, Equatable {
         /// Syntax the parser will not accept.
         case malformed
         /// A limit was exceeded; `limit` is in bytes.
@@ -12,22 +13,22 @@ public struct HTTPParseError: Error, CustomStringConvertible, Sendable, Equatabl
         case unsupported
     }
 
-    public var kind: Kind
-    public var message: String
+    var kind: Kind
+    var message: String
     /// The status a server should answer with (400, 413, 431, 501, 505).
-    public var status: Int
+    var status: Int
 
-    public init(_ kind: Kind, _ message: String, status: Int = 400) {
+    init(_ kind: Kind, _ message: String, status: Int = 400) {
         self.kind = kind
         self.message = message
         self.status = status
     }
 
-    public var description: String { message }
+    var description: String { message }
 }
 
 /// The result of feeding bytes to a parser.
-public enum HTTPParseState<Message: Sendable>: Sendable {
+enum HTTPParseState<Message: Sendable>: Sendable {
     /// The bytes so far are a valid prefix; read more and call again with all of them.
     case needMore
     /// A full message; `consumed` bytes belong to it (anything after is the next message).
@@ -165,14 +166,15 @@ enum HeadParser {
 
 // MARK: - Responses (client side)
 
-public enum HTTPResponseParser {
+/// The client side: parses one response (Content-Length, chunked, or to EOF).
+enum HTTPResponseParser {
     /// Parses a response from the start of `bytes`.
     /// - `maxHeaderBytes` bounds the status line and headers; `maxBodyBytes` bounds the body.
     /// - Without Content-Length the body runs to the end of the connection: pass `atEOF: true`
     ///   once the peer has closed, and the response completes with every byte received.
     /// - Chunked transfer-coding is refused ("chunked replies are not supported").
     /// - 1xx, 204 and 304 responses have no body.
-    public static func parse(_ bytes: [UInt8], maxHeaderBytes: Int = 64 << 10, maxBodyBytes: Int = 4 << 20,
+    static func parse(_ bytes: [UInt8], maxHeaderBytes: Int = 64 << 10, maxBodyBytes: Int = 4 << 20,
                              atEOF: Bool = false, requestMethod: String = "GET") -> HTTPParseState<HTTPResponse> {
         let head: ParsedHead
         switch HeadParser.parse(bytes, maxHeaderBytes: maxHeaderBytes, skipLeadingBlankLines: false, what: "reply") {
@@ -247,14 +249,15 @@ public enum HTTPResponseParser {
 
 // MARK: - Requests (server side)
 
-public enum HTTPRequestParser {
+/// The server side: parses one request head (and a Content-Length body), with the given limits.
+enum HTTPRequestParser {
     /// The default bound on a request's line plus headers.
-    public static let defaultMaxHeaderBytes = 8 << 10
+    static let defaultMaxHeaderBytes = 8 << 10
 
     /// Parses a request head from the start of `bytes`. Bodies are not read: a request with a
     /// body gets `keepAlive = false` (the server answers and closes), and a GET or HEAD with a
     /// body, or any Transfer-Encoding, is refused.
-    public static func parse(_ bytes: [UInt8], maxHeaderBytes: Int = defaultMaxHeaderBytes) -> HTTPParseState<HTTPRequest> {
+    static func parse(_ bytes: [UInt8], maxHeaderBytes: Int = defaultMaxHeaderBytes) -> HTTPParseState<HTTPRequest> {
         let head: ParsedHead
         switch HeadParser.parse(bytes, maxHeaderBytes: maxHeaderBytes, skipLeadingBlankLines: true, what: "request") {
         case .needMore: return .needMore

@@ -1,6 +1,3 @@
-// A small HTTP/1.1 server for health endpoints: one thread, one poll(2) loop, non-blocking
-// sockets, bounded everything. The handler runs on the loop thread and must be fast (it
-// should only read cached data).
 @preconcurrency import Glibc
 import CShim
 import ProbeSupport
@@ -85,6 +82,7 @@ public struct HTTPAccessLogEntry: Sendable {
     }
 }
 
+/// Why the server could not start: a bad `--listen` address, or bind/listen failed.
 public enum HTTPServerError: Error, CustomStringConvertible, Sendable, Equatable {
     case badListenAddress(String, reason: String)
     case bindFailed(address: String, errno: Int32)
@@ -105,8 +103,13 @@ public enum HTTPServerError: Error, CustomStringConvertible, Sendable, Equatable
     }
 }
 
+/// A small HTTP/1.1 server for health endpoints: one thread, one poll(2) loop, non-blocking
+/// sockets, bounded everything. The handler runs on the loop thread and must be fast (it
+/// should only read cached data).
 public final class HTTPServer: @unchecked Sendable {
+    /// Answers one request, on the loop thread; must be fast (cached data only).
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPServerResponse
+    /// Gets one entry per answered request (access log).
     public typealias Logger = @Sendable (HTTPAccessLogEntry) -> Void
 
     /// Writes `entry.line` to stderr.

@@ -1,34 +1,29 @@
-// The server side of one HTTP/2 connection (RFC 9113), without I/O: bytes in (`receive`), frames
-// out (`output`), requests as events. Everything is bounded: frame size, header block and list
-// size, request body, concurrent streams, flow-control windows, and the work a peer can ask for
-// with cheap frames (a token bucket for RST_STREAM, one for PING/SETTINGS/PRIORITY/empty frames;
-// "rapid reset" and control-frame floods end in GOAWAY ENHANCE_YOUR_CALM).
-
-public struct HTTP2Limits: Sendable {
+/// The bounds of one HTTP/2 connection (see `HTTP2ServerConnection`).
+struct HTTP2Limits: Sendable {
     /// SETTINGS_MAX_CONCURRENT_STREAMS we advertise; more open streams are refused (REFUSED_STREAM).
-    public var maxConcurrentStreams = 128
+    var maxConcurrentStreams = 128
     /// Our SETTINGS_MAX_FRAME_SIZE (the default; a larger frame is a connection error).
-    public var maxFrameSize = 16384
+    var maxFrameSize = 16384
     /// Our SETTINGS_HEADER_TABLE_SIZE (the HPACK default).
-    public var headerTableSize = 4096
+    var headerTableSize = 4096
     /// Our SETTINGS_MAX_HEADER_LIST_SIZE (name + value + 32 per field).
-    public var maxHeaderListSize = 16384
+    var maxHeaderListSize = 16384
     /// HEADERS plus CONTINUATION bytes of one header block.
-    public var maxHeaderBlockSize = 65536
+    var maxHeaderBlockSize = 65536
     /// Request body bytes kept per stream; beyond this the stream gets `.bodyTooLarge`.
-    public var maxRequestBody = 16384
+    var maxRequestBody = 16384
     /// Time from a stream's HEADERS to its END_STREAM; then the stream is reset (CANCEL).
-    public var requestTimeout: Duration = .seconds(10)
+    var requestTimeout: Duration = .seconds(10)
     /// Time an answer may wait for flow-control window (the client grants none); then the stream is
     /// reset (CANCEL), so a client cannot park answers on the server forever.
-    public var blockedTimeout: Duration = .seconds(30)
+    var blockedTimeout: Duration = .seconds(30)
     /// Token buckets: burst and refill per second.
-    public var resetBurst = 200.0
-    public var resetRate = 100.0
-    public var controlBurst = 1000.0
-    public var controlRate = 500.0
+    var resetBurst = 200.0
+    var resetRate = 100.0
+    var controlBurst = 1000.0
+    var controlRate = 500.0
 
-    public init() {}
+    init() {}
 }
 
 /// A token bucket on the monotonic clock.
@@ -59,8 +54,14 @@ struct TokenBucket {
     }
 }
 
-public final class HTTP2ServerConnection {
-    public enum Event: Sendable, Equatable {
+/// The server side of one HTTP/2 connection (RFC 9113), without I/O: bytes in (`receive`), frames
+/// out (`output`), requests as events. Everything is bounded: frame size, header block and list
+/// size, request body, concurrent streams, flow-control windows, and the work a peer can ask for
+/// with cheap frames (a token bucket for RST_STREAM, one for PING/SETTINGS/PRIORITY/empty frames;
+/// "rapid reset" and control-frame floods end in GOAWAY ENHANCE_YOUR_CALM).
+final class HTTP2ServerConnection {
+    /// What `receive` found: a complete request, a stream reset, or the end of the connection.
+    enum Event: Sendable, Equatable {
         /// A complete request: headers and the whole body (END_STREAM seen).
         case request(streamID: UInt32, headers: [HPACKField], body: [UInt8])
         /// The request body passed `maxRequestBody`; the stream still exists, so the upper layer can answer.
@@ -99,12 +100,12 @@ public final class HTTP2ServerConnection {
         }
     }
 
-    public let limits: HTTP2Limits
+    let limits: HTTP2Limits
     /// Frames waiting to be written, from `outputStart`.
-    public private(set) var output: [UInt8] = []
-    public private(set) var outputStart = 0
+    private(set) var output: [UInt8] = []
+    private(set) var outputStart = 0
     /// Why the connection ended, for a log line (nil while it is fine).
-    public private(set) var failure: String?
+    private(set) var failure: String?
 
     private var decoder: HPACKDecoder
     private var encoder = HPACKEncoder()
@@ -128,7 +129,7 @@ public final class HTTP2ServerConnection {
     private let created: ContinuousClock.Instant
     private var events: [Event] = []
 
-    public init(limits: HTTP2Limits = HTTP2Limits(), now: ContinuousClock.Instant = .now) {
+    init(limits: HTTP2Limits = HTTP2Limits(), now: ContinuousClock.Instant = .now) {
         self.limits = limits
         decoder = HPACKDecoder(maxTableSize: limits.headerTableSize, maxHeaderListSize: limits.maxHeaderListSize)
         resets = TokenBucket(burst: limits.resetBurst, rate: limits.resetRate, now: now)
@@ -142,23 +143,23 @@ public final class HTTP2ServerConnection {
     // MARK: - State for the server loop
 
     /// Open streams (not yet closed on both sides).
-    public var streamCount: Int { streams.count }
+    var streamCount: Int { streams.count }
     /// Bytes waiting to be written.
-    public var pendingOutput: Int { output.count - outputStart }
+    var pendingOutput: Int { output.count - outputStart }
     /// True once the connection should be closed after `output` is written.
-    public var wantsClose: Bool { closing || ((draining || peerGoingAway) && streams.isEmpty) }
+    var wantsClose: Bool { closing || ((draining || peerGoingAway) && streams.isEmpty) }
     /// True while the peer's frames are still read.
-    public var acceptsInput: Bool { !closing }
+    var acceptsInput: Bool { !closing }
     /// Whether the client preface (and its SETTINGS) arrived.
-    public var established: Bool { sawSettings }
-    public var isDraining: Bool { draining }
+    var established: Bool { sawSettings }
+    var isDraining: Bool { draining }
 
-    public func isOpen(_ id: UInt32) -> Bool { streams[id] != nil }
+    func isOpen(_ id: UInt32) -> Bool { streams[id] != nil }
     /// Frames of the stream still waiting for flow-control window.
-    public func queuedCount(_ id: UInt32) -> Int { streams[id]?.queue.count ?? 0 }
+    func queuedCount(_ id: UInt32) -> Int { streams[id]?.queue.count ?? 0 }
 
     /// `n` bytes of `output` were written.
-    public func consumed(_ n: Int) {
+    func consumed(_ n: Int) {
         outputStart += n
         if outputStart >= output.count {
             output = []   // frees the buffer: an idle connection keeps none
@@ -172,7 +173,7 @@ public final class HTTP2ServerConnection {
     // MARK: - Input
 
     /// Feeds bytes read from the socket; returns the requests they completed.
-    public func receive(_ bytes: UnsafeRawBufferPointer, now: ContinuousClock.Instant = .now) -> [Event] {
+    func receive(_ bytes: UnsafeRawBufferPointer, now: ContinuousClock.Instant = .now) -> [Event] {
         guard !closing else { return [] }
         events.removeAll(keepingCapacity: true)
         do {
@@ -195,7 +196,7 @@ public final class HTTP2ServerConnection {
     }
 
     /// Ends the connection with GOAWAY(code); pending input is dropped.
-    public func fail(_ code: HTTP2ErrorCode, _ debug: String) {
+    func fail(_ code: HTTP2ErrorCode, _ debug: String) {
         guard !closing else { return }
         closing = true
         failure = "\(code.name): \(debug)"
@@ -207,14 +208,14 @@ public final class HTTP2ServerConnection {
     }
 
     /// Graceful shutdown: GOAWAY(NO_ERROR) naming the last stream taken; open streams may finish.
-    public func goAway(debug: String = "server shutting down") {
+    func goAway(debug: String = "server shutting down") {
         guard !closing, !draining else { return }
         draining = true
         HTTP2Frame.goAway(lastStreamID: highestStreamID, code: .noError, debug: debug, to: &output)
     }
 
     /// Resets streams whose request did not complete in time; ends a connection whose preface never came.
-    public func tick(now: ContinuousClock.Instant) {
+    func tick(now: ContinuousClock.Instant) {
         guard !closing else { return }
         if !sawSettings && now - created > limits.requestTimeout {
             fail(.settingsTimeout, "no client preface and SETTINGS in time")
@@ -522,7 +523,7 @@ public final class HTTP2ServerConnection {
     // MARK: - Output
 
     /// Queues a header block (HEADERS + CONTINUATION) on a stream.
-    public func sendHeaders(_ id: UInt32, _ fields: [(String, String)], endStream: Bool) {
+    func sendHeaders(_ id: UInt32, _ fields: [(String, String)], endStream: Bool) {
         guard !closing, let s = streams[id], !s.localEnded else { return }
         s.queue.append(.headers(encoder.encode(fields), endStream: endStream))
         if endStream { s.localEnded = true }
@@ -531,7 +532,7 @@ public final class HTTP2ServerConnection {
 
     /// Queues a header block already encoded by `HPACKEncoder.encodeStatic` (no dynamic table use),
     /// so that a constant block is encoded once for every answer.
-    public func sendHeaders(_ id: UInt32, encoded block: [UInt8], endStream: Bool) {
+    func sendHeaders(_ id: UInt32, encoded block: [UInt8], endStream: Bool) {
         guard !closing, let s = streams[id], !s.localEnded else { return }
         if encoder.pendingSizeUpdate {
             encoder.pendingSizeUpdate = false
@@ -544,7 +545,7 @@ public final class HTTP2ServerConnection {
     }
 
     /// Queues DATA on a stream (sent as flow control allows).
-    public func sendData(_ id: UInt32, _ bytes: [UInt8], endStream: Bool) {
+    func sendData(_ id: UInt32, _ bytes: [UInt8], endStream: Bool) {
         guard !closing, let s = streams[id], !s.localEnded else { return }
         s.queue.append(.data(bytes, offset: 0, endStream: endStream))
         if endStream { s.localEnded = true }
@@ -552,7 +553,7 @@ public final class HTTP2ServerConnection {
     }
 
     /// RST_STREAM from our side.
-    public func reset(_ id: UInt32, _ code: HTTP2ErrorCode) {
+    func reset(_ id: UInt32, _ code: HTTP2ErrorCode) {
         guard !closing, let s = streams.removeValue(forKey: id) else { return }
         s.queue.removeAll()
         HTTP2Frame.rstStream(id, code: code, to: &output)

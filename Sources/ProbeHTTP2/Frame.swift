@@ -1,26 +1,28 @@
 // HTTP/2 framing (RFC 9113 section 4 and 6): the frame header, the frame types and flags, the
 // error codes, and the bytes of the frames a server sends.
 
-public enum HTTP2FrameType: UInt8, Sendable {
+/// The frame types of RFC 9113 section 6.
+enum HTTP2FrameType: UInt8, Sendable {
     case data = 0x0, headers = 0x1, priority = 0x2, rstStream = 0x3, settings = 0x4, pushPromise = 0x5
     case ping = 0x6, goAway = 0x7, windowUpdate = 0x8, continuation = 0x9
 }
 
-public enum HTTP2Flags {
-    public static let endStream: UInt8 = 0x1
-    public static let ack: UInt8 = 0x1
-    public static let endHeaders: UInt8 = 0x4
-    public static let padded: UInt8 = 0x8
-    public static let priority: UInt8 = 0x20
+/// Frame flags (RFC 9113 section 6).
+enum HTTP2Flags {
+    static let endStream: UInt8 = 0x1
+    static let ack: UInt8 = 0x1
+    static let endHeaders: UInt8 = 0x4
+    static let padded: UInt8 = 0x8
+    static let priority: UInt8 = 0x20
 }
 
 /// RFC 9113 section 7.
-public enum HTTP2ErrorCode: UInt32, Sendable {
+enum HTTP2ErrorCode: UInt32, Sendable {
     case noError = 0x0, protocolError = 0x1, internalError = 0x2, flowControlError = 0x3, settingsTimeout = 0x4
     case streamClosed = 0x5, frameSizeError = 0x6, refusedStream = 0x7, cancel = 0x8, compressionError = 0x9
     case connectError = 0xa, enhanceYourCalm = 0xb, inadequateSecurity = 0xc, http11Required = 0xd
 
-    public var name: String {
+    var name: String {
         switch self {
         case .noError: "NO_ERROR"
         case .protocolError: "PROTOCOL_ERROR"
@@ -41,41 +43,41 @@ public enum HTTP2ErrorCode: UInt32, Sendable {
 }
 
 /// SETTINGS identifiers (RFC 9113 6.5.2).
-public enum HTTP2Setting {
-    public static let headerTableSize: UInt16 = 0x1
-    public static let enablePush: UInt16 = 0x2
-    public static let maxConcurrentStreams: UInt16 = 0x3
-    public static let initialWindowSize: UInt16 = 0x4
-    public static let maxFrameSize: UInt16 = 0x5
-    public static let maxHeaderListSize: UInt16 = 0x6
+enum HTTP2Setting {
+    static let headerTableSize: UInt16 = 0x1
+    static let enablePush: UInt16 = 0x2
+    static let maxConcurrentStreams: UInt16 = 0x3
+    static let initialWindowSize: UInt16 = 0x4
+    static let maxFrameSize: UInt16 = 0x5
+    static let maxHeaderListSize: UInt16 = 0x6
 }
 
 /// The 9-byte frame header.
-public struct HTTP2FrameHeader: Equatable, Sendable {
-    public var length: Int
-    public var type: UInt8
-    public var flags: UInt8
-    public var streamID: UInt32
+struct HTTP2FrameHeader: Equatable, Sendable {
+    var length: Int
+    var type: UInt8
+    var flags: UInt8
+    var streamID: UInt32
 
-    public init(length: Int, type: UInt8, flags: UInt8, streamID: UInt32) {
+    init(length: Int, type: UInt8, flags: UInt8, streamID: UInt32) {
         self.length = length
         self.type = type
         self.flags = flags
         self.streamID = streamID
     }
 
-    public static let size = 9
-    public static let preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    static let size = 9
+    static let preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
     /// Reads a header at `at` (the reserved bit is ignored, as the RFC says). nil when fewer than 9 bytes.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, at: Int) -> HTTP2FrameHeader? {
+    static func parse(_ bytes: UnsafeRawBufferPointer, at: Int) -> HTTP2FrameHeader? {
         guard bytes.count - at >= size else { return nil }
         let length = Int(bytes[at]) << 16 | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2])
         let id = UInt32(bytes[at + 5]) << 24 | UInt32(bytes[at + 6]) << 16 | UInt32(bytes[at + 7]) << 8 | UInt32(bytes[at + 8])
         return HTTP2FrameHeader(length: length, type: bytes[at + 3], flags: bytes[at + 4], streamID: id & 0x7fff_ffff)
     }
 
-    public func append(to out: inout [UInt8]) {
+    func append(to out: inout [UInt8]) {
         out.append(UInt8(truncatingIfNeeded: length >> 16))
         out.append(UInt8(truncatingIfNeeded: length >> 8))
         out.append(UInt8(truncatingIfNeeded: length))
@@ -86,7 +88,7 @@ public struct HTTP2FrameHeader: Equatable, Sendable {
 }
 
 /// The bytes of frames, appended to an output buffer.
-public enum HTTP2Frame {
+enum HTTP2Frame {
     static func appendUInt32(_ v: UInt32, to out: inout [UInt8]) {
         out.append(UInt8(truncatingIfNeeded: v >> 24))
         out.append(UInt8(truncatingIfNeeded: v >> 16))
@@ -94,7 +96,7 @@ public enum HTTP2Frame {
         out.append(UInt8(truncatingIfNeeded: v))
     }
 
-    public static func settings(_ values: [(UInt16, UInt32)], to out: inout [UInt8]) {
+    static func settings(_ values: [(UInt16, UInt32)], to out: inout [UInt8]) {
         HTTP2FrameHeader(length: values.count * 6, type: HTTP2FrameType.settings.rawValue, flags: 0, streamID: 0).append(to: &out)
         for (id, v) in values {
             out.append(UInt8(id >> 8))
@@ -103,16 +105,16 @@ public enum HTTP2Frame {
         }
     }
 
-    public static func settingsAck(to out: inout [UInt8]) {
+    static func settingsAck(to out: inout [UInt8]) {
         HTTP2FrameHeader(length: 0, type: HTTP2FrameType.settings.rawValue, flags: HTTP2Flags.ack, streamID: 0).append(to: &out)
     }
 
-    public static func pingAck<C: Collection>(_ payload: C, to out: inout [UInt8]) where C.Element == UInt8 {
+    static func pingAck<C: Collection>(_ payload: C, to out: inout [UInt8]) where C.Element == UInt8 {
         HTTP2FrameHeader(length: 8, type: HTTP2FrameType.ping.rawValue, flags: HTTP2Flags.ack, streamID: 0).append(to: &out)
         out.append(contentsOf: payload)
     }
 
-    public static func goAway(lastStreamID: UInt32, code: HTTP2ErrorCode, debug: String, to out: inout [UInt8]) {
+    static func goAway(lastStreamID: UInt32, code: HTTP2ErrorCode, debug: String, to out: inout [UInt8]) {
         let text = Array(debug.utf8.prefix(256))
         HTTP2FrameHeader(length: 8 + text.count, type: HTTP2FrameType.goAway.rawValue, flags: 0, streamID: 0).append(to: &out)
         appendUInt32(lastStreamID & 0x7fff_ffff, to: &out)
@@ -120,18 +122,18 @@ public enum HTTP2Frame {
         out.append(contentsOf: text)
     }
 
-    public static func rstStream(_ id: UInt32, code: HTTP2ErrorCode, to out: inout [UInt8]) {
+    static func rstStream(_ id: UInt32, code: HTTP2ErrorCode, to out: inout [UInt8]) {
         HTTP2FrameHeader(length: 4, type: HTTP2FrameType.rstStream.rawValue, flags: 0, streamID: id).append(to: &out)
         appendUInt32(code.rawValue, to: &out)
     }
 
-    public static func windowUpdate(_ id: UInt32, increment: UInt32, to out: inout [UInt8]) {
+    static func windowUpdate(_ id: UInt32, increment: UInt32, to out: inout [UInt8]) {
         HTTP2FrameHeader(length: 4, type: HTTP2FrameType.windowUpdate.rawValue, flags: 0, streamID: id).append(to: &out)
         appendUInt32(increment & 0x7fff_ffff, to: &out)
     }
 
     /// A header block as HEADERS plus CONTINUATION frames of at most `maxFrameSize` bytes each.
-    public static func headers(_ id: UInt32, block: [UInt8], endStream: Bool, maxFrameSize: Int, to out: inout [UInt8]) {
+    static func headers(_ id: UInt32, block: [UInt8], endStream: Bool, maxFrameSize: Int, to out: inout [UInt8]) {
         var at = 0
         var first = true
         repeat {
@@ -147,7 +149,7 @@ public enum HTTP2Frame {
         } while at < block.count
     }
 
-    public static func data(_ id: UInt32, _ bytes: ArraySlice<UInt8>, endStream: Bool, to out: inout [UInt8]) {
+    static func data(_ id: UInt32, _ bytes: ArraySlice<UInt8>, endStream: Bool, to out: inout [UInt8]) {
         HTTP2FrameHeader(length: bytes.count, type: HTTP2FrameType.data.rawValue, flags: endStream ? HTTP2Flags.endStream : 0,
                          streamID: id).append(to: &out)
         out.append(contentsOf: bytes)

@@ -1,7 +1,3 @@
-// A small gRPC server over plaintext HTTP/2 with prior knowledge (h2c), as the kubelet's grpc probe
-// and grpc-health-probe speak it: one thread, one poll(2) loop, non-blocking sockets, bounded
-// everything (see HTTP2ServerConnection). Unary calls and server streams whose messages come from
-// the service on each tick; the service runs on the loop thread and must be fast (cached data only).
 @preconcurrency import Glibc
 import CShim
 import ProbeHTTP
@@ -39,6 +35,7 @@ public enum GRPCStatusCode: Int, Sendable {
 
 /// What a service answers to one call.
 public struct GRPCReply: Sendable {
+    /// A reply: one message (unary), or a stream whose next message the service gives on each tick.
     public enum Body: Sendable {
         /// One response message, then status OK.
         case message([UInt8])
@@ -65,6 +62,7 @@ public struct GRPCReply: Sendable {
     }
 }
 
+/// A gRPC service: answers calls by method path, on the loop thread (must be fast).
 public protocol GRPCService: Sendable {
     /// One call: `path` is `/package.Service/Method`, `request` the request message's bytes.
     func call(path: String, request: ArraySlice<UInt8>) -> GRPCReply
@@ -72,8 +70,9 @@ public protocol GRPCService: Sendable {
     func streamMessage(key: String) -> [UInt8]
 }
 
+/// The server's bounds: HTTP/2 limits per connection, pending output, the stream tick.
 public struct GRPCServerLimits: Sendable {
-    public var http2 = HTTP2Limits()
+    var http2 = HTTP2Limits()
     /// Connections at once. At the limit a new connection evicts the longest-idle one without
     /// streams (so idle connections cannot lock clients out); with none to evict, it is closed.
     public var maxConnections = 1024
@@ -92,6 +91,7 @@ public struct GRPCServerLimits: Sendable {
     public init() {}
 }
 
+/// One access-log entry per finished call.
 public struct GRPCAccessLogEntry: Sendable {
     public var path: String
     public var status: GRPCStatusCode
@@ -111,7 +111,12 @@ public struct GRPCAccessLogEntry: Sendable {
     }
 }
 
+/// A small gRPC server over plaintext HTTP/2 with prior knowledge (h2c), as the kubelet's grpc probe
+/// and grpc-health-probe speak it: one thread, one poll(2) loop, non-blocking sockets, bounded
+/// everything (see HTTP2ServerConnection). Unary calls and server streams whose messages come from
+/// the service on each tick; the service runs on the loop thread and must be fast (cached data only).
 public final class GRPCServer: @unchecked Sendable {
+    /// Gets one entry per finished call (access log).
     public typealias Logger = @Sendable (GRPCAccessLogEntry) -> Void
     public static let stderrLogger: Logger = { Platform.writeStderr($0.line + "\n") }
 

@@ -4,28 +4,29 @@
 // The encoder never indexes (our answers are a few short fields), so it keeps no table.
 
 /// One header field as bytes: HPACK carries octets, and the table's size accounting is in octets.
-public struct HPACKField: Equatable, Sendable, CustomStringConvertible {
-    public var name: [UInt8]
-    public var value: [UInt8]
+struct HPACKField: Equatable, Sendable, CustomStringConvertible {
+    var name: [UInt8]
+    var value: [UInt8]
 
-    public init(name: [UInt8], value: [UInt8]) {
+    init(name: [UInt8], value: [UInt8]) {
         self.name = name
         self.value = value
     }
 
-    public init(_ name: String, _ value: String) {
+    init(_ name: String, _ value: String) {
         self.name = Array(name.utf8)
         self.value = Array(value.utf8)
     }
 
     /// RFC 7541 4.1: the size an entry takes in the dynamic table.
-    public var size: Int { name.count + value.count + 32 }
-    public var nameText: String { String(decoding: name, as: UTF8.self) }
-    public var valueText: String { String(decoding: value, as: UTF8.self) }
-    public var description: String { "\(nameText): \(valueText)" }
+    var size: Int { name.count + value.count + 32 }
+    var nameText: String { String(decoding: name, as: UTF8.self) }
+    var valueText: String { String(decoding: value, as: UTF8.self) }
+    var description: String { "\(nameText): \(valueText)" }
 }
 
-public enum HPACKError: Error, Sendable, Equatable, CustomStringConvertible {
+/// Why a header block was refused (a COMPRESSION_ERROR for the connection).
+enum HPACKError: Error, Sendable, Equatable, CustomStringConvertible {
     case truncated
     case integerOverflow
     case invalidIndex(Int)
@@ -35,7 +36,7 @@ public enum HPACKError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The decoded header list is larger than `maxHeaderListSize`.
     case headerListTooLarge
 
-    public var description: String {
+    var description: String {
         switch self {
         case .truncated: return "HPACK: header block truncated"
         case .integerOverflow: return "HPACK: integer too large"
@@ -77,29 +78,30 @@ enum HPACKStatic {
     }()
 }
 
-public struct HPACKDecoder: Sendable {
+/// The bounded decoder of one connection (its dynamic table lives as long as the connection).
+struct HPACKDecoder: Sendable {
     /// The dynamic table size we allow (our SETTINGS_HEADER_TABLE_SIZE): the encoder may not go above it.
-    public let maxTableSizeLimit: Int
+    let maxTableSizeLimit: Int
     /// The decoded header list limit (our SETTINGS_MAX_HEADER_LIST_SIZE).
-    public let maxHeaderListSize: Int
+    let maxHeaderListSize: Int
     /// The table size the encoder chose (starts at the limit).
-    public private(set) var maxTableSize: Int
+    private(set) var maxTableSize: Int
     /// Current size of the dynamic table (sum of entry sizes).
-    public private(set) var tableSize = 0
+    private(set) var tableSize = 0
     /// Newest entry last.
     private var entries: [HPACKField] = []
 
-    public init(maxTableSize: Int = 4096, maxHeaderListSize: Int = 16384) {
+    init(maxTableSize: Int = 4096, maxHeaderListSize: Int = 16384) {
         maxTableSizeLimit = maxTableSize
         self.maxHeaderListSize = maxHeaderListSize
         self.maxTableSize = maxTableSize
     }
 
-    public var dynamicEntryCount: Int { entries.count }
+    var dynamicEntryCount: Int { entries.count }
 
     /// Decodes one complete header block. On an error the decoder's state is unusable (the
     /// connection must end with COMPRESSION_ERROR).
-    public mutating func decode(_ block: ArraySlice<UInt8>) throws(HPACKError) -> [HPACKField] {
+    mutating func decode(_ block: ArraySlice<UInt8>) throws(HPACKError) -> [HPACKField] {
         var fields: [HPACKField] = []
         var listSize = 0
         var i = block.startIndex
@@ -215,18 +217,18 @@ public struct HPACKDecoder: Sendable {
 
 /// Encodes header blocks without the dynamic table: `:status: 200` indexed, other fields as
 /// literals without indexing (static name index when there is one), no Huffman coding.
-public struct HPACKEncoder: Sendable {
+struct HPACKEncoder: Sendable {
     /// Set when the peer's SETTINGS_HEADER_TABLE_SIZE changed (and at the start): the next block
     /// starts with a size update to 0, saying this encoder uses no dynamic table.
-    public var pendingSizeUpdate = true
+    var pendingSizeUpdate = true
 
-    public init() {}
+    init() {}
 
-    public mutating func encode(_ fields: [(String, String)]) -> [UInt8] {
+    mutating func encode(_ fields: [(String, String)]) -> [UInt8] {
         encode(fields.map { HPACKField($0.0, $0.1) })
     }
 
-    public mutating func encode(_ fields: [HPACKField]) -> [UInt8] {
+    mutating func encode(_ fields: [HPACKField]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         if pendingSizeUpdate {
@@ -238,7 +240,7 @@ public struct HPACKEncoder: Sendable {
     }
 
     /// A block without the size-update prefix, for `HTTP2ServerConnection.sendHeaders(_:encoded:endStream:)`.
-    public static func encodeStatic(_ fields: [(String, String)]) -> [UInt8] {
+    static func encodeStatic(_ fields: [(String, String)]) -> [UInt8] {
         var out: [UInt8] = []
         for (name, value) in fields { append(HPACKField(name, value), to: &out) }
         return out
@@ -266,7 +268,7 @@ public struct HPACKEncoder: Sendable {
     }
 
     /// RFC 7541 5.1.
-    public static func appendInteger(_ value: Int, prefix: Int, flags: UInt8, to out: inout [UInt8]) {
+    static func appendInteger(_ value: Int, prefix: Int, flags: UInt8, to out: inout [UInt8]) {
         let mask = (1 << prefix) - 1
         if value < mask {
             out.append(flags | UInt8(value))

@@ -3,7 +3,7 @@
 // length of each of the 257 symbols (256 = EOS); the codes and the decoder tables are derived once.
 
 /// Decoding and encoding of HPACK Huffman strings.
-public enum HPACKHuffman {
+enum HPACKHuffman {
     /// Code length in bits of symbols 0...256 (RFC 7541 Appendix B, column "len").
     static let codeLengths: [UInt8] = [
         13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 28,
@@ -56,7 +56,8 @@ public enum HPACKHuffman {
                       symbols: order.map { UInt16($0) })
     }()
 
-    public enum DecodeError: Error, Sendable, Equatable {
+    /// Why a Huffman string was refused (bad padding, EOS inside the string).
+    enum DecodeError: Error, Sendable, Equatable {
         /// The EOS symbol inside the string, more than 7 bits of padding, or padding that is not all ones.
         case invalidCode
         /// The decoded string would be longer than the limit.
@@ -64,7 +65,7 @@ public enum HPACKHuffman {
     }
 
     /// Decodes a Huffman-coded string; the result is at most `limit` bytes.
-    public static func decode(_ input: ArraySlice<UInt8>, limit: Int) throws(DecodeError) -> [UInt8] {
+    static func decode(_ input: ArraySlice<UInt8>, limit: Int) throws(DecodeError) -> [UInt8] {
         let t = tables
         var out: [UInt8] = []
         out.reserveCapacity(min(limit, input.count * 8 / 5 + 1))
@@ -102,7 +103,7 @@ public enum HPACKHuffman {
     }
 
     /// The Huffman coding of `bytes`, padded with ones.
-    public static func encode<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
+    static func encode<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
         let t = tables
         var out: [UInt8] = []
         var acc: UInt64 = 0
@@ -124,7 +125,7 @@ public enum HPACKHuffman {
     }
 
     /// The length of `encode(bytes)`.
-    public static func encodedCount<C: Collection>(_ bytes: C) -> Int where C.Element == UInt8 {
+    static func encodedCount<C: Collection>(_ bytes: C) -> Int where C.Element == UInt8 {
         (bytes.reduce(0) { $0 + Int(codeLengths[Int($1)]) } + 7) / 8
     }
 }

@@ -1,6 +1,7 @@
 // Just enough protobuf (proto3 wire format) for grpc.health.v1: a bounded reader that skips
 // unknown fields, a writer, and the three messages the health service exchanges.
 
+/// Why a message was refused (truncated, too long, a bad wire type).
 public enum ProtobufError: Error, Sendable, Equatable, CustomStringConvertible {
     case truncated
     case varintTooLong
@@ -23,8 +24,9 @@ public enum ProtobufError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Reads fields from one message. Wire types 0 (varint), 1 (64-bit), 2 (length-delimited), 5 (32-bit);
 /// groups (3, 4) are an error, as proto3 has none.
-public struct ProtoReader {
-    public enum Value {
+struct ProtoReader {
+    /// A field value as the wire carries it.
+    enum Value {
         case varint(UInt64)
         case fixed64(UInt64)
         case bytes(ArraySlice<UInt8>)
@@ -34,13 +36,13 @@ public struct ProtoReader {
     let bytes: ArraySlice<UInt8>
     var at: Int
 
-    public init(_ bytes: ArraySlice<UInt8>) {
+    init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
         at = bytes.startIndex
     }
 
     /// The next field, or nil at the end.
-    public mutating func next() throws(ProtobufError) -> (field: Int, value: Value)? {
+    mutating func next() throws(ProtobufError) -> (field: Int, value: Value)? {
         guard at < bytes.endIndex else { return nil }
         let key = try varint()
         let field = key >> 3
@@ -92,12 +94,13 @@ public struct ProtoReader {
     }
 }
 
-public struct ProtoWriter {
-    public private(set) var bytes: [UInt8] = []
+/// Writes proto3 wire format: varints and length-delimited fields.
+struct ProtoWriter {
+    private(set) var bytes: [UInt8] = []
 
-    public init() {}
+    init() {}
 
-    public mutating func varint(_ v: UInt64) {
+    mutating func varint(_ v: UInt64) {
         var v = v
         while v >= 0x80 {
             bytes.append(UInt8(v & 0x7f) | 0x80)
@@ -106,12 +109,12 @@ public struct ProtoWriter {
         bytes.append(UInt8(v))
     }
 
-    public mutating func field(_ number: Int, varint v: UInt64) {
+    mutating func field(_ number: Int, varint v: UInt64) {
         varint(UInt64(number) << 3)
         varint(v)
     }
 
-    public mutating func field(_ number: Int, bytes b: [UInt8]) {
+    mutating func field(_ number: Int, bytes b: [UInt8]) {
         varint(UInt64(number) << 3 | 2)
         varint(UInt64(b.count))
         bytes.append(contentsOf: b)

@@ -1,11 +1,12 @@
-// ProcessRunner: runs children concurrently on ONE poll loop on ONE dedicated thread.
-// Callers submit requests through a Mutex-protected queue and a self-pipe that wakes the loop;
-// each `run` call suspends on a continuation that the loop resumes when its child is done.
 @preconcurrency import Glibc
 import CShim
 import ProbeSupport
 import Synchronization
 
+/// Runs children concurrently on ONE poll loop on ONE dedicated thread, for callers in Swift
+/// concurrency. Callers submit requests through a Mutex-protected queue and a self-pipe that
+/// wakes the loop; each `run` call suspends on a continuation that the loop resumes when its
+/// child is done.
 public final class ProcessRunner: Sendable {
     /// The process-wide runner. Its loop thread starts on the first `run`.
     public static let shared = ProcessRunner()
@@ -50,13 +51,13 @@ public final class ProcessRunner: Sendable {
         }
     }
 
-    /// Runs every spec concurrently on one poll loop on the calling thread and returns the
-    /// outcomes in the order of `specs`. Same semantics as `run`.
     /// Kills and reaps what hooks left behind (see `Reaper.killOrphans`): call before a
     /// one-shot command exits, so that no process outlives the probe. Returns the count.
     @discardableResult
     public func killOrphans() -> Int { Reaper.killOrphans() }
 
+    /// Runs every spec concurrently on one poll loop on the calling thread and returns the
+    /// outcomes in the order of `specs`. Same semantics as `run`.
     public func runAll(_ specs: [ProcessSpec], deadline: Deadline) -> [ProcessOutcome] {
         let loop = SpawnLoop()
         var results = [ProcessOutcome?](repeating: nil, count: specs.count)

@@ -43,6 +43,7 @@ public enum Termination: Sendable, Equatable {
     case spawnFailed(errno: Int32, message: String)
 }
 
+/// How a child ended (exited, killed by a signal, timed out, not started), with its bounded output.
 public struct ProcessOutcome: Sendable, Equatable {
     public var termination: Termination
     /// The first `outputLimit` bytes of stdout.

@@ -124,6 +124,7 @@ public struct AppStateSnapshot: Sendable, Equatable {
 /// exists and holds exactly `0` (one trailing newline allowed). Every other state has its own reason and
 /// a one-line detail.
 public struct AppHealth: Sendable, Equatable {
+    /// Why a unit is not healthy.
     public enum Reason: String, Sendable, CaseIterable {
         case healthy
         case noPIDFile = "no-pid-file"

@@ -1,11 +1,11 @@
-// Duration strings (`250ms`, `5s`, `1m30s`) and deadlines on the monotonic clock.
-
+/// Why a duration string was refused (`DurationText.parse`).
 public struct DurationParseError: Error, CustomStringConvertible, Sendable, Equatable {
     public var input: String
     public var reason: String
     public var description: String { "invalid duration \"\(input)\": \(reason)" }
 }
 
+/// Duration strings (`250ms`, `5s`, `1m30s`) and deadlines on the monotonic clock.
 public enum DurationText {
     /// The longest duration accepted anywhere: 24 hours.
     public static let maximum: Duration = .seconds(86_400)

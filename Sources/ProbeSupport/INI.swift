@@ -1,8 +1,4 @@
-// A supervisord-style INI reader: `[section]`, `key = value` or `key: value`,
-// `;`/`#` comments (whole-line, or inline after whitespace), indented continuation lines,
-// and `[include] files = glob ...` relative to the including file. Every item keeps its
-// file and line so that errors can name them.
-
+/// Where a config item came from: file and line (line 0: the whole file, or a command line).
 public struct FileLocation: Sendable, Equatable, CustomStringConvertible {
     public var file: String
     public var line: Int
@@ -24,12 +20,14 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
+/// One `key = value` line, with its location.
 public struct INIEntry: Sendable, Equatable {
     public var key: String
     public var value: String
     public var location: FileLocation
 }
 
+/// One `[kind]` or `[kind:instance]` section: its entries in file order, with locations.
 public struct INISection: Sendable, Equatable {
     /// The full header text, e.g. `hook:syncd`.
     public var name: String
@@ -50,6 +48,7 @@ public struct INISection: Sendable, Equatable {
     public func entry(_ key: String) -> INIEntry? { entries.last(where: { $0.key == key }) }
 }
 
+/// Every section read from a file and its includes, in order.
 public struct INIDocument: Sendable, Equatable {
     public var sections: [INISection] = []
     /// Every file read, in order (the main file first).
@@ -59,6 +58,10 @@ public struct INIDocument: Sendable, Equatable {
     public func sections(kind: String) -> [INISection] { sections.filter { $0.kind == kind } }
 }
 
+/// A supervisord-style INI reader: `[section]`, `key = value` or `key: value`,
+/// `;`/`#` comments (whole-line, or inline after whitespace), indented continuation lines,
+/// and `[include] files = glob ...` relative to the including file. Every item keeps its
+/// file and line so that errors can name them.
 public enum INI {
     /// Parses text. `strictDuplicates` makes a repeated section or key an error.
     public static func parse(_ text: String, file: String, strictDuplicates: Bool = true) throws(ConfigError) -> [INISection] {

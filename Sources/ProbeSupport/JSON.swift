@@ -1,6 +1,5 @@
-// A small JSON value with a strict, bounded parser and a deterministic writer.
-// Used for the result JSON, cached results, the listener's ledger and Kuberhealthy reports.
-
+/// A small JSON value with a strict, bounded parser and a deterministic writer.
+/// Used for the result JSON, cached results, the listener's ledger and Kuberhealthy reports.
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -48,6 +47,7 @@ public enum JSONValue: Sendable, Equatable {
 
 // MARK: writing
 
+/// The strict, bounded JSON parser and the deterministic writer (object keys keep their order).
 public enum JSON {
     /// Appends `s` as a JSON string literal (quotes included) to `out`.
     public static func appendString(_ s: String, to out: inout String) {
@@ -133,6 +133,7 @@ public enum JSON {
 
     // MARK: parsing
 
+    /// Why a text is not JSON, with the byte offset.
     public struct ParseError: Error, CustomStringConvertible, Sendable, Equatable {
         public var offset: Int
         public var reason: String

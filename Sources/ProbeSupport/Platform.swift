@@ -1,5 +1,3 @@
-// Platform: the one namespace through which the project touches libc.
-// Everything else calls these functions; they turn errno into `SystemError`.
 @preconcurrency import Glibc
 import CShim
 
@@ -23,6 +21,8 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
+/// Platform: the one namespace through which the project touches libc.
+/// Everything else calls these functions; they turn errno into `SystemError`.
 public enum Platform {
     // MARK: errno and environment
 
@@ -124,6 +124,7 @@ public enum Platform {
 
     // MARK: files
 
+    /// What `stat` says about a file: type, mode, owner, size.
     public struct FileInfo: Sendable {
         public var mode: UInt32
         public var uid: UInt32

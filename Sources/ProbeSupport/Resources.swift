@@ -1,8 +1,8 @@
-// Process resources a long-running command depends on: thread stacks, open files, the virtual
-// memory limit (for messages). See docs/reliability.md (low memory, descriptor limits).
 @preconcurrency import Glibc
 import CShim
 
+/// Process resources a long-running command depends on: thread stacks, open files, the virtual
+/// memory limit (for messages). See docs/reliability.md (low memory, descriptor limits).
 public enum ProcessResources {
     /// The stack of every thread the probe creates, its own and libdispatch's (Swift's task pool).
     public static let threadStackBytes = 512 * 1024

@@ -1,18 +1,3 @@
-// Safe file access for a probe that runs as root among other users (docs/reliability.md,
-// "Files the probe reads"). Every file the probe reads goes through `SafeFile.read`:
-//
-//   - opened O_RDONLY|O_NONBLOCK|O_NOFOLLOW|O_CLOEXEC: a FIFO cannot block the open, a symbolic
-//     link in the last component is refused (ELOOP), no fd leaks into a child;
-//   - fstat of that fd must say a regular file (a FIFO, socket, device or folder is refused
-//     before any read, so nothing can hang);
-//   - optionally (`FilePolicy.trusted`) owned by root or the probe's own user and not writable
-//     by group or others, as sshd's StrictModes and sudo require;
-//   - read up to a byte limit; a larger file is refused, never truncated silently.
-//
-// `TrustedPath` walks a path component by component (lstat, following each symbolic link by
-// hand) and checks every folder on the way, so a folder another user can write cannot redirect
-// the probe to a file of their choosing. Every refusal is a `FileAccessError` naming the path,
-// what is wrong and how to fix it.
 @preconcurrency import Glibc
 import CShim
 
@@ -114,6 +99,21 @@ public struct FilePolicy: Sendable, Equatable {
     public static let trusted = FilePolicy(trustedOwner: true)
 }
 
+/// Safe file access for a probe that runs as root among other users (docs/reliability.md,
+/// "Files the probe reads"). Every file the probe reads goes through `SafeFile.read`:
+///
+///   - opened O_RDONLY|O_NONBLOCK|O_NOFOLLOW|O_CLOEXEC: a FIFO cannot block the open, a symbolic
+///     link in the last component is refused (ELOOP), no fd leaks into a child;
+///   - fstat of that fd must say a regular file (a FIFO, socket, device or folder is refused
+///     before any read, so nothing can hang);
+///   - optionally (`FilePolicy.trusted`) owned by root or the probe's own user and not writable
+///     by group or others, as sshd's StrictModes and sudo require;
+///   - read up to a byte limit; a larger file is refused, never truncated silently.
+///
+/// `TrustedPath` walks a path component by component (lstat, following each symbolic link by
+/// hand) and checks every folder on the way, so a folder another user can write cannot redirect
+/// the probe to a file of their choosing. Every refusal is a `FileAccessError` naming the path,
+/// what is wrong and how to fix it.
 public enum SafeFile {
     static let readFlags = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC
 

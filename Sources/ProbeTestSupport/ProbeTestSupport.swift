@@ -3,6 +3,7 @@
 @preconcurrency import Glibc
 import ProbeSupport
 import CShim
+import Synchronization
 
 public enum TestPaths {
     /// The package root, found from this file's path.
@@ -71,6 +72,15 @@ public final class TempDir: @unchecked Sendable {
     }
 
     deinit { remove() }
+}
+
+/// A thread-safe counter (how many times a closure ran).
+public final class Counter: Sendable {
+    let m = Mutex(0)
+    public init() {}
+    @discardableResult
+    public func increment() -> Int { m.withLock { $0 += 1; return $0 } }
+    public var value: Int { m.withLock { $0 } }
 }
 
 public enum Wait {

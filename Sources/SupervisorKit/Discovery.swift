@@ -1,25 +1,6 @@
-// Finding supervisord the way supervisorctl does, with two additions that help a probe.
-//
-// Order:
-//  1. an explicit URL (the probe's own config or command line);
-//  2. an explicit supervisord.conf (`configFile`, like `supervisorctl -c`);
-//  3. `SUPERVISOR_SERVER_URL` (set by supervisord for its children; credentials from
-//     `SUPERVISOR_USERNAME`/`SUPERVISOR_PASSWORD`, as supervisor's childutils reads them);
-//  4. the first supervisord.conf that exists on supervisorctl's search path:
-//     `<exe>/../etc/supervisord.conf`, `<exe>/../supervisord.conf`, `supervisord.conf`,
-//     `etc/supervisord.conf`, `/etc/supervisord.conf`, `/etc/supervisor/supervisord.conf`
-//     (`<exe>` is the folder of `executablePath`); in that file:
-//       a. `[supervisorctl] serverurl` (with `username`/`password` from the same section), as supervisorctl;
-//       b. else `[unix_http_server] file` as `unix://FILE` (with that section's username/password).
-//          supervisorctl itself would use http://localhost:9001 here; the socket supervisord really
-//          opens is the better guess;
-//       c. else `[inet_http_server] port` as `http://HOST:PORT` (an empty host or `*` means localhost);
-//       d. else http://localhost:9001;
-//  5. no file: http://localhost:9001, supervisorctl's built-in default.
-// Explicit `username`/`password` arguments override whatever the source gives.
-// `%(here)s` (the config file's folder) and `%(ENV_NAME)s` are expanded in the values used.
 import ProbeSupport
 
+/// Where supervisord was found: its server URL and credentials, and how it was found.
 public struct SupervisorLocation: Sendable, Equatable, CustomStringConvertible {
     public var url: SupervisorServerURL
     public var username: String?
@@ -37,6 +18,26 @@ public struct SupervisorLocation: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(url) (from \(how))" }
 }
 
+/// Finding supervisord the way supervisorctl does, with two additions that help a probe.
+///
+/// Order:
+///  1. an explicit URL (the probe's own config or command line);
+///  2. an explicit supervisord.conf (`configFile`, like `supervisorctl -c`);
+///  3. `SUPERVISOR_SERVER_URL` (set by supervisord for its children; credentials from
+///     `SUPERVISOR_USERNAME`/`SUPERVISOR_PASSWORD`, as supervisor's childutils reads them);
+///  4. the first supervisord.conf that exists on supervisorctl's search path:
+///     `<exe>/../etc/supervisord.conf`, `<exe>/../supervisord.conf`, `supervisord.conf`,
+///     `etc/supervisord.conf`, `/etc/supervisord.conf`, `/etc/supervisor/supervisord.conf`
+///     (`<exe>` is the folder of `executablePath`); in that file:
+///       a. `[supervisorctl] serverurl` (with `username`/`password` from the same section), as supervisorctl;
+///       b. else `[unix_http_server] file` as `unix://FILE` (with that section's username/password).
+///          supervisorctl itself would use http://localhost:9001 here; the socket supervisord really
+///          opens is the better guess;
+///       c. else `[inet_http_server] port` as `http://HOST:PORT` (an empty host or `*` means localhost);
+///       d. else http://localhost:9001;
+///  5. no file: http://localhost:9001, supervisorctl's built-in default.
+/// Explicit `username`/`password` arguments override whatever the source gives.
+/// `%(here)s` (the config file's folder) and `%(ENV_NAME)s` are expanded in the values used.
 public enum SupervisorDiscovery {
     /// supervisorctl's built-in default server URL.
     public static let defaultURL = SupervisorServerURL.http(host: "localhost", port: 9001)

@@ -1,6 +1,4 @@
-// Parsing what `supervisorctl status` writes. Its exit status is not a readiness signal (it is 3 for
 import ProbeSupport
-// a one-shot that exited 0, and 0 for a process in BACKOFF), so everything comes from the text.
 
 /// One line of `supervisorctl status` output.
 public enum StatusLine: Sendable, Equatable {
@@ -16,6 +14,8 @@ public enum StatusLine: Sendable, Equatable {
     case error(SupervisorError)
 }
 
+/// Parsing what `supervisorctl status` writes. Its exit status is not a readiness signal (it is 3 for
+/// a one-shot that exited 0, and 0 for a process in BACKOFF), so everything comes from the text.
 public enum SupervisorctlStatus {
     /// Lines longer than this are cut before parsing; more lines than `maxLines` are ignored.
     public static let maxLineLength = 4096

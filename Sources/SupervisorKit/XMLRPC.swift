@@ -1,5 +1,3 @@
-// XML-RPC, the subset supervisord speaks: an encoder for method calls and a bounded,
-// non-crashing parser for method responses (values, structs, arrays, faults).
 import ProbeSupport
 
 /// An XML-RPC value. There is no `nil`: supervisord never sends it (allow_none is off).
@@ -64,6 +62,8 @@ public struct XMLRPCError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "malformed XML-RPC at byte \(offset): \(reason)" }
 }
 
+/// XML-RPC, the subset supervisord speaks: an encoder for method calls and a bounded,
+/// non-crashing parser for method responses (values, structs, arrays, faults).
 public enum XMLRPC {
     /// Limits for `parseResponse`. Anything beyond them is an error, never a crash or a stall.
     public struct Limits: Sendable {

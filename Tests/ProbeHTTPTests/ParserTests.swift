@@ -1,4 +1,4 @@
-import ProbeHTTP
+@testable import ProbeHTTP
 import ProbeTestSupport
 import Testing
 

@@ -112,44 +112,11 @@ import SupervisorKit
         let c = try ProbeConfiguration.load(explicitPath: path, environment: [:])
         #expect((c.entries.first { $0.name == "programs" }?.check as? ProgramsCheck)?.selectors == [.program("syncd"), .group("swss")])
     }
-
-    @Test func validateCommandExits8WithFileLine() throws {
-        let dir = TempDir("cfg")
-        let path = try dir.write("rp.conf", "[probe]\ntimeout = soon\n")
-        let r = Command.run([TestPaths.binary, "validate", "--config", path])
-        #expect(r.status == 8)
-        #expect(r.stderr.contains("\(path):2:"))
-        let ok = try dir.write("ok.conf", "[probe]\ntimeout = 2s\n")
-        let r2 = Command.run([TestPaths.binary, "validate", "--config", ok])
-        #expect(r2.status == 0, "\(r2.stderr)")
-        let r3 = Command.run([TestPaths.binary, "validate"], environment: ["READINESS_PROBE_CONFIG": path])
-        #expect(r3.status == 8)
-    }
 }
 
 @Suite struct CLITests {
     @Test func everyCommandNameFindsItsCommand() {
         #expect(CLI.commands.map(\.name) == CLI.names)
         #expect(CLI.command(named: "state") == nil && CLI.command(named: "nosuch") == nil)
-    }
-
-    @Test func helpEverywhere() {
-        for cmd in [[], ["run"], ["codes"], ["checks"], ["validate"], ["listen"], ["serve"], ["wait"], ["report"],
-                    ["state", "load"], ["state", "set"], ["state", "reset"], ["state", "show"]] {
-            let r = Command.run([TestPaths.binary] + cmd + ["--help"])
-            #expect(r.status == 0, "\(cmd)")
-            #expect(r.stdout.contains("Usage: readiness-probe"), "\(cmd)")
-        }
-        let v = Command.run([TestPaths.binary, "--version"])
-        #expect(v.status == 0 && v.stdout.hasPrefix("readiness-probe "))
-    }
-
-    @Test func argumentErrorsAreCode8WithUsage() {
-        for args in [["run", "--bogus"], ["run", "--format", "xml"], ["run", "--timeout", "soon"], ["nosuch"],
-                     ["run", "--timeout"], ["codes", "extra"]] {
-            let r = Command.run([TestPaths.binary] + args)
-            #expect(r.status == 8, "\(args)")
-            #expect(r.stderr.contains("Usage:") || r.stderr.contains("usage"), "\(args): \(r.stderr)")
-        }
     }
 }

@@ -19,15 +19,27 @@ func entry(_ name: String, _ outcome: CheckOutcome, delay: Duration = .zero, sev
                check: FixedCheck(outcome: outcome, delay: delay))
 }
 
+/// A check whose answer is known at once (`CheckWork.answer`): its row is written on the executor's
+/// own thread, so it does not wait for Swift's task pool (which parallel tests may keep busy).
+struct AnsweredCheck: Check {
+    var outcome: CheckOutcome
+    func check(_ context: CheckContext) async -> CheckOutcome { outcome }
+    func work(_ settings: ProbeSettings) -> CheckWork { .answer(outcome) }
+}
+
+/// The runner's rules with plugin checks. Unit tests run in parallel, so a task-based check may wait
+/// seconds for a thread of Swift's task pool: a run whose deadline is not the point of the test gets
+/// a long one (`roomy`), and a deadline test answers its "fast" row without a task.
 @Suite struct RunnerTests {
     var settings: ProbeSettings { ProbeSettings() }
+    let roomy: Duration = .seconds(60)
 
     @Test func firstFailureInTableOrderDecides() async {
         let report = await ProbeRunner.run([
             entry("a", .pass("fine")),
             entry("b", .fail(4, "program x is STOPPED"), delay: .milliseconds(50)),
             entry("c", .fail(2, "start still running")),
-        ], settings: settings)
+        ], settings: settings, timeout: roomy)
         #expect(report.code == 4)
         #expect(report.summary == "b: program x is STOPPED (+1 more failing)")
         #expect(report.results.map(\.name) == ["a", "b", "c"])
@@ -35,7 +47,7 @@ func entry(_ name: String, _ outcome: CheckOutcome, delay: Duration = .zero, sev
 
     @Test func warnSeverityNeverFails() async {
         let report = await ProbeRunner.run([entry("a", .fail(42, "meh"), severity: .warn), entry("b", .pass("ok"))],
-                                           settings: settings)
+                                           settings: settings, timeout: roomy)
         #expect(report.code == 0)
         #expect(report.results[0].status == .warn)
         #expect(report.results[0].code == 42)
@@ -43,9 +55,11 @@ func entry(_ name: String, _ outcome: CheckOutcome, delay: Duration = .zero, sev
 
     @Test func overallDeadlineGivesCode9Rows() async {
         let start = ContinuousClock.now
-        let report = await ProbeRunner.run([entry("fast", .pass("ok")), entry("slow", .pass("late"), delay: .seconds(30))],
+        let fast = CheckEntry(name: "fast", kind: "test", origin: "test", check: AnsweredCheck(outcome: .pass("ok")))
+        let report = await ProbeRunner.run([fast, entry("slow", .pass("late"), delay: .seconds(30))],
                                            settings: settings, timeout: .milliseconds(200))
-        #expect(ContinuousClock.now - start < .seconds(2))
+        // Returned at the deadline, not after the slow check's 30 s (the bound leaves room for a loaded machine).
+        #expect(ContinuousClock.now - start < .seconds(20))
         #expect(report.code == 9)
         #expect(report.results[1].code == 9 && report.results[1].status == .fail)
         #expect(report.results[1].detail.contains("overall deadline (200ms)"))
@@ -54,7 +68,7 @@ func entry(_ name: String, _ outcome: CheckOutcome, delay: Duration = .zero, sev
 
     @Test func ownTimeoutGivesCode6() async {
         let report = await ProbeRunner.run([entry("slow", .pass("late"), delay: .seconds(30), timeout: .milliseconds(100))],
-                                           settings: settings, timeout: .seconds(5))
+                                           settings: settings, timeout: roomy)
         #expect(report.code == 6)
         #expect(report.results[0].detail.contains("timeout (100ms)"))
     }
@@ -72,17 +86,10 @@ func entry(_ name: String, _ outcome: CheckOutcome, delay: Duration = .zero, sev
             return .pass("\(n)")
         }
         let entries = (0..<5).map { CheckEntry(name: "c\($0)", kind: "t", origin: "t", check: c) }
-        let report = await ProbeRunner.run(entries, settings: settings, services: services)
+        let report = await ProbeRunner.run(entries, settings: settings, timeout: roomy, services: services)
         #expect(report.results.allSatisfy { $0.detail == "1" })
         #expect(counter.value == 1)
     }
-}
-
-import Synchronization
-final class Counter: Sendable {
-    let m = Mutex(0)
-    func increment() -> Int { m.withLock { $0 += 1; return $0 } }
-    var value: Int { m.withLock { $0 } }
 }
 
 @Suite struct RenderTests {
@@ -147,20 +154,6 @@ final class Counter: Sendable {
     @Test func docsEqualCodeTable() throws {
         let doc = try Platform.readTextFile(TestPaths.packageRoot + "/docs/codes.md")
         #expect(doc == Codes.markdown(), "docs/codes.md is stale: run `make docs`")
-    }
-
-    @Test func binaryPrintsTheSameTable() throws {
-        let r = Command.run([TestPaths.binary, "codes"])
-        #expect(r.status == 0)
-        #expect(r.stdout == (try Platform.readTextFile(TestPaths.packageRoot + "/docs/codes.md")))
-        let j = Command.run([TestPaths.binary, "codes", "--format", "json"])
-        let v = try JSON.parse(j.stdout)
-        #expect(v["schema"]?.stringValue == "readiness-probe/codes/1")
-        let rows = v["codes"]?.arrayValue ?? []
-        #expect(rows.count == Codes.table.count)
-        // Numbers are numbers: the 16-254 row is from 16 to 254, labelled as the table shows it.
-        #expect(rows.last?["from"]?.intValue == 16 && rows.last?["to"]?.intValue == 254 && rows.last?["label"]?.stringValue == "16-254")
-        #expect(rows.first?["from"]?.intValue == 0 && rows.first?["label"]?.stringValue == "0")
     }
 
     @Test func hookExitMapping() {

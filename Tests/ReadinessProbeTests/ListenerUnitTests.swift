@@ -1,59 +1,12 @@
 // The event listener without supervisord: the protocol loop over real fds (the 4.3.0 capture
-// replayed), dedupe, resync after a malformed header, the ledger model, LedgerSource staleness,
-// the cached result, and the binary's exit codes for source = events and run --cached.
+// replayed), dedupe, resync after a malformed header, the ledger model, LedgerSource staleness and
+// the cached result. The binary's exit codes are in ReadinessProbeEndToEndTests/ListenerCommandTests.swift.
 @preconcurrency import Glibc
 import Testing
 import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
 import SupervisorKit
-
-/// One envelope as supervisord writes it (`len` counted in code points).
-func envelope(_ serial: Int, _ name: String, _ payload: String, pool: String = "readiness") -> [UInt8] {
-    Array("ver:3.0 server:supervisor serial:\(serial) pool:\(pool) poolserial:\(serial) eventname:\(name) len:\(payload.unicodeScalars.count)\n".utf8)
-        + Array(payload.utf8)
-}
-
-func stateEvent(_ serial: Int, _ state: String, _ name: String, from: String = "RUNNING", extra: String = "") -> [UInt8] {
-    envelope(serial, "PROCESS_STATE_\(state)", "processname:\(name) groupname:\(name) from_state:\(from)\(extra)")
-}
-
-/// A writer identity that verifies while the test runs: this process stands for both the
-/// listener and supervisord.
-func liveWriter() -> WriterIdentity { WriterIdentity.capture(supervisordPID: Int(getpid())) }
-
-/// A configuration from INI text (rundir and serverurl filled in).
-func listenerConfig(_ dir: TempDir, _ extra: String, serverURL: String? = nil) throws -> ProbeConfiguration {
-    let text = """
-        [probe]
-        rundir = \(dir.path)/run
-        hooks_dir =
-        sonic_hook =
-        [supervisor]
-        serverurl = \(serverURL ?? "unix://\(dir.path)/no-such.sock")
-
-        """ + extra
-    var doc = INIDocument()
-    doc.sections = try INI.parse(text, file: dir.file("probe.conf"))
-    return try ProbeConfiguration.build(document: doc, configFile: nil, environment: [:])
-}
-
-/// Runs the protocol loop over a file (stdin) and a file (stdout); returns the end and the output bytes.
-func replay(_ input: [UInt8], dir: TempDir, handle: (SupervisorEvent) -> (() -> Void)?) throws -> (ListenerProtocol.End, [UInt8], [String]) {
-    let inPath = dir.file("in-\(UInt32.random(in: 0...UInt32.max))")
-    let outPath = inPath + ".out"
-    try Platform.writeFileAtomically(inPath, input)
-    let inFD = open(inPath, O_RDONLY)
-    let outFD = open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    defer { close(inFD); close(outFD) }
-    var logs: [String] = []
-    let end = ListenerProtocol(input: inFD, output: outFD, log: { logs.append($0) }).run(handle)
-    return (end, try Platform.readFile(outPath, limit: 64 << 20), logs)
-}
-
-func expectedReplies(_ n: Int) -> [UInt8] {
-    ListenerProtocol.ready + Array((0..<n).map { _ in ListenerProtocol.okReady }.joined())
-}
 
 @Suite struct ListenerProtocolTests {
     @Test(arguments: ["4.3.0", "4.2.5"])
@@ -87,25 +40,6 @@ func expectedReplies(_ n: Int) -> [UInt8] {
         let onDisk = try #require(try Ledger.read(path: Ledger.path(config.settings)))
         #expect(onDisk.entry("badstart")?.failure != nil && onDisk.entry("failfast")?.failure != nil)
         #expect(onDisk.entry("start")?.expected == true)
-    }
-
-    @Test func fixtureReplayThroughTheBinary() throws {
-        let dir = TempDir("lsn")
-        let conf = try dir.write("p.conf", """
-            [probe]
-            rundir = \(dir.path)/run
-            [supervisor]
-            serverurl = unix://\(dir.path)/no-such.sock
-            [listener]
-            run_checks = false
-            """)
-        let stream = String(decoding: try TestPaths.fixture("supervisor/4.3.0-events-stream.bin"), as: UTF8.self)
-        let r = Command.run([TestPaths.binary, "listen", "--config", conf], stdin: stream)
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(Array(r.stdout.utf8) == expectedReplies(131))
-        #expect(r.stderr.contains("cannot ask supervisord"))  // logged to stderr, not stdout
-        let ledger = try #require(try Ledger.read(path: dir.path + "/run/readiness-probe/ledger.json"))
-        #expect(ledger.closed && !ledger.complete && ledger.eventsSeen == 131 && ledger.lastSerial == 130)
     }
 
     @Test func duplicatesAreAnsweredButAppliedOnce() throws {
@@ -247,34 +181,6 @@ func expectedReplies(_ n: Int) -> [UInt8] {
         try Platform.writeFileAtomically(Ledger.path(s), Array("{not json".utf8))
         #expect(code(1001) == Codes.noFreshResult)
     }
-
-    @Test func runWithEventsSourceAndNoOrStaleLedgerExits11() throws {
-        let dir = TempDir("lsrc")
-        let conf = try dir.write("p.conf", """
-            [probe]
-            rundir = \(dir.path)
-            hooks_dir =
-            sonic_hook =
-            [supervisor]
-            source = events
-            serverurl = unix://\(dir.path)/no-such.sock
-            ledger_max_age = 2s
-            """)
-        let missing = Command.run([TestPaths.binary, "run", "--config", conf])
-        #expect(missing.status == 11, "\(missing.stdout)\(missing.stderr)")
-        #expect(missing.stdout.hasPrefix("not ready (code 11): start: no event listener ledger"))
-        var l = Ledger()
-        l.writer = liveWriter()
-        l.seed([SupervisorProcess(name: "start", group: "start", state: .exited, exitStatus: 0)], now: 1)
-        try Platform.makeDirectories(dir.path + "/readiness-probe")
-        try l.write(path: dir.path + "/readiness-probe/ledger.json", now: Platform.epochSeconds() - 60)
-        let stale = Command.run([TestPaths.binary, "run", "--config", conf, "--format", "json"])
-        #expect(stale.status == 11)
-        #expect(stale.stdout.contains("\"code\": 11") && stale.stdout.contains("ledger_max_age 2s"))
-        try l.write(path: dir.path + "/readiness-probe/ledger.json", now: Platform.epochSeconds())
-        let fresh = Command.run([TestPaths.binary, "run", "--config", conf])
-        #expect(fresh.status == 0, "\(fresh.stdout)")
-    }
 }
 
 @Suite struct CachedResultTests {
@@ -292,24 +198,5 @@ func expectedReplies(_ n: Int) -> [UInt8] {
         #expect(stale.code == Codes.noFreshResult && stale.summary.contains("stale"))
         try Platform.writeFileAtomically(path, Array("{}".utf8))
         #expect(CachedResult.read(path: path, maxAge: .seconds(10), now: 1005).code == Codes.noFreshResult)
-    }
-
-    @Test func runCachedCommand() throws {
-        let dir = TempDir("cache")
-        let conf = try dir.write("p.conf", "[probe]\nrundir = \(dir.path)\nhooks_dir =\nsonic_hook =\n[supervisor]\nserverurl = unix:///nonexistent/s.sock\n")
-        let none = Command.run([TestPaths.binary, "run", "--cached", "--config", conf])
-        #expect(none.status == 11 && none.stdout.hasPrefix("not ready (code 11): cached-result: no cached result yet"))
-        try Platform.makeDirectories(dir.path + "/readiness-probe")
-        let ok = ProbeReport.aggregate([CheckResult(name: "start", kind: "supervisor-start", status: .pass, code: 0,
-                                                    detail: "start exited 0", durationMs: 1)], durationMs: 1)
-        try CachedResult.write(ok, path: dir.path + "/readiness-probe/result.json", writer: liveWriter())
-        let good = Command.run([TestPaths.binary, "run", "--cached", "--config", conf, "--format", "json"])
-        #expect(good.status == 0 && good.stdout.contains("\"ready\": true"), "\(good.stdout)\(good.stderr)")
-        let old = ProbeReport.aggregate(ok.results, durationMs: 1, finishedAt: Platform.epochSeconds() - 5)
-        try CachedResult.write(old, path: dir.path + "/readiness-probe/result.json", writer: liveWriter())
-        let stale = Command.run([TestPaths.binary, "run", "--cached", "--max-age", "2s", "--config", conf])
-        #expect(stale.status == 11 && stale.stdout.contains("cached result is stale"))
-        let bad = Command.run([TestPaths.binary, "run", "--max-age", "2s", "--config", conf])
-        #expect(bad.status == 8)
     }
 }

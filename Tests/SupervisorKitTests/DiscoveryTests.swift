@@ -31,8 +31,8 @@ import Testing
             let u = try SupervisorServerURL(parsing: text)
             Issue.record("accepted \(text) as \(u)")
         } catch {
-            guard case .invalidServerURL(_, let why) = error else { Issue.record("\(error)"); return }
-            #expect(why.contains(reason), "\(why)")
+            guard error.code == .invalidServerURL else { Issue.record("\(error)"); return }
+            #expect(error.detail.contains(reason), "\(error.detail)")
             #expect(!error.description.contains("\n"))
         }
     }

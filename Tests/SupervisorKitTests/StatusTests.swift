@@ -107,7 +107,7 @@ import Testing
 
 extension StatusLine {
     var isPermissionDenied: Bool {
-        if case .error(.permissionDenied) = self { return true }
+        if case .error(let e) = self, e.code == .permissionDenied { return true }
         return false
     }
 }

@@ -8,7 +8,7 @@ enum AwaitCommand: CLICommand {
     static let name = "await"
 
     static let spec = CommandSpec(
-        path: "readiness-probe await",
+        path: "readiness-probe \(name)",
         summary: "Wait until programs are ready, then exec a command (ready-gated start-up).",
         usage: "[--timeout D] [--config PATH] NAME[:running|:exited]... -- COMMAND [ARGS...]",
         options: [
@@ -33,7 +33,7 @@ enum AwaitCommand: CLICommand {
         ],
         takesRest: true)
 
-    static let command = CLI.Command(name: "await", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let total = try ArgumentParser.duration(args, "--timeout", spec) ?? .seconds(300)
         if args.positionals.isEmpty { throw spec.usageError("name at least one program or group:NAME to wait for") }
         if args.rest.isEmpty { throw spec.usageError("give the command to run after --") }
@@ -58,8 +58,8 @@ enum AwaitCommand: CLICommand {
                 throw spec.usageError("\(error)")
             }
         }
-        let programs = config.entries.compactMap { $0.check as? ProgramsCheck }.first
-        let start = config.entries.compactMap { $0.check as? StartCheck }.first ?? StartCheck()
+        let watched = WatchedPrograms.of(config.entries)
+        let start = watched.start ?? StartCheck()
         let deadline = Deadline.after(total)
         let began = ContinuousClock.now
         var last = ""
@@ -75,8 +75,8 @@ enum AwaitCommand: CLICommand {
                     outcome = one.verdict(snapshot)
                 } else {
                     var check = ProgramsCheck(selectors: [sel], startProgram: start.program,
-                                              notify: want == .running ? [] : programs?.notify ?? [],
-                                              watchdog: programs?.watchdog ?? .seconds(30))
+                                              notify: want == .running ? [] : watched.notify,
+                                              watchdog: watched.watchdog)
                     check.selectors = [sel]  // only this NAME (the init adds every notify program)
                     outcome = check.verdict(snapshot, settings: config.settings)
                 }

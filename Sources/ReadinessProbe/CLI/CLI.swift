@@ -4,6 +4,8 @@ import ProbeSupport
 
 @preconcurrency import Glibc
 
+/// The command line: `CLI.main()` is the executable's whole body. The commands are listed once,
+/// in `CLI.table` (CLI/CommandTable.swift); each lives in its own file.
 public enum CLI {
     /// The product's version (ProbeSupport's `ProbeVersion`, the one place it is written).
     static var version: String { ProbeVersion.string }

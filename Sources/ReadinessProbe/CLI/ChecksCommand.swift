@@ -5,7 +5,7 @@ enum ChecksCommand: CLICommand {
     static let name = "checks"
 
     static let spec = CommandSpec(
-        path: "readiness-probe checks", summary: "List the configured checks in table order, where each was registered, and their codes.",
+        path: "readiness-probe \(name)", summary: "List the configured checks in table order, where each was registered, and their codes.",
         usage: "[--config PATH] [--format table|json]",
         options: [CLI.configOption, .format(Format.self, help: "table (default) or json.")],
         examples: [CommandExample("checks", "List the checks of the default config file."),
@@ -16,7 +16,7 @@ enum ChecksCommand: CLICommand {
     /// The version id of `checks --format json`: docs/schema/checks.schema.json.
     static let jsonSchema = "readiness-probe/checks/1"
 
-    static let command = CLI.Command(name: "checks", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let f: Format = try ArgumentParser.choice(args, "--format", spec, default: .table)
         let config = try CLI.loadConfiguration(args, inv)
         // A kind's codes, with a range code (16 for a hook's own status) widened to its table row (16-254).

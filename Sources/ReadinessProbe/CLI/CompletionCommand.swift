@@ -6,7 +6,7 @@ enum CompletionCommand: CLICommand {
     static let name = "completion"
 
     static let spec = CommandSpec(
-        path: "readiness-probe completion", summary: "Print a shell completion script: bash, zsh or fish.",
+        path: "readiness-probe \(name)", summary: "Print a shell completion script: bash, zsh or fish.",
         usage: "bash|zsh|fish  |  --check-names [--config PATH]",
         options: [
             CLI.configOption,
@@ -27,7 +27,7 @@ enum CompletionCommand: CLICommand {
         ],
         arguments: CompletionScripts.Shell.allCases.map(\.rawValue))
 
-    static let command = CLI.Command(name: "completion", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         if args.has("--check-names") {
             if !args.positionals.isEmpty { throw spec.usageError("--check-names takes no shell") }
             let config = try CLI.loadConfiguration(args, inv)

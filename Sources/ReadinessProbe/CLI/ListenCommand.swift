@@ -8,7 +8,7 @@ enum ListenCommand: CLICommand {
     static let name = "listen"
 
     static let spec = CommandSpec(
-        path: "readiness-probe listen",
+        path: "readiness-probe \(name)",
         summary: "Supervisor event listener: keeps the program ledger, records critical exits, caches check results.",
         usage: "[--config PATH]",
         options: [CLI.configOption],
@@ -22,7 +22,7 @@ enum ListenCommand: CLICommand {
         examples: [CommandExample("listen --config /etc/readiness-probe/readiness-probe.conf",
                                   "As the command of supervisord's [eventlistener:readiness-probe] section (events=PROCESS_STATE,PROCESS_GROUP,TICK_5).")])
 
-    static let command = CLI.Command(name: "listen", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         // Before any thread exists, so every thread inherits the mask and only the signal thread
         // sees them (children get a clean mask from the spawner).
         let signals = [SIGTERM, SIGINT, SIGHUP]
@@ -30,7 +30,7 @@ enum ListenCommand: CLICommand {
         let config = try CLI.loadConfiguration(args, inv)
         let listener = EventListener(configuration: config)
         let shutdown = listener.shutdownHandler
-        Thread.detach { shutdown(Platform.waitForSignal(signals)) }
+        PlainThread.detach { shutdown(Platform.waitForSignal(signals)) }
         listener.start()
         var loop = ListenerProtocol(input: 0, output: 1, log: { listener.log($0) })
         loop.side = listener.notifySideChannel

@@ -8,7 +8,7 @@ enum NotifyCommand: CLICommand {
     static let name = "notify"
 
     static let spec = CommandSpec(
-        path: "readiness-probe notify",
+        path: "readiness-probe \(name)",
         summary: "Send sd_notify messages to $NOTIFY_SOCKET (a drop-in for systemd-notify).",
         usage: "[--ready] [--status TEXT] [--reloading] [--stopping] [--pid PID] [--no-block] [KEY=VALUE...] | --booted | --socket-path [--config PATH]",
         options: [
@@ -36,7 +36,7 @@ enum NotifyCommand: CLICommand {
             CommandExample("notify --socket-path", "Print the socket address for environment=NOTIFY_SOCKET=\"...\"."),
         ])
 
-    static let command = CLI.Command(name: "notify", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         if args.has("--socket-path") {
             let config = try CLI.loadConfiguration(args, inv)
             guard let address = NotifyHub.address(config.settings) else {

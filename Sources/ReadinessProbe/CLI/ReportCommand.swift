@@ -10,7 +10,7 @@ enum ReportCommand: CLICommand {
     static let defaultDeliveryBudget: Duration = .seconds(30)
 
     static let spec = CommandSpec(
-        path: "readiness-probe report", summary: "Run the checks once and report the result to a monitoring system.",
+        path: "readiness-probe \(name)", summary: "Run the checks once and report the result to a monitoring system.",
         usage: "kuberhealthy [--config PATH] [--timeout D] [--only NAMES] [--exclude NAMES] [--dry-run]",
         options: [
             CLI.configOption,
@@ -33,7 +33,7 @@ enum ReportCommand: CLICommand {
         ],
         arguments: ["kuberhealthy"])
 
-    static let command = CLI.Command(name: "report", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         guard let target = args.positionals.first else { throw spec.usageError("which system? (report kuberhealthy)") }
         guard target == "kuberhealthy" else { throw spec.usageError("unknown report target \"\(target)\" (known: kuberhealthy)") }
         let timeoutArg = try ArgumentParser.duration(args, "--timeout", spec)
@@ -76,8 +76,8 @@ enum ReportCommand: CLICommand {
             let left = khDeadline.remaining
             timeout = min(timeout, left - min(.seconds(2), left / 4))
         }
-        let report = ProbeRunner.runBlocking(entries, settings: config.settings, timeout: timeout)
-        ProcessRunner.shared.killOrphans()
+        let (report, signal) = RunCommand.runOnce(entries, settings: config.settings, timeout: timeout, who: prefix)
+        if let signal { return 128 + signal }  // stopped: nothing is reported
         let body = JSON.serialize(Kuberhealthy.body(report))
         if dryRun {
             Platform.writeStdout(body + "\n")

@@ -8,11 +8,11 @@ enum RunCommand: CLICommand {
     static let name = "run"
 
     static let spec = CommandSpec(
-        path: "readiness-probe run", summary: "Run every enabled check once and print the result.",
+        path: "readiness-probe \(name)", summary: "Run every enabled check once and print the result.",
         usage: "[--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES] [--timeout D] [--cached [--max-age D]]",
         options: [
             CLI.configOption,
-            .format(OutputFormat.self, help: "summary (default), table, json or verbose."),
+            .format(OutputFormat.self, help: OutputFormat.choices + "."),
         ] + CLI.selectionOptions + [
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "Overall deadline, e.g. 5s or 500ms (default: [probe] timeout)."),
             OptionSpec("--cached", help: "Print the event listener's last result instead of running the checks (code 11 if none or stale)."),
@@ -25,7 +25,7 @@ enum RunCommand: CLICommand {
             CommandExample("run --cached", "Print the event listener's last result (as a Kubernetes exec probe, in about a millisecond)."),
         ])
 
-    static let command = CLI.Command(name: "run", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let format: OutputFormat = try ArgumentParser.choice(args, "--format", spec, default: .summary)
         let timeout = try ArgumentParser.duration(args, "--timeout", spec)
         let config = try CLI.loadConfiguration(args, inv)
@@ -42,18 +42,26 @@ enum RunCommand: CLICommand {
             return report.code
         }
         if args.value("--max-age") != nil { throw spec.usageError("--max-age needs --cached") }
-        // SIGTERM, SIGINT and SIGHUP stop the run (one more wake of its poll loop): every hook's
-        // process group is killed and reaped before the probe exits 128 + the signal.
-        let control = RunControl(stopOn: [SIGTERM, SIGINT, SIGHUP])
-        let report = ProbeRunner.runBlocking(entries, settings: config.settings, timeout: timeout, control: control)
-        // Nothing a hook started outlives the probe, not even a daemon in its own session.
-        ProcessRunner.shared.killOrphans()
-        if let signal = control.signal {
-            Platform.writeStderr("readiness-probe run: stopped by \(Signals.name(signal)); every hook was killed and reaped\n")
-            return 128 + signal
-        }
+        let (report, signal) = runOnce(entries, settings: config.settings, timeout: timeout, who: "readiness-probe run")
+        if let signal { return 128 + signal }
         Platform.writeStdout(Render.render(report, as: format))
         return report.code
+    }
+
+    /// One run on the calling thread, for the one-shot commands (`run`, `report kuberhealthy`).
+    /// SIGTERM, SIGINT and SIGHUP stop it (one more wake of its poll loop): every hook's process
+    /// group is killed and reaped, `who` says so on stderr, and the signal is returned (the
+    /// command exits 128 + it). Afterwards nothing a hook started outlives the probe, not even a
+    /// daemon in its own session.
+    static func runOnce(_ entries: [CheckEntry], settings: ProbeSettings, timeout: Duration?,
+                        who: String) -> (report: ProbeReport, signal: Int32?) {
+        let control = RunControl(stopOn: [SIGTERM, SIGINT, SIGHUP])
+        let report = ProbeRunner.runBlocking(entries, settings: settings, timeout: timeout, control: control)
+        ProcessRunner.shared.killOrphans()
+        if let signal = control.signal {
+            Platform.writeStderr("\(who): stopped by \(Signals.name(signal)); every hook was killed and reaped\n")
+        }
+        return (report, control.signal)
     }
 
     /// Applies --only and --exclude. An unknown name in --only is an error (a typo must not

@@ -12,7 +12,7 @@ enum ServeCommand: CLICommand {
     static let defaultPeriod: Duration = .seconds(5)
 
     static let spec = CommandSpec(
-        path: "readiness-probe serve", summary: "Serve /readyz, /livez, /healthz and /metrics from checks re-run in the background.",
+        path: "readiness-probe \(name)", summary: "Serve /readyz, /livez, /healthz and /metrics from checks re-run in the background.",
         usage: "[--listen ADDR:PORT] [--grpc ADDR:PORT] [--period D] [--max-age D] [--timeout D] [--config PATH] [--quiet]",
         options: [
             CLI.configOption,
@@ -43,7 +43,7 @@ enum ServeCommand: CLICommand {
             CommandExample("serve --grpc 0.0.0.0:50051", "gRPC health checking only, for the kubelet's grpc: probe (no HTTP port)."),
         ])
 
-    static let command = CLI.Command(name: "serve", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         // Before any thread exists, so every thread inherits the mask and only the waiter sees them.
         Platform.blockSignals([SIGTERM, SIGINT])
         let period = try ArgumentParser.duration(args, "--period", spec) ?? defaultPeriod

@@ -6,7 +6,7 @@ enum StateLoadCommand: CLICommand {
     static let name = "state load"
 
     static let spec = CommandSpec(
-        path: "readiness-probe state load", summary: "Write the unit's pid file (after running optional check commands).",
+        path: "readiness-probe \(name)", summary: "Write the unit's pid file (after running optional check commands).",
         usage: "[--pid N] [--unit U] [--rundir D] [--timeout D] [-- CHECK_CMD [ARG...]]",
         options: [OptionSpec("--pid", short: "-p", value: "N", help: "The pid to record (default: the parent process, e.g. a script's $$)."),
                   StateCommand.unitOption, StateCommand.rundirOption, CLI.configOption,
@@ -19,7 +19,7 @@ enum StateLoadCommand: CLICommand {
         ],
         takesRest: true)
 
-    static let command = CLI.Command(name: "state load", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let s = try StateCommand.store(args, inv, spec)
         var pid = Platform.parentProcessID
         if let p = args.value("--pid") {

@@ -5,11 +5,11 @@ enum ValidateCommand: CLICommand {
     static let name = "validate"
 
     static let spec = CommandSpec(
-        path: "readiness-probe validate", summary: "Validate the configuration: exit 0, or exit 8 with a file:line message.",
+        path: "readiness-probe \(name)", summary: "Validate the configuration: exit 0, or exit 8 with a file:line message.",
         usage: "[--config PATH]", options: [CLI.configOption],
         examples: [CommandExample("validate --config ./readiness-probe.conf", "Check a config file before installing it (exit 0, or 8 with file:line).")])
 
-    static let command = CLI.Command(name: "validate", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let config = try CLI.loadConfiguration(args, inv)
         // Beyond parsing: hooks that cannot run are errors (exit 8), timeouts the overall deadline
         // always cuts are warnings, and every hooks_dir entry that is not a hook is listed.

@@ -9,13 +9,13 @@ enum WaitCommand: CLICommand {
     static let name = "wait"
 
     static let spec = CommandSpec(
-        path: "readiness-probe wait", summary: "Re-run the checks until ready or the deadline; exit with the last code.",
+        path: "readiness-probe \(name)", summary: "Re-run the checks until ready or the deadline; exit with the last code.",
         usage: "[--timeout D] [--interval D] [--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES]",
         options: [
             CLI.configOption,
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "How long to wait in all (default 300s)."),
             OptionSpec("--interval", short: "-i", value: "DURATION", help: "From the start of one run to the next (default 2s)."),
-            .format(OutputFormat.self, help: "How to print the final result: summary (default), table, json or verbose."),
+            .format(OutputFormat.self, help: "How to print the final result: " + OutputFormat.choices + "."),
         ] + CLI.selectionOptions,
         discussion: """
         Each run has the [probe] timeout, cut to the time left. Progress goes to stderr: a line updated in place
@@ -28,7 +28,7 @@ enum WaitCommand: CLICommand {
             CommandExample("wait -t30s -i500ms --only start --format json", "Wait for one check, polling every 500ms; print JSON."),
         ])
 
-    static let command = CLI.Command(name: "wait", spec: spec) { (args, inv) throws(ExitError) -> Int32 in
+    static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         Platform.blockSignals([SIGTERM, SIGINT])
         let total = try ArgumentParser.duration(args, "--timeout", spec) ?? .seconds(300)
         let interval = try ArgumentParser.duration(args, "--interval", spec) ?? .seconds(2)
@@ -42,7 +42,7 @@ enum WaitCommand: CLICommand {
             await loop(entries, settings: settings, deadline: deadline, interval: interval, progress: progress)
         }
         let signalled = Atomic<Int32>(0)
-        Thread.detach {
+        PlainThread.detach {
             let s = Platform.waitForSignal([SIGTERM, SIGINT])
             signalled.store(s, ordering: .sequentiallyConsistent)
             task.cancel()

@@ -119,7 +119,9 @@ struct ProgramsCheck: Check {
         .supervisor { fetched in self.verdict(fetched, settings: settings) }
     }
 
-    var watchedPrograms: WatchedPrograms { WatchedPrograms(critical: selectors, startProgram: startProgram) }
+    var watchedPrograms: WatchedPrograms {
+        WatchedPrograms(critical: selectors, startProgram: startProgram, notify: notify, watchdog: watchdog)
+    }
 
     /// The verdict on the run's supervisord snapshot (or the failure to get one).
     func verdict(_ fetched: SupervisorResult, settings: ProbeSettings) -> CheckOutcome {

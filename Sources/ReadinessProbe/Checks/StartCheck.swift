@@ -3,7 +3,7 @@
 import ProbeSupport
 import SupervisorKit
 
-struct StartCheck: Check {
+struct StartCheck: Check, Equatable {
     var program: String
     var required: Bool
     /// The statuses that count as success (a list: docs/architecture.md, "The probe path").
@@ -48,7 +48,7 @@ struct StartCheck: Check {
     /// The verdict on the run's supervisord snapshot.
     func work(_ settings: ProbeSettings) -> CheckWork { .supervisor { self.verdict($0) } }
 
-    var watchedPrograms: WatchedPrograms { WatchedPrograms(startProgram: program) }
+    var watchedPrograms: WatchedPrograms { WatchedPrograms(startProgram: program, start: self) }
 
     /// The verdict on the run's supervisord snapshot (or the failure to get one).
     func verdict(_ fetched: SupervisorResult) -> CheckOutcome {

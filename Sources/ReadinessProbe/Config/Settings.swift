@@ -46,6 +46,8 @@ struct NotifySettings: Sendable {
     init() {}
 }
 
+/// The framework's settings (`[probe]`, `[supervisor]`, `[listener]`), as loaded with the
+/// configuration. A check reads them from its context; the fields shown here are public.
 public struct ProbeSettings: Sendable {
     static let defaultConfigPath = "/etc/readiness-probe/readiness-probe.conf"
     static let defaultHooksDir = "/etc/readiness-probe/hooks.d"
@@ -55,8 +57,10 @@ public struct ProbeSettings: Sendable {
     public var timeout: Duration = .seconds(5)
     /// The default timeout of hooks without their own.
     public var hookTimeout: Duration = .seconds(3)
+    /// The folder of drop-in hooks (`[probe] hooks_dir`; empty: none).
     public var hooksDir: String = ProbeSettings.defaultHooksDir
     var sonicHook: String = ProbeSettings.sonicHookPath
+    /// Where state lives: the listener's ledger and cached result, application state files.
     public var rundir: String = "/run"
     /// A configuration with no checks at all is code 8 unless this is set (`[probe] allow_no_checks = true`).
     var allowNoChecks = false
@@ -68,6 +72,7 @@ public struct ProbeSettings: Sendable {
     /// The process environment (for discovery and state defaults); injectable for tests.
     public var environment: Environment = [:]
 
+    /// The built-in defaults (what a run uses without a config file).
     public init() {}
 
     /// Sections that configure the framework rather than create checks, with their keys.
@@ -155,8 +160,11 @@ public struct ProbeSettings: Sendable {
 
 /// A loaded configuration: settings plus the checks in table order.
 public struct ProbeConfiguration: Sendable {
+    /// The framework settings.
     public var settings: ProbeSettings
+    /// The checks, in table order (kind order, then each kind's own order).
     public var entries: [CheckEntry]
+    /// The parsed config (every file read, includes resolved), for kinds that read other sections.
     public var document: INIDocument
 
     /// Where the config comes from: `--config`, else READINESS_PROBE_CONFIG, else the default
@@ -167,6 +175,10 @@ public struct ProbeConfiguration: Sendable {
         return (ProbeSettings.defaultConfigPath, false)
     }
 
+    /// Reads the config (`explicitPath`, else `READINESS_PROBE_CONFIG` in `environment`, else
+    /// `/etc/readiness-probe/readiness-probe.conf`; a missing default file means the built-in
+    /// defaults), applies the framework sections and builds every check with `registry`'s kinds.
+    /// Throws a `ConfigError` with file:line for anything it does not accept.
     public static func load(explicitPath: String?, environment: Environment,
                             registry: CheckRegistry = .standard) throws(ConfigError) -> ProbeConfiguration {
         let (path, explicit) = resolvePath(explicit: explicitPath, environment: environment)

@@ -390,7 +390,7 @@ final class EventListener {
         let settings = self.settings
         let timeout = rpcTimeout
         let log = self.log
-        Thread.detach {
+        PlainThread.detach {
             if grace > .zero { Platform.sleep(milliseconds: Int(grace.milliseconds)) }
             var pid = knownPID
             if pid == nil {
@@ -424,7 +424,7 @@ final class BackgroundChecks: Sendable {
         let seeded = listener.snapshotForChecks()
         let files = listener.files
         let log = listener.log
-        Thread.detach { [self] in
+        PlainThread.detach { [self] in
             let control = RunControl()
             current.withLock { $0 = control }
             if stopped.load(ordering: .acquiring) { control.stop() }

@@ -23,7 +23,8 @@ struct NotifySummary: Sendable, Equatable {
 
     /// nil when the configuration has no notify programs.
     static func take(settings: ProbeSettings, entries: [CheckEntry], now: Double = Platform.epochSeconds()) -> NotifySummary? {
-        guard let check = entries.compactMap({ $0.check as? ProgramsCheck }).first, !check.notify.isEmpty else { return nil }
+        let check = WatchedPrograms.of(entries)
+        if check.notify.isEmpty { return nil }
         var out = NotifySummary(socket: nil, error: nil, programs: [], at: now)
         let snapshot: SupervisorSnapshot
         switch LedgerSource.snapshot(settings, now: now) {

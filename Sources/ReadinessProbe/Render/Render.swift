@@ -2,11 +2,20 @@
 // table, json (Report/ReportJSON.swift: the contract's shape) and verbose (kube-apiserver style).
 import ProbeSupport
 
+/// How a report is printed: `--format` of `run` and `wait` (`Render.render(_:as:)`).
 public enum OutputFormat: String, Sendable, CaseIterable {
     case summary, table, json, verbose
+
+    /// The formats for `--help`: "summary (default), table, json or verbose", from the cases.
+    static var choices: String {
+        let names = allCases.map { $0 == .summary ? "\($0.rawValue) (default)" : $0.rawValue }
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
 }
 
+/// Renders a report for people and probes; `render(_:as:)` is what `run` and `wait` print.
 public enum Render {
+    /// The report in `format`, ending with a new line.
     public static func render(_ report: ProbeReport, as format: OutputFormat) -> String {
         switch format {
         case .summary: return firstLine(report) + "\n" + table(report)
@@ -21,6 +30,7 @@ public enum Render {
         report.ready ? "ready: \(report.summary)" : "not ready (code \(report.code)): \(report.summary)"
     }
 
+    /// The result table: one row per check (name, kind, status, code, time, detail).
     public static func table(_ report: ProbeReport) -> String {
         if report.results.isEmpty { return "(no checks)\n" }
         var rows = [["CHECK", "KIND", "STATUS", "CODE", "TIME", "DETAIL"]]

@@ -25,7 +25,9 @@ public protocol Check: Sendable {
 }
 
 extension Check {
+    /// The default: run `check(_:)` as a task.
     public func work(_ settings: ProbeSettings) -> CheckWork { .task { await self.check($0) } }
+    /// The default: the check watches no supervisord program.
     public var watchedPrograms: WatchedPrograms { .none }
 }
 
@@ -51,6 +53,7 @@ struct ClosureCheck: Check {
     func check(_ context: CheckContext) async -> CheckOutcome { await body(context) }
 }
 
+/// Whether a failing check fails the probe (`severity = fail | warn` in its section).
 public enum Severity: String, Sendable {
     /// A failure fails the probe.
     case fail
@@ -60,8 +63,11 @@ public enum Severity: String, Sendable {
 
 /// A check as registered: its identity, table position and limits.
 public struct CheckEntry: Sendable {
+    /// The check's name: unique in a run; the `CHECK` column and `--only`/`--exclude` use it.
     public var name: String
+    /// The `KIND` column (the kind's `resultKind`).
     public var kind: String
+    /// `fail` (default) or `warn` (a failure shows as `warn` and never fails the probe).
     public var severity: Severity
     /// The check's own time limit; nil means only the overall deadline applies.
     public var timeout: Duration?
@@ -69,8 +75,10 @@ public struct CheckEntry: Sendable {
     public var liveness: Bool
     /// Where it was registered: `file:line`, a path, or `built-in default`.
     public var origin: String
+    /// What runs.
     public var check: any Check
 
+    /// An entry; `origin` says where it was registered (`file:line`, a path, `built-in default`).
     public init(name: String, kind: String, severity: Severity = .fail, timeout: Duration? = nil,
                 liveness: Bool = false, origin: String, check: any Check) {
         self.name = name
@@ -90,13 +98,17 @@ public final class CheckContext: Sendable {
     public let deadline: Deadline
     /// The run's overall deadline.
     public let overallDeadline: Deadline
+    /// The run's settings.
     public let settings: ProbeSettings
+    /// Work shared by the checks of one run (`shared(_:_:)`).
     public let services: RunServices
     /// The supervisord processes the run's checks read (the runner works it out from the entries).
     public let supervisorQuery: SupervisorQuery
     /// The run's one supervisord fetch.
     let supervisor: SupervisorFetch
 
+    /// A context for running a check on its own (tests, a check that runs another): the
+    /// snapshot, when asked for, is fetched from the configured supervisord source.
     public init(deadline: Deadline, overallDeadline: Deadline, settings: ProbeSettings, services: RunServices = RunServices(),
                 supervisorQuery: SupervisorQuery = .everything) {
         self.deadline = deadline

@@ -4,13 +4,19 @@ import ProbeSupport
 
 /// A documented result code (or range of codes).
 public struct CodeInfo: Sendable {
+    /// The code, or the range of codes (`16...254` for hooks' own).
     public var range: ClosedRange<Int32>
+    /// Its short name (`supervisor-unavailable`).
     public var name: String
+    /// What it means and what to do (one paragraph, Markdown).
     public var meaning: String
 
+    /// `3`, or `16-254` for a range.
     public var label: String { range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)" }
 }
 
+/// The documented result codes: the one table `readiness-probe codes` prints and docs/codes.md
+/// shows. A plugin picks codes from 16 to 254 for its own causes, or reuses a documented one.
 public enum Codes {
     static let ready: Int32 = 0
     static let hookFailed: Int32 = 1
@@ -31,6 +37,7 @@ public enum Codes {
     /// The probe itself could not do its work (bind, write): not a check's verdict.
     static let systemError: Int32 = 14
 
+    /// Every code, in order.
     public static let table: [CodeInfo] = [
         CodeInfo(range: 0...0, name: "ready", meaning: "Every check passed (or only warned)."),
         CodeInfo(range: 1...1, name: "hook-failed",
@@ -65,6 +72,7 @@ public enum Codes {
                  meaning: "A failing hook's own exit status, passed through unchanged."),
     ]
 
+    /// The entry of `code`, or nil for an undocumented one.
     public static func info(_ code: Int32) -> CodeInfo? { table.first { $0.range.contains(code) } }
 
     /// Maps a hook's exit status to a probe code: 0 stays 0, 16-254 pass through,

@@ -2,6 +2,7 @@
 // to a factory. Built-in kinds register exactly as a library user registers their own.
 import ProbeSupport
 
+/// Whether a kind's sections take a `:NAME` (`[hook:NAME]`) or not (`[start]`).
 public enum InstanceRule: Sendable {
     /// `[start]`: no `:NAME` part.
     case forbidden
@@ -11,7 +12,9 @@ public enum InstanceRule: Sendable {
 
 /// What a factory gets: the sections of its kind in file order, and the settings.
 public struct CheckKindInput: Sendable {
+    /// The sections of this kind, in file order (possibly none).
     public var sections: [INISection]
+    /// The framework settings, already applied.
     public var settings: ProbeSettings
     /// The whole configuration, for kinds that read another section (programs reads [start]).
     public var document: INIDocument
@@ -30,16 +33,19 @@ public struct CheckKind: Sendable {
     public var resultKind: String
     /// Table position: lower runs first in the table (start 10, programs 20, state 30, hook 40).
     public var order: Int
+    /// Whether its sections take a `:NAME`.
     public var instance: InstanceRule
     /// Keys its sections accept, besides the common `severity`, `timeout` and `liveness`.
     public var keys: [String]
     /// Codes its checks can produce, for `readiness-probe checks`.
     public var codes: [Int32]
+    /// One line for `readiness-probe checks`: what the kind checks.
     public var about: String
     /// Builds the checks. Called even when no section of this kind exists, so a kind can
     /// supply defaults (the start check) or discover checks (hooks.d).
     public var make: @Sendable (CheckKindInput) throws(ConfigError) -> [CheckEntry]
 
+    /// A kind; see the properties. `make` is called once per configuration load.
     public init(section: String, resultKind: String, order: Int, instance: InstanceRule, keys: [String],
                 codes: [Int32], about: String,
                 make: @escaping @Sendable (CheckKindInput) throws(ConfigError) -> [CheckEntry]) {
@@ -56,16 +62,22 @@ public struct CheckKind: Sendable {
     static let commonKeys = ["severity", "timeout", "liveness"]
 }
 
+/// The kinds a configuration can use, by section name. `standard` holds the built-in kinds;
+/// `register(_:)` adds one (a kind is one file plus one `register` line).
 public struct CheckRegistry: Sendable {
+    /// The registered kinds, in registration order.
     public private(set) var kinds: [CheckKind] = []
 
+    /// An empty registry (no kinds: not even the built-ins).
     public init() {}
 
+    /// Adds `kind`, replacing a kind of the same section.
     public mutating func register(_ kind: CheckKind) {
         kinds.removeAll { $0.section == kind.section }
         kinds.append(kind)
     }
 
+    /// The kind that reads `[section]` or `[section:NAME]`, if registered.
     public func kind(forSection section: String) -> CheckKind? { kinds.first { $0.section == section } }
 
     /// The built-in kinds. Adding a kind is one file plus one line here.

@@ -2,6 +2,7 @@
 // and what the probe says (ProbeReport).
 import ProbeSupport
 
+/// A row's status: `fail` fails the probe (unless its severity is warn); the others never do.
 public enum CheckStatus: String, Sendable, CaseIterable {
     case pass, fail, warn, skip
 }
@@ -9,11 +10,16 @@ public enum CheckStatus: String, Sendable, CaseIterable {
 /// What a check returns. `summary` is an optional stable phrase (no pids, times or counters)
 /// used on the probe's first line so that Kubernetes can fold repeated events; it defaults to `detail`.
 public struct CheckOutcome: Sendable, Equatable {
+    /// pass, fail, warn or skip.
     public var status: CheckStatus
+    /// 0 unless it failed; a failure's documented code (`Codes.table`; 16-254 for a plugin's own).
     public var code: Int32
+    /// One line: what the check saw (control characters and length are cut in the table).
     public var detail: String
+    /// The stable phrase for the probe's first line (nil: `detail`).
     public var summary: String?
 
+    /// An outcome; usually written with `.pass`, `.fail`, `.warn` or `.skip`.
     public init(status: CheckStatus, code: Int32, detail: String, summary: String? = nil) {
         self.status = status
         self.code = code
@@ -21,10 +27,14 @@ public struct CheckOutcome: Sendable, Equatable {
         self.summary = summary
     }
 
+    /// The check passed (code 0).
     public static func pass(_ detail: String) -> CheckOutcome { CheckOutcome(status: .pass, code: 0, detail: detail) }
+    /// The check failed with `code` (not 0: a failure with code 0 reports 1); `summary` is the
+    /// stable phrase for the probe's first line.
     public static func fail(_ code: Int32, _ detail: String, summary: String? = nil) -> CheckOutcome {
         CheckOutcome(status: .fail, code: code, detail: detail, summary: summary)
     }
+    /// The check did not apply (code 0; never fails the probe).
     public static func skip(_ detail: String) -> CheckOutcome { CheckOutcome(status: .skip, code: 0, detail: detail) }
     /// A non-failing warning (code 0): something is off, but not enough to fail the probe.
     public static func warn(_ detail: String, summary: String? = nil) -> CheckOutcome {
@@ -34,12 +44,19 @@ public struct CheckOutcome: Sendable, Equatable {
 
 /// One row of the result table.
 public struct CheckResult: Sendable, Equatable {
+    /// The check's name (`CheckEntry.name`).
     public var name: String
+    /// Its kind (`CheckEntry.kind`).
     public var kind: String
+    /// pass, fail, warn (a failure of a `warn` check, or a warning) or skip.
     public var status: CheckStatus
+    /// The code: 0, or the failure's code (6 and 9 for a check the runner timed out).
     public var code: Int32
+    /// One line, at most 300 characters.
     public var detail: String
+    /// The stable phrase for the probe's first line.
     public var summary: String
+    /// From the run's start to the moment this row was decided.
     public var durationMs: Double
 
     init(name: String, kind: String, status: CheckStatus, code: Int32, detail: String,
@@ -75,13 +92,18 @@ public struct CheckResult: Sendable, Equatable {
 
 /// The probe's answer: the aggregated code and the table.
 public struct ProbeReport: Sendable, Equatable {
+    /// The probe's exit status: 0 when ready, else the code of the first failing row in table order.
     public var code: Int32
+    /// The first line's text: `N of M checks passed`, or `NAME: SUMMARY (+K more failing)`.
     public var summary: String
+    /// How long the run took.
     public var durationMs: Double
+    /// The table, in table order.
     public var results: [CheckResult]
     /// Epoch seconds when the run finished (used by cached results; not printed on the first line).
     public var finishedAt: Double
 
+    /// Whether the probe says ready (code 0).
     public var ready: Bool { code == 0 }
 
     init(code: Int32, summary: String, durationMs: Double, results: [CheckResult], finishedAt: Double) {

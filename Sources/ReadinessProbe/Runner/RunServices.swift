@@ -7,8 +7,11 @@ import Synchronization
 public final class RunServices: Sendable {
     private let memo = Mutex<[String: Task<any Sendable, Never>]>([:])
 
+    /// Services for one run (the runner makes one per run).
     public init() {}
 
+    /// The value for `key` in this run: the first caller's `make` computes it, every other caller
+    /// awaits the same value. Pick keys unlikely to clash (`com.example.disk`).
     public func shared<T: Sendable>(_ key: String, _ make: @escaping @Sendable () async -> T) async -> T {
         let task = memo.withLock { table -> Task<any Sendable, Never> in
             if let t = table[key] { return t }

@@ -3,6 +3,8 @@
 // in Swift concurrency (serve, wait), where cancelling the calling task stops the run.
 import ProbeSupport
 
+/// Runs checks: every check of a run at once, under one overall deadline, with one
+/// supervisord snapshot per run; returns the table as a `ProbeReport`.
 public enum ProbeRunner {
     /// Runs every check once, all at once, under one overall deadline (`timeout`, else
     /// `[probe] timeout`), and returns the table. `supervisor`: fetch the snapshot (once), or

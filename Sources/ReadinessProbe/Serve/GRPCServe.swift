@@ -24,7 +24,7 @@ enum GRPCServe {
             grpc?.run()
             return
         }
-        if let grpc { Thread.detach { grpc.run() } }
+        if let grpc { PlainThread.detach { grpc.run() } }
         http.run()
         grpc?.stop()
     }

@@ -10,7 +10,7 @@ enum ServeThreads {
     /// thread wedged), it says so and exits 14 itself. Fails with code 14 and the reason when the
     /// thread cannot be created, instead of running the waiter inline (which blocked serve).
     static func startSignalWaiter(grace: Duration, onSignal: @escaping @Sendable (Int32) -> Void) throws(ExitError) {
-        let rc = Thread.start {
+        let rc = PlainThread.start {
             let signal = Platform.waitForSignal([SIGTERM, SIGINT])
             onSignal(signal)
             let deadline = Deadline.after(grace)

@@ -33,27 +33,49 @@ enum ProgramSelector: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// What the event listener watches for a check: critical programs (an unexpected exit is recorded
-/// at once) and the start program (its changes are written at once). Checks that read no
-/// supervisord state watch nothing (the default).
+/// What a check says about supervisord's programs, for the commands that watch them rather than
+/// run the check: the event listener (critical programs: an unexpected exit is recorded at once;
+/// the start program: its changes are written at once), `await` (the start program's exit codes,
+/// the notify programs and their watchdog) and `serve`'s notify summary. Checks that read no
+/// supervisord state watch nothing (the default). Read through the `Check` protocol
+/// (`watchedPrograms`), so no command asks what type a check is.
 public struct WatchedPrograms: Sendable, Equatable {
     var critical: [ProgramSelector]
     var startProgram: String?
+    /// The start check's rule (program, exit codes), when this is the start check.
+    var start: StartCheck?
+    /// Programs that must have sent READY=1 since their start (`[programs] notify`).
+    var notify: [ProgramSelector]
+    /// The notify programs' default watchdog period (nil: none).
+    var watchdog: Duration?
 
-    init(critical: [ProgramSelector] = [], startProgram: String? = nil) {
+    init(critical: [ProgramSelector] = [], startProgram: String? = nil, start: StartCheck? = nil,
+         notify: [ProgramSelector] = [], watchdog: Duration? = .seconds(30)) {
         self.critical = critical
         self.startProgram = startProgram
+        self.start = start
+        self.notify = notify
+        self.watchdog = watchdog
     }
 
+    /// Nothing: the default of `Check.watchedPrograms`.
     public static let none = WatchedPrograms()
 
-    /// Every entry's, together (the first start program named wins).
+    /// Every entry's, together: critical programs and notify programs added up; the first start
+    /// program and start check named win; the watchdog of the first entry with notify programs.
     static func of(_ entries: [CheckEntry]) -> WatchedPrograms {
         var all = WatchedPrograms()
+        var watchdogSet = false
         for e in entries {
             let w = e.check.watchedPrograms
             all.critical += w.critical
             if all.startProgram == nil { all.startProgram = w.startProgram }
+            if all.start == nil { all.start = w.start }
+            all.notify += w.notify
+            if !watchdogSet && !w.notify.isEmpty {
+                all.watchdog = w.watchdog
+                watchdogSet = true
+            }
         }
         return all
     }

@@ -14,7 +14,9 @@ public enum SupervisorInput: Sendable {
     case given(SupervisorResult)
 }
 
+/// supervisord's processes as one run sees them (one fetch per run, or the snapshot given).
 public struct SupervisorSnapshot: Sendable, Equatable {
+    /// Every process supervisord reported (or the ones the run asked for).
     public var processes: [SupervisorProcess]
     /// `xmlrpc`, `supervisorctl` or `events`.
     public var source: String
@@ -23,6 +25,7 @@ public struct SupervisorSnapshot: Sendable, Equatable {
     /// sd_notify state per program (from the listener's ledger; nil for other sources).
     var notify: NotifySnapshot? = nil
 
+    /// A snapshot (tests, `.given` runs); `listenerGroups` are event-listener pools (never critical by `*`).
     public init(processes: [SupervisorProcess], source: String, listenerGroups: Set<String> = []) {
         self.processes = processes
         self.source = source
@@ -37,8 +40,11 @@ public struct SupervisorSnapshot: Sendable, Equatable {
 
 /// Why supervisord could not be asked (code 3), or why its answer cannot be trusted.
 public struct SupervisorFailure: Error, Sendable, Equatable {
+    /// The row's code: 3, or 11 for a ledger that cannot be trusted.
     public var code: Int32
+    /// One line: what went wrong, and what to do.
     public var detail: String
+    /// A stable phrase for the probe's first line.
     public var summary: String
     /// The protocol error behind it, when there is one.
     var cause: SupervisorError? = nil
@@ -49,6 +55,7 @@ public struct SupervisorFailure: Error, Sendable, Equatable {
         self.summary = summary
     }
 
+    /// The failing outcome a supervisor check answers.
     public var outcome: CheckOutcome { .fail(code, detail, summary: summary) }
 }
 
@@ -56,7 +63,7 @@ extension SupervisorFailure {
     /// Code 3 with the error's one-line description and a stable summary.
     init(_ error: SupervisorError) {
         let summary: String
-        switch error {
+        switch error.code {
         case .noSocket: summary = "supervisord unreachable: no socket"
         case .connectionRefused: summary = "supervisord unreachable: connection refused"
         case .permissionDenied: summary = "supervisord unreachable: permission denied"
@@ -70,6 +77,7 @@ extension SupervisorFailure {
         case .supervisorctlFailed: summary = "supervisorctl failed"
         case .invalidServerURL: summary = "invalid supervisord server URL"
         case .configUnreadable: summary = "cannot read supervisord config"
+        default: summary = "supervisord cannot be asked"
         }
         self.init(detail: error.description, summary: summary)
     }

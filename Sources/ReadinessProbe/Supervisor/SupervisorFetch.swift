@@ -54,7 +54,7 @@ final class SupervisorFetch: Sendable {
             complete(SupervisorView.fetchBlocking(settings, deadline: deadline, query: query))
             return
         }
-        Thread.detach { [self] in complete(SupervisorView.fetchBlocking(settings, deadline: deadline, query: query)) }
+        PlainThread.detach { [self] in complete(SupervisorView.fetchBlocking(settings, deadline: deadline, query: query)) }
     }
 
     /// `wake` is woken when the result comes (at once if it has).

@@ -32,7 +32,7 @@ enum SupervisorView {
     }
 
     static func worthSupervisorctl(_ e: SupervisorError) -> Bool {
-        switch e {
+        switch e.code {
         case .authenticationRequired, .authenticationFailed, .permissionDenied: return true
         default: return false
         }
@@ -95,7 +95,7 @@ enum SupervisorView {
         do {
             results = try client.multicall(names.map { (method: "supervisor.getProcessInfo", params: [.string($0)]) }, deadline: deadline)
         } catch {
-            if case .fault = error { return nil }
+            if error.code == .fault { return nil }
             throw error
         }
         if results.contains(where: { if case .failure(.shuttingDown) = $0 { true } else { false } }) { throw .shuttingDown }

@@ -6,8 +6,8 @@
 // Tests/ReadinessProbeTests/FuzzTargets.swift), where CorpusSmokeTests runs every seed and a few thousand
 // mutations through the same bodies on each `swift test`. Keep it free of libFuzzer symbols (see Driver.swift).
 import Glibc
-import ProbeHTTP
-import ProbeHTTP2
+@testable import ProbeHTTP
+@testable import ProbeHTTP2
 import ProbeState
 import ProbeSupport
 @testable import ReadinessProbe

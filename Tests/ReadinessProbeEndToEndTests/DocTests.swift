@@ -233,7 +233,7 @@ enum DocText {
         guard let marker = block.marker else {
             Issue.record(Comment(rawValue: """
                 \(block.file):\(block.line): this console block is not marked. Put one of these on the line before it:
-                  <!-- doctest: FIXTURE -->        (run it; fixtures: \(DocFixtures.names.joined(separator: ", ")); Tests/ReadinessProbeTests/DocFixtures.swift)
+                  <!-- doctest: FIXTURE -->        (run it; fixtures: \(DocFixtures.names.joined(separator: ", ")); Tests/ReadinessProbeEndToEndTests/DocFixtures.swift)
                   <!-- doctest: skip REASON -->    (not run, e.g. needs podman; counted)
                 or make it a ```sh block if it shows commands without their output.
                 """))

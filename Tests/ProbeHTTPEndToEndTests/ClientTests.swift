@@ -1,6 +1,6 @@
 @preconcurrency import Glibc
 import CShim
-import ProbeHTTP
+@testable import ProbeHTTP
 import ProbeSupport
 import ProbeTestSupport
 import Testing

@@ -2,7 +2,7 @@
 // peer holding the most is closed. Peers are told apart by address; 127.0.0.2 and 127.0.0.3 are
 // loopback addresses a client can bind to.
 @preconcurrency import Glibc
-import ProbeHTTP
+@testable import ProbeHTTP
 import ProbeSupport
 import ProbeTestSupport
 import Testing

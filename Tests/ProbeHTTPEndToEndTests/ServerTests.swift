@@ -1,5 +1,5 @@
 @preconcurrency import Glibc
-import ProbeHTTP
+@testable import ProbeHTTP
 import ProbeSupport
 import ProbeTestSupport
 import Testing

@@ -1,5 +1,5 @@
 // GRPCServer on a real socket: connection limits (eviction) and stop. Calls against real clients
-// (grpcio) are in ReadinessProbeTests/GRPCHealthTests.
+// (grpcio) are in ReadinessProbeEndToEndTests/GRPCHealthTests.
 import Testing
 @preconcurrency import Glibc
 import ProbeSupport
@@ -52,7 +52,7 @@ final class RawClient {
         var limits = GRPCServerLimits()
         limits.maxConnections = 2
         let server = try GRPCServer(listen: "127.0.0.1:0", limits: limits, logger: nil, service: EchoStatusService())
-        Thread.detach { server.run() }
+        PlainThread.detach { server.run() }
         defer { server.stop() }
         let hello = HTTP2FrameHeader.preface + frame(.settings, 0, 0)
         let first = try RawClient(port: server.boundPort)
@@ -78,7 +78,7 @@ final class RawClient {
 
     @Test func stopSendsGoAwayAndReturns() throws {
         let server = try GRPCServer(listen: "127.0.0.1:0", logger: nil, service: EchoStatusService())
-        Thread.detach { server.run() }
+        PlainThread.detach { server.run() }
         let c = try RawClient(port: server.boundPort)
         c.send(HTTP2FrameHeader.preface + frame(.settings, 0, 0))
         #expect(Wait.until(timeout: .seconds(5)) { server.connectionCount == 1 })

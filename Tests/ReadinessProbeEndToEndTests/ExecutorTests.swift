@@ -167,8 +167,9 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
         #expect((1...2).contains(threads), "\(r.stdout)")
     }
 
-    @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
-    func runStoppedByASignalKillsEveryHookGroupFirst(_ sig: Int32) async throws {
+    /// `run` and `report kuberhealthy` (RunCommand.runOnce) under each stopping signal.
+    @Test(arguments: [SIGTERM, SIGINT, SIGHUP], [["run"], ["report", "kuberhealthy", "--dry-run"]])
+    func runStoppedByASignalKillsEveryHookGroupFirst(_ sig: Int32, _ command: [String]) async throws {
         // Two hooks, each with children of its own; the probe gets the signal while they run.
         let dir = TempDir("exec")
         var hooks = ""
@@ -177,7 +178,7 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
             hooks += "[hook:\(name)]\ncommand = \(script)\ntimeout = 60s\n"
         }
         let conf = try dir.write("rp.conf", "[probe]\ntimeout = 60s\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n" + hooks)
-        let probe = try BackgroundProcess([TestPaths.binary, "run", "--config", conf])
+        let probe = try BackgroundProcess([TestPaths.binary] + command + ["--config", conf])
         func pgid(_ name: String) -> Int32? {
             (try? Platform.readTextFile(dir.file("\(name).pid"))).flatMap { $0.hasSuffix("\n") ? Int32($0.trimmingASCIIWhitespace()) : nil }
         }
@@ -189,7 +190,9 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
         probe.signal(sig)
         let status = await probe.waitExit(timeout: .seconds(10))
         #expect(status == 128 + sig)
-        #expect(probe.stderr.contains("stopped by \(Signals.name(sig))"), "\(probe.stderr)")
+        #expect(probe.stderr.contains("readiness-probe \(command.prefix(2).joined(separator: " ")): stopped by \(Signals.name(sig))"),
+                "\(probe.stderr)")
+        #expect(probe.stdout.isEmpty, "a stopped run prints (and reports) nothing: \(probe.stdout)")
         for name in ["a", "b"] {
             let g = try #require(pgid(name))
             #expect(liveProcesses(inGroup: g).isEmpty, "group \(g) of hook \(name) survived")

@@ -204,7 +204,7 @@ final class FakeServer: @unchecked Sendable {
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
         guard rc == 0, listen(fd, 8) == 0 else { throw SystemError("bind", path: path) }
         let listener = fd
-        ProbeSupport.Thread.detach {
+        PlainThread.detach {
             while true {
                 let c = accept(listener, nil, nil)
                 if c < 0 { return }

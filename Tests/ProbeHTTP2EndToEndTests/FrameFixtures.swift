@@ -1,0 +1,1 @@
+../ProbeHTTP2Tests/FrameFixtures.swift

@@ -1,0 +1,1 @@
+../ReadinessProbeTests/ListenerFixtures.swift
