@@ -101,7 +101,7 @@ import SupervisorKit
         let dir = TempDir("nlate")
         let path = dir.path + "/notify.sock"
         let got = Mutex<[String]>([])
-        Thread.detach {
+        PlainThread.detach {
             Platform.sleep(milliseconds: 300)
             let server = NotifySocket(address: NotifyAddress(path)!)
             do { try server.open(mode: 0o666) } catch { return }

@@ -120,7 +120,9 @@ struct ProgramsCheck: Check {
     }
 
     var watchedPrograms: WatchedPrograms {
-        WatchedPrograms(critical: selectors, startProgram: startProgram, notify: notify, watchdog: watchdog)
+        var w = WatchedPrograms(critical: selectors, startProgram: startProgram, notify: notify, watchdog: watchdog)
+        w.programWatchdogs = programWatchdogs
+        return w
     }
 
     /// The verdict on the run's supervisord snapshot (or the failure to get one).
@@ -267,13 +269,26 @@ struct ProgramWatchdog: Sendable, Equatable {
     }
 }
 
-extension ProgramsCheck {
+extension ProgramWatchdog {
     /// The configured watchdog period of one notify program: its `[program:NAME] watchdog`, else
     /// `[programs] watchdog` (a WATCHDOG_USEC= the program sends still comes first).
-    func watchdog(for p: SupervisorProcess) -> Duration? {
-        if let w = programWatchdogs.first(where: { $0.matches(p) }), w.periodSet { return w.period }
-        return watchdog
+    static func period(for p: SupervisorProcess, in sections: [ProgramWatchdog], default d: Duration?) -> Duration? {
+        if let w = sections.first(where: { $0.matches(p) }), w.periodSet { return w.period }
+        return d
     }
+}
+
+extension ProgramsCheck {
+    func watchdog(for p: SupervisorProcess) -> Duration? { ProgramWatchdog.period(for: p, in: programWatchdogs, default: watchdog) }
+
+    /// Whether `[program:NAME] on_watchdog = restart` applies to `p`.
+    func restartsOnWatchdog(_ p: SupervisorProcess) -> Bool {
+        programWatchdogs.first(where: { $0.matches(p) })?.restart ?? false
+    }
+}
+
+extension WatchedPrograms {
+    func watchdog(for p: SupervisorProcess) -> Duration? { ProgramWatchdog.period(for: p, in: programWatchdogs, default: watchdog) }
 
     /// Whether `[program:NAME] on_watchdog = restart` applies to `p`.
     func restartsOnWatchdog(_ p: SupervisorProcess) -> Bool {

@@ -49,7 +49,7 @@ struct WatchdogRestart: Sendable, Equatable {
 
 /// Used on the protocol thread only; the restart threads report through `inbox`.
 final class WatchdogRestarter: @unchecked Sendable {
-    let check: ProgramsCheck
+    let check: WatchedPrograms
     let settings: ProbeSettings
     let log: @Sendable (String) -> Void
     /// (program, result) from finished restart threads.
@@ -59,7 +59,7 @@ final class WatchdogRestarter: @unchecked Sendable {
     /// startProcess (it waits startsecs) may each take.
     var callTimeout: Duration = .seconds(60)
 
-    init(check: ProgramsCheck, settings: ProbeSettings, log: @escaping @Sendable (String) -> Void) {
+    init(check: WatchedPrograms, settings: ProbeSettings, log: @escaping @Sendable (String) -> Void) {
         self.check = check
         self.settings = settings
         self.log = log
@@ -67,8 +67,8 @@ final class WatchdogRestarter: @unchecked Sendable {
 
     /// nil unless some `[program:NAME]` says `on_watchdog = restart`.
     static func make(_ entries: [CheckEntry], settings: ProbeSettings, log: @escaping @Sendable (String) -> Void) -> WatchdogRestarter? {
-        guard let c = entries.compactMap({ $0.check as? ProgramsCheck }).first,
-              c.programWatchdogs.contains(where: \.restart) else { return nil }
+        let c = WatchedPrograms.of(entries)
+        guard c.programWatchdogs.contains(where: \.restart) else { return nil }
         return WatchdogRestarter(check: c, settings: settings, log: log)
     }
 
@@ -150,7 +150,7 @@ final class WatchdogRestarter: @unchecked Sendable {
     /// stopProcess(NAME, wait) then startProcess(NAME, wait), on a thread of its own.
     private func restart(_ program: String) {
         let settings = self.settings, log = self.log, timeout = callTimeout
-        Thread.detach { [self] in
+        PlainThread.detach { [self] in
             var result = "restarted"
             do throws(SupervisorError) {
                 let client = SupervisorClient(location: try SupervisorView.locate(settings))
