@@ -8,14 +8,13 @@ BIN := .build/release/readiness-probe
 # The one version (Sources/ProbeSupport/Version.swift), for the package.
 VERSION := $(shell sed -n 's/^ *public static let string = "\(.*\)"$$/\1/p' Sources/ProbeSupport/Version.swift)
 
-# supervisord for tests and the demo: the one on PATH, else a pinned one in .venv.
-SUPERVISORD := $(shell command -v supervisord 2>/dev/null)
-ifeq ($(SUPERVISORD),)
-SUPERVISOR_DEP := $(VENV)/bin/supervisord
+# supervisord for tests and the demo: always the pinned one in .venv, even when another is on PATH
+# (.venv/bin goes first on PATH, so supervisorctl and python3 are the pinned ones too; the tests'
+# harness takes .venv/bin/supervisord by path). `make end-to-end SUPERVISORD=/usr/bin/supervisord`
+# runs the end-to-end tests against another supervisord instead (named in the output).
+SUPERVISOR_DEP := $(VENV)/.supervisor-$(SUPERVISOR_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-else
-SUPERVISOR_DEP :=
-endif
+PINNED_SUPERVISORD := $(CURDIR)/$(VENV)/bin/supervisord
 
 .PHONY: all build debug test unit end-to-end e2e demo bench bench-deps fuzz venv clean docs help link-order print-version deps deb deb-test man
 
@@ -39,9 +38,16 @@ help:
 # The release link: fully static, one section per function, linked by lld (it ships with the
 # Swift toolchain) with the functions the common commands run packed first (LINK_ORDER, made by
 # `make link-order`). That halves the binary's text a probe maps; see docs/benchmarks.md.
+# Two code-generation flags (docs/benchmarks.md, section 14): generic types are instantiated
+# through direct metadata accessors instead of by mangled name (a mangled name makes the runtime
+# demangle it and check each generic requirement by scanning the conformance tables: ~30% of a
+# probe's instructions), and no merged-function thunks (they are unnamed, so the link order could
+# not place them, and each one a run called mapped 64 KiB of code).
 LINK_ORDER := Sources/readiness-probe/link-order.txt
 RELEASE_FLAGS := -c release --product readiness-probe -Xswiftc -static-executable \
-	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld
+	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld \
+	-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors \
+	-Xswiftc -Xfrontend -Xswiftc -disable-llvm-merge-functions-pass
 
 # The binary is removed first: swift build does not see a change of LINK_ORDER and would not relink.
 build:
@@ -49,9 +55,10 @@ build:
 	$(SWIFT) build $(RELEASE_FLAGS) -Xlinker --symbol-ordering-file=$(CURDIR)/$(LINK_ORDER) \
 		-Xlinker --no-warn-symbol-ordering -Xlinker -s
 
-# Regenerates LINK_ORDER from callgrind runs of the common commands (needs valgrind).
+# Regenerates LINK_ORDER from callgrind and lackey runs of the common commands (needs valgrind),
+# on a build with the same flags (it relinks $(BIN) with symbols, then removes it: run `make build` after).
 link-order: venv
-	./Tests/Bench/link-order.sh
+	RELEASE_FLAGS="$(RELEASE_FLAGS)" ./Tests/Bench/link-order.sh
 
 debug:
 	$(SWIFT) build --product readiness-probe
@@ -67,7 +74,7 @@ PROMETHEUS_CLIENT_VERSION ?= 0.26.0
 # jsonschema validates the real JSON outputs against docs/schema (Tests/Schema/validate.py, docs/json.md).
 JSONSCHEMA_VERSION ?= 4.26.0
 
-# Test tools in .venv: supervisor (only if none is on PATH) and kubernetes-validate
+# Test tools in .venv: supervisor (pinned; tests never use another unless asked) and kubernetes-validate
 # (offline Kubernetes schema validation of examples/).
 venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION) $(VENV)/.sdnotify-$(SDNOTIFY_VERSION) \
 	$(VENV)/.prometheus-client-$(PROMETHEUS_CLIENT_VERSION) $(VENV)/.jsonschema-$(JSONSCHEMA_VERSION)
@@ -75,8 +82,9 @@ venv: $(SUPERVISOR_DEP) $(VENV)/bin/kubernetes-validate $(VENV)/.grpc-$(GRPCIO_V
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/bin/supervisord: | $(VENV)/bin/python
+$(SUPERVISOR_DEP): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check supervisor==$(SUPERVISOR_VERSION)
+	touch $@
 
 $(VENV)/bin/kubernetes-validate: | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
@@ -105,18 +113,21 @@ $(VENV)/.grpc-$(GRPCIO_VERSION)-h2-$(H2_VERSION): | $(VENV)/bin/python
 UNIT_TESTS := --skip EndToEndTests
 E2E_TESTS := --filter EndToEndTests
 
+# `swift build --build-tests` builds the binary the end-to-end tests run (TestPaths.binary) and the tests.
 test: venv deps
-	$(SWIFT) build --product readiness-probe
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build $(UNIT_TESTS)
-	$(SWIFT) test --skip-build --no-parallel $(E2E_TESTS)
+	@echo "== end-to-end tests against supervisord $$($(PINNED_SUPERVISORD) --version 2>&1) at $(PINNED_SUPERVISORD)"
+	READINESS_PROBE_SUPERVISORD=$(PINNED_SUPERVISORD) $(SWIFT) test --skip-build --no-parallel $(E2E_TESTS)
 
 unit:
 	$(SWIFT) test $(UNIT_TESTS)
 
+# SUPERVISORD=PATH: against that supervisord instead of the pinned one (the pin check then only reports it).
 end-to-end: venv deps
-	$(SWIFT) build --product readiness-probe
-	$(SWIFT) test --no-parallel $(E2E_TESTS)
+	$(SWIFT) build --build-tests
+	@s="$(or $(SUPERVISORD),$(PINNED_SUPERVISORD))"; echo "== end-to-end tests against supervisord $$($$s --version 2>&1) at $$s"
+	READINESS_PROBE_SUPERVISORD=$(or $(SUPERVISORD),$(PINNED_SUPERVISORD)) $(SWIFT) test --skip-build --no-parallel $(E2E_TESTS)
 
 # The example images (examples/container, examples/sonic) built and probed under podman + runc,
 # as the kubelet probes them (Tests/E2E/e2e.sh; Tests/deps.sh installs podman, runc and

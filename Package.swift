@@ -32,31 +32,32 @@ let package = Package(
         // The runner, results, checks, config, rendering and commands.
         .target(
             name: "ReadinessProbe",
-            dependencies: ["ProbeSupport", "ProbeSpawn", "ProbeHTTP", "ProbeHTTP2", "SupervisorKit", "ProbeState"],
+            dependencies: ["ProbeSupport", "ProbeSpawn", "ProbeHTTP", "ProbeHTTP2", "SupervisorKit", "ProbeState", "CShim"],
             swiftSettings: strict),
         // link-order.txt: the release link's hot functions (Makefile, `make link-order`).
         .executableTarget(
             name: "readiness-probe", dependencies: ["ReadinessProbe"], exclude: ["link-order.txt"], swiftSettings: strict),
         // Test-only helpers (temporary folders, a real supervisord harness); never linked into the binary.
-        .target(name: "ProbeTestSupport", dependencies: ["ProbeSupport"], swiftSettings: strict),
+        .target(name: "ProbeTestSupport", dependencies: ["ProbeSupport", "CShim"], swiftSettings: strict),
 
         // Tests come in two kinds (docs/testing.md). Unit tests (*Tests): parsers, rules and models in this
         // process; no child process, socket or supervisord; they run in parallel (`make unit`). End-to-end
         // tests (*EndToEndTests): the binary, hooks, real supervisord, sockets and servers; they run one at a
-        // time (`make end-to-end`). `make test` runs both.
+        // time (`make end-to-end`). `make test` runs both. Every target lists exactly the modules its files import
+        // (PackageManifestTests checks it).
         .testTarget(name: "ProbeSupportTests", dependencies: ["ProbeTestSupport", "ProbeSupport"]),
-        .testTarget(name: "ProbeHTTPTests", dependencies: ["ProbeTestSupport", "ProbeHTTP", "ProbeSupport"]),
-        .testTarget(name: "ProbeHTTP2Tests", dependencies: ["ProbeTestSupport", "ProbeHTTP2", "ProbeSupport"]),
+        .testTarget(name: "ProbeHTTPTests", dependencies: ["ProbeTestSupport", "ProbeHTTP"]),
+        .testTarget(name: "ProbeHTTP2Tests", dependencies: ["ProbeTestSupport", "ProbeHTTP2"]),
         .testTarget(name: "SupervisorKitTests", dependencies: ["ProbeTestSupport", "SupervisorKit", "ProbeHTTP", "ProbeSupport"]),
         .testTarget(name: "ProbeStateTests", dependencies: ["ProbeTestSupport", "ProbeState", "ProbeSupport"]),
-        .testTarget(name: "ReadinessProbeTests", dependencies: ["ProbeTestSupport", "ReadinessProbe", "SupervisorKit", "ProbeHTTP", "ProbeHTTP2", "ProbeSupport"]),
+        .testTarget(name: "ReadinessProbeTests", dependencies: ["ProbeTestSupport", "ReadinessProbe", "SupervisorKit", "ProbeHTTP", "ProbeHTTP2", "ProbeSupport", "ProbeSpawn", "ProbeState"]),
 
         .testTarget(name: "ProbeSpawnEndToEndTests", dependencies: ["ProbeTestSupport", "ProbeSpawn", "ProbeSupport"]),
         .testTarget(name: "ProbeHTTPEndToEndTests", dependencies: ["ProbeTestSupport", "ProbeHTTP", "ProbeSupport", "CShim"]),
-        .testTarget(name: "ProbeHTTP2EndToEndTests", dependencies: ["ProbeTestSupport", "ProbeHTTP2", "ProbeHTTP", "ProbeSupport"]),
+        .testTarget(name: "ProbeHTTP2EndToEndTests", dependencies: ["ProbeTestSupport", "ProbeHTTP2", "ProbeSupport"]),
         .testTarget(name: "SupervisorKitEndToEndTests", dependencies: ["ProbeTestSupport", "SupervisorKit", "ProbeHTTP", "ProbeSupport"]),
         .testTarget(name: "ProbeStateEndToEndTests", dependencies: ["ProbeTestSupport", "ProbeState", "ProbeSupport"]),
-        .testTarget(name: "ReadinessProbeEndToEndTests", dependencies: ["ProbeTestSupport", "ReadinessProbe", "SupervisorKit", "ProbeHTTP", "ProbeHTTP2", "ProbeSupport"]),
+        .testTarget(name: "ReadinessProbeEndToEndTests", dependencies: ["ProbeTestSupport", "ReadinessProbe", "SupervisorKit", "ProbeHTTP", "ProbeSupport", "ProbeSpawn"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -89,7 +89,7 @@ public struct Deadline: Sendable, Comparable, Hashable {
 
     public init(_ instant: ContinuousClock.Instant) { self.instant = instant }
     public static func after(_ d: Duration) -> Deadline { Deadline(.now + d) }
-    public static var distantFuture: Deadline { Deadline(.now + .seconds(86_400 * 365)) }
+    static var distantFuture: Deadline { Deadline(.now + .seconds(86_400 * 365)) }
 
     public var remaining: Duration { max(.zero, instant - .now) }
     public var hasPassed: Bool { ContinuousClock.now >= instant }

@@ -224,24 +224,58 @@ public enum JSON {
 
         mutating func number() throws(ParseError) -> Double {
             let start = i
-            if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+            // The digits as an integer, for the exact fast path below (pids, serials, timestamps
+            // with milliseconds: what the ledger and the results hold).
+            var significand: UInt64 = 0
+            var digits = 0
+            var fractionDigits = 0
+            var exponent = false
+            let negative = i < bytes.count && bytes[i] == UInt8(ascii: "-")
+            if negative { i += 1 }
             guard i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 else { throw fail("unexpected character") }
-            if bytes[i] == 48 { i += 1 } else { while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 } }
+            if bytes[i] == 48 {
+                i += 1
+            } else {
+                while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
+                    if digits < 19 { significand = significand &* 10 &+ UInt64(bytes[i] - 48) }
+                    digits += 1
+                    i += 1
+                }
+            }
             if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
                 i += 1
                 guard i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 else { throw fail("bad fraction") }
-                while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
+                while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
+                    if digits < 19 { significand = significand &* 10 &+ UInt64(bytes[i] - 48) }
+                    if digits > 0 || bytes[i] != 48 { digits += 1 }
+                    fractionDigits += 1
+                    i += 1
+                }
             }
             if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+                exponent = true
                 i += 1
                 if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
                 guard i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 else { throw fail("bad exponent") }
                 while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
             }
             if i - start > 64 { throw fail("number too long") }
+            // Exact without strtod (Clinger's fast path): at most 15 significant digits are an
+            // integer a Double holds exactly, 10^k for k <= 22 is exact too, and one IEEE division
+            // is correctly rounded, so the result is the double nearest the decimal, as strtod's.
+            if !exponent && digits <= 15 && fractionDigits <= 22 {
+                var d = Double(significand)
+                if fractionDigits > 0 { d /= Parser.powersOfTen[fractionDigits] }
+                return negative ? -d : d
+            }
             guard let d = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw fail("bad number") }
             return d
         }
+
+        static let powersOfTen: [Double] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+            1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ]
 
         mutating func hex4() throws(ParseError) -> UInt32 {
             guard i + 4 <= bytes.count else { throw fail("short \\u escape") }
@@ -265,14 +299,19 @@ public enum JSON {
             i += 1 // opening quote
             // Most strings have no escapes: find the closing quote and validate the span once.
             var j = i
+            var ascii = true
             while j < bytes.count {
                 let c = bytes[j]
                 if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+                if c >= 0x80 { ascii = false }
                 j += 1
             }
             if j < bytes.count && bytes[j] == UInt8(ascii: "\"") {
                 let span = bytes[i..<j]
                 i = j + 1
+                // ASCII is valid UTF-8 as it is: decoding it repairs nothing, and it skips the
+                // generic validation (about 1,500 instructions a string, most of it metadata look-ups).
+                if ascii { return String(decoding: span, as: UTF8.self) }
                 guard let s = String(validating: span, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
                 return s
             }

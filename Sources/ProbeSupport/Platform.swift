@@ -46,7 +46,7 @@ public enum Platform {
 
     public static var processID: Int32 { getpid() }
     public static var parentProcessID: Int32 { getppid() }
-    public static var userID: UInt32 { getuid() }
+    static var userID: UInt32 { getuid() }
     public static var effectiveUserID: UInt32 { geteuid() }
 
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
@@ -254,7 +254,7 @@ public enum Platform {
     }
 
     /// glob(3) with sorted results; a pattern that matches nothing yields [].
-    public static func glob(_ pattern: String) -> [String] {
+    static func glob(_ pattern: String) -> [String] {
         var g = glob_t()
         defer { globfree(&g) }
         guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
@@ -275,7 +275,7 @@ public enum Platform {
         pid > 0 && access("/proc/\(pid)", F_OK) == 0
     }
 
-    public static func userName(_ uid: UInt32) -> String {
+    static func userName(_ uid: UInt32) -> String {
         "uid \(uid)"
     }
 

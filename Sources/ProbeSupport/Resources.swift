@@ -5,7 +5,7 @@ import CShim
 /// memory limit (for messages). See docs/reliability.md (low memory, descriptor limits).
 public enum ProcessResources {
     /// The stack of every thread the probe creates, its own and libdispatch's (Swift's task pool).
-    public static let threadStackBytes = 512 * 1024
+    static let threadStackBytes = 512 * 1024
 
     /// Keeps the address space small, so that a tight `ulimit -v` (RLIMIT_AS) leaves room to work.
     /// Call first thing in main, before any thread exists.
@@ -54,7 +54,7 @@ public enum ProcessResources {
     }
 
     /// The virtual memory limit (RLIMIT_AS, `ulimit -v`) in bytes, or nil when unlimited.
-    public static var virtualMemoryLimit: Int? {
+    static var virtualMemoryLimit: Int? {
         var r = rlimit()
         guard getrlimit(Int32(RLIMIT_AS.rawValue), &r) == 0, r.rlim_cur != rlim_t.max else { return nil }
         return Int(clamping: r.rlim_cur)

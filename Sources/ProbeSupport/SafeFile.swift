@@ -147,7 +147,7 @@ public enum SafeFile {
     }
 
     /// The same, as UTF-8 text (invalid bytes become U+FFFD).
-    public static func readText(_ path: String, limit: Int, policy: FilePolicy = .anyOwner) throws(FileAccessError) -> String {
+    static func readText(_ path: String, limit: Int, policy: FilePolicy = .anyOwner) throws(FileAccessError) -> String {
         String(decoding: try read(path, limit: limit, policy: policy), as: UTF8.self)
     }
 
@@ -281,7 +281,7 @@ public struct TrustedPath {
                 if let slash = current.lastIndex(of: "/") { current = String(current[..<slash]) }
                 continue
             }
-            let next = current + "/" + part
+            let next = current + "/" + String(part)  // String + Substring is the generic `+`: a conformance look-up (~0.1M instructions)
             var st = stat()
             if lstat(next, &st) != 0 {
                 let e = Platform.errno

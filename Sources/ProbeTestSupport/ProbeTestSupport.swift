@@ -15,14 +15,64 @@ public enum TestPaths {
 
     public static var fixtures: String { packageRoot + "/Tests/Fixtures" }
 
-    /// The debug or release binary, built by `make test` before the tests run.
-    public static var binary: String {
-        if let b = Platform.environment("READINESS_PROBE_BIN") { return b }
-        for candidate in [".build/debug/readiness-probe", ".build/release/readiness-probe"] {
-            let p = packageRoot + "/" + candidate
-            if Platform.isExecutable(p) { return p }
+    /// The readiness-probe binary the end-to-end tests run: `READINESS_PROBE_BIN` if set (to test
+    /// another build on purpose), else the one SwiftPM built beside this test bundle (the same
+    /// configuration and scratch path; `swift build --build-tests`, `swift test` and `make test`
+    /// build both). Never another build's binary: when it is missing, or older than an object file
+    /// it is linked from (compiled again, not linked again), the test run stops at once with the
+    /// command that builds it.
+    public static let binary: String = locateBinary()
+
+    /// Where SwiftPM put this test bundle (`.build/<triple>/debug`), else `.build/debug`.
+    public static var buildProducts: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            let exe = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if exe.hasSuffix(".xctest"), let slash = exe.lastIndex(of: "/") { return String(exe[..<slash]) }
         }
-        return packageRoot + "/.build/debug/readiness-probe"
+        return packageRoot + "/.build/debug"
+    }
+
+    static func locateBinary() -> String {
+        if let explicit = Platform.environment("READINESS_PROBE_BIN") {
+            guard Platform.isExecutable(explicit) else { stopTests("READINESS_PROBE_BIN=\(explicit) is not an executable file") }
+            return explicit
+        }
+        let products = buildProducts
+        let path = products + "/readiness-probe"
+        let release = products.hasSuffix("/release")
+        let build = "cd \(packageRoot) && swift build\(release ? " -c release" : "") --product readiness-probe"
+        guard let built = modificationTime(path), Platform.isExecutable(path) else {
+            stopTests("\(path) does not exist: run `\(build)` (`make test` builds it)")
+        }
+        if let (object, time) = newestObject(linkedInto: products + "/readiness-probe.product/Objects.LinkFileList"), time > built {
+            stopTests("\(path) is older than \(object), which it is linked from, so it would test old code: run `\(build)` (`make test` builds it)")
+        }
+        return path
+    }
+
+    /// The newest of the object files SwiftPM links the binary from (its link file list).
+    static func newestObject(linkedInto list: String) -> (String, Double)? {
+        guard let text = try? Platform.readTextFile(list, limit: 1 << 20) else { return nil }
+        var newest: (String, Double)?
+        for line in text.split(separator: "\n") {
+            let object = String(line).trimmingASCIIWhitespace()
+            if let t = modificationTime(object), t > newest?.1 ?? 0 { newest = (object, t) }
+        }
+        return newest
+    }
+
+    static func modificationTime(_ path: String) -> Double? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+    }
+
+    /// Ends the test run with a message on stderr: a test must not go on with the wrong binary.
+    static func stopTests(_ message: String) -> Never {
+        Platform.writeStderr("readiness-probe tests: \(message)\n")
+        exit(70)
     }
 
     public static func fixture(_ name: String) throws -> [UInt8] {
@@ -96,15 +146,21 @@ public enum Wait {
     }
 }
 
-/// Runs a command to completion (test use only: blocking, unbounded output), returning
+/// Runs a command to completion (test use only: blocking, output to files), returning
 /// its exit status and output.
 public struct CommandResult: Sendable {
     public var status: Int32
     public var stdout: String
     public var stderr: String
+    /// The command ran past its deadline and was killed (with every process it started).
+    public var timedOut = false
 }
 
 public enum Command {
+    /// The deadline of a `run` that gives none: long enough for any test's command on a loaded
+    /// machine, short enough that a hang fails the test instead of holding the suite.
+    public static let defaultTimeout: Duration = .seconds(120)
+
     /// `KEY=VALUE` strings: this process's environment (unless `clear`) with `overrides` applied.
     public static func environment(_ overrides: [String: String], clear: Bool = false) -> [String] {
         var env: [String] = []
@@ -120,8 +176,11 @@ public enum Command {
         return env
     }
 
+    /// Runs `argv` until it exits or `timeout` passes. Past the deadline the command and every
+    /// process it started are killed (SIGKILL) and reaped; the result has `timedOut`, status 137
+    /// and a last stderr line that says so.
     public static func run(_ argv: [String], environment: [String: String] = [:], stdin: String? = nil,
-                           clearEnvironment: Bool = false) -> CommandResult {
+                           clearEnvironment: Bool = false, timeout: Duration = defaultTimeout) -> CommandResult {
         let dir = TempDir("cmd")
         let outPath = dir.file("out"), errPath = dir.file("err"), inPath = dir.file("in")
         _ = try? dir.write("in", stdin ?? "")
@@ -137,7 +196,8 @@ public enum Command {
         defer { for a in cargv { free(a) }; for a in cenv { free(a) } }
         // Default signal dispositions and an empty mask: the test runner may block or ignore
         // signals (SIGTERM, SIGPIPE) that the child and its children must see. The child stays
-        // in our process group, so ProbeSpawn's orphan sweep never reaps it behind our back.
+        // in our process group, so ProbeSpawn's orphan sweep never reaps it behind our back
+        // (and so, at the deadline, its processes are found by parentage, not by group).
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -150,6 +210,12 @@ public enum Command {
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, argv[0], &actions, &attr, &cargv, &cenv)
         if rc != 0 { return CommandResult(status: 127, stdout: "", stderr: "spawn \(argv[0]): \(Platform.describe(errno: rc))") }
+        let deadline = Deadline.after(timeout)
+        var timedOut = false
+        if !Children.waitUntilExited(pid, deadline: deadline) {
+            timedOut = true
+            Children.killTree(pid)
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno == EINTR { continue }
@@ -157,7 +223,63 @@ public enum Command {
         }
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let out = (try? Platform.readTextFile(outPath, limit: 64 << 20)) ?? ""
-        let err = (try? Platform.readTextFile(errPath, limit: 64 << 20)) ?? ""
-        return CommandResult(status: code, stdout: out, stderr: err)
+        var err = (try? Platform.readTextFile(errPath, limit: 64 << 20)) ?? ""
+        if timedOut { err += "\nCommand.run: \(argv.joined(separator: " ")) ran past its \(timeout) deadline; killed it and its processes\n" }
+        return CommandResult(status: code, stdout: out, stderr: err, timedOut: timedOut)
+    }
+}
+
+/// Waiting for and killing a test's child processes.
+public enum Children {
+    /// Waits until `pid` (a child of this process) has exited, without reaping it; false at the deadline.
+    public static func waitUntilExited(_ pid: pid_t, deadline: Deadline) -> Bool {
+        let fd = cshim_pidfd_open(pid)
+        defer { if fd >= 0 { close(fd) } }
+        while true {
+            var info = siginfo_t()
+            let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+            if rc == 0 && info.si_signo == SIGCHLD { return true }
+            if rc != 0 && errno != EINTR { return true }  // not our child (any more): waitpid says why
+            if deadline.hasPassed { return false }
+            let left = max(1, min(Int(deadline.remaining.milliseconds), 1000))
+            if fd >= 0 {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                _ = poll(&p, 1, Int32(left))
+            } else {
+                Platform.sleep(milliseconds: min(left, 10))
+            }
+        }
+    }
+
+    /// SIGKILLs `pid` and every process descended from it (found by parentage in /proc, so also
+    /// those in other process groups or sessions), a few rounds to catch processes forked meanwhile.
+    /// Reaps nothing: the caller reaps `pid`.
+    public static func killTree(_ pid: pid_t) {
+        for _ in 0..<3 {
+            let tree = descendants(of: pid)
+            kill(pid, SIGKILL)
+            for p in tree { kill(p, SIGKILL) }
+            if tree.isEmpty { break }
+            Platform.sleep(milliseconds: 10)
+        }
+    }
+
+    /// The processes descended from `pid` (not `pid` itself), from /proc/*/stat.
+    public static func descendants(of pid: pid_t) -> [pid_t] {
+        var parent: [pid_t: pid_t] = [:]
+        for name in (try? Platform.listDirectory("/proc")) ?? [] {
+            guard let p = pid_t(name), let stat = try? Platform.readFile("/proc/\(name)/stat", limit: 4096),
+                  let close = stat.lastIndex(of: UInt8(ascii: ")")) else { continue }
+            let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
+            if fields.count > 1, let ppid = pid_t(String(decoding: fields[1], as: UTF8.self)) { parent[p] = ppid }
+        }
+        var out: [pid_t] = []
+        var frontier: Set<pid_t> = [pid]
+        while !frontier.isEmpty {
+            let next = parent.filter { frontier.contains($0.value) }.map(\.key)
+            out += next
+            frontier = Set(next)
+        }
+        return out
     }
 }

@@ -1,5 +1,5 @@
 // A real supervisord for tests: its own temporary folder, config, unix socket and logs.
-// Found on PATH, else at <packageRoot>/.venv/bin (`make venv` installs it there).
+// The project's pinned one, at <packageRoot>/.venv/bin (`make venv` installs it there), whatever is on PATH.
 @preconcurrency import Glibc
 import CShim
 import ProbeSupport
@@ -26,30 +26,28 @@ public final class SupervisordHarness: @unchecked Sendable {
     /// supervisord's wait status once reaped.
     public private(set) var exitStatus: Int32?
 
-    /// supervisord on PATH, else `<packageRoot>/.venv/bin/supervisord`; nil if neither exists.
+    /// The project's pinned supervisord, `<packageRoot>/.venv/bin/supervisord` (`make venv` installs
+    /// `supervisor==SUPERVISOR_VERSION` there), never whichever one is first on PATH; or another one
+    /// named on purpose by `READINESS_PROBE_SUPERVISORD` (`make end-to-end SUPERVISORD=/usr/bin/supervisord`).
+    /// nil if that file is not there.
     public static func findSupervisord() -> String? {
-        for dir in (Platform.environment("PATH") ?? "").split(separator: ":") {
-            let p = "\(dir)/supervisord"
-            if Platform.isExecutable(p) { return p }
+        if let chosen = Platform.environment("READINESS_PROBE_SUPERVISORD"), !chosen.isEmpty {
+            return Platform.isExecutable(chosen) ? chosen : nil
         }
         let venv = TestPaths.packageRoot + "/.venv/bin/supervisord"
         return Platform.isExecutable(venv) ? venv : nil
     }
 
-    /// A one-shot `[program:start]` that exits 0 at once (the SONiC shape of a finished start.sh).
-    public static let startProgram = "[program:start]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=false\n"
+    /// The supervisor version the project pins (SUPERVISOR_VERSION in the Makefile).
+    public static var pinnedVersion: String? {
+        guard let make = try? Platform.readTextFile(TestPaths.packageRoot + "/Makefile", limit: 1 << 20) else { return nil }
+        for line in make.split(separator: "\n") where line.hasPrefix("SUPERVISOR_VERSION") {
+            if let eq = line.firstIndex(of: "=") { return String(line[line.index(after: eq)...]).trimmingASCIIWhitespace() }
+        }
+        return nil
+    }
 
-    /// A `[program:stubborn]` that ignores SIGTERM (stopwaitsecs=5): once supervisord gets SIGTERM,
-    /// it stays in SHUTDOWN_STATE for about 5 s. Wait with `waitUntilStubbornIgnoresTERM()` first.
-    public static let stubbornProgram = """
-        [program:stubborn]
-        command=sh -c 'trap "" TERM; touch {dir}/trapped; while :; do sleep 0.2; done'
-        startsecs=0
-        stopwaitsecs=5
-
-        """
-
-    /// `stubbornProgram` is RUNNING at spawn (startsecs=0), before its trap is set: wait for both.
+    /// `SupervisordConfig.stubborn()` is RUNNING at spawn (startsecs=0), before its trap is set: wait for both.
     public func waitUntilStubbornIgnoresTERM(timeout: Duration = .seconds(10)) -> Bool {
         waitFor(program: "stubborn", state: "RUNNING", timeout: timeout)
             && Wait.until(timeout: timeout) { Platform.exists(dir.file("trapped")) }
@@ -69,7 +67,8 @@ public final class SupervisordHarness: @unchecked Sendable {
                 wrapper: [String] = []) throws {
         guard let exe = SupervisordHarness.findSupervisord() else {
             throw SupervisordHarnessError(
-                "supervisord not found on PATH nor at \(TestPaths.packageRoot)/.venv/bin/supervisord; run `make venv` (or `make test`)")
+                Platform.environment("READINESS_PROBE_SUPERVISORD").map { "READINESS_PROBE_SUPERVISORD=\($0) is not an executable file" }
+                    ?? "the pinned supervisord \(TestPaths.packageRoot)/.venv/bin/supervisord is missing; run `make venv` (or `make test`)")
         }
         supervisordPath = exe
         let binDir = String(exe[..<exe.lastIndex(of: "/")!])

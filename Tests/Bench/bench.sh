@@ -194,10 +194,13 @@ if command -v valgrind >/dev/null; then
     # The probe-path budgets (docs/architecture.md, "The probe path"): the runtime's first use of
     # a new Set/Dictionary key type or a protocol cast costs ~0.1M instructions, so a one-shot
     # command that grows past its budget has most likely gained one. Override with the variables.
-    INSTR_BUDGET_HOOK="${INSTR_BUDGET_HOOK:-1250000}"
-    INSTR_BUDGET_CACHED="${INSTR_BUDGET_CACHED:-1450000}"
+    # Measured 2026-12-01 (docs/benchmarks.md, section 14): 0.68M / 0.92M / 1.82M / 2.27M.
+    INSTR_BUDGET_HOOK="${INSTR_BUDGET_HOOK:-850000}"
+    INSTR_BUDGET_CACHED="${INSTR_BUDGET_CACHED:-1100000}"
+    INSTR_BUDGET_XMLRPC="${INSTR_BUDGET_XMLRPC:-2200000}"
+    INSTR_BUDGET_LEDGER="${INSTR_BUDGET_LEDGER:-2750000}"
     OVER=()
-    for args in "--version" "run --config $H1" "run --cached --config $TMP/s50/rp.conf" "run --config $TMP/s50/rp-xmlrpc.conf" "wait --config $H1"; do
+    for args in "--version" "run --config $H1" "run --cached --config $TMP/s50/rp.conf" "run --config $TMP/s50/rp-xmlrpc.conf" "run --config $TMP/s50/rp.conf" "wait --config $H1"; do
         # shellcheck disable=SC2086
         n="$(instr "$BIN" $args)"
         # shellcheck disable=SC2086
@@ -206,6 +209,8 @@ if command -v valgrind >/dev/null; then
         case "$args" in
             "run --config $H1") budget="$INSTR_BUDGET_HOOK" ;;
             "run --cached "*) budget="$INSTR_BUDGET_CACHED" ;;
+            "run --config $TMP/s50/rp-xmlrpc.conf") budget="$INSTR_BUDGET_XMLRPC" ;;
+            "run --config $TMP/s50/rp.conf") budget="$INSTR_BUDGET_LEDGER" ;;
         esac
         if [ -n "$budget" ] && [ "${n//,/}" -gt "$budget" ]; then OVER+=("$args: $n instructions > budget $budget"); fi
     done
@@ -237,7 +242,7 @@ if command -v strace >/dev/null; then
     done
 fi
 
-# 7. What the file-trust checks of hooks and the config cost (#11 items 4, 5, 9): TrustedPath stats
+# 12. What the file-trust checks of hooks and the config cost (#11 items 4, 5, 9): TrustedPath stats
 # every folder on the way to the config, hooks_dir and each hook. One trivial hook, with the config
 # and hooks_dir one folder below $TMP, then eight folders deeper: the difference is the cost of
 # 2 x 8 more folder checks (config and hooks_dir) plus 8 for the hook. (The release binary is
@@ -253,7 +258,7 @@ if command -v valgrind >/dev/null; then
     hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$TMP/files.json" \
         "$BIN run --config $F/rp.conf" "$BIN run --config $DEEP/rp.conf" >/dev/null
     echo
-    echo "## 7. The file-trust checks of hooks and config (#11): folder depth"
+    echo "## 12. The file-trust checks of hooks and config (#11): folder depth"
     echo
     echo "| config and hooks_dir in | instructions | median ms |"
     echo "|---|---|---|"

@@ -16,7 +16,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 OUT="$ROOT/Sources/readiness-probe/link-order.txt"
-SCRATCH="$ROOT/.build-order"
+SCRATCH="${ORDER_SCRATCH:-$ROOT/.build}"   # the release build's own objects: only a relink
+# The release build's own flags (the Makefile passes RELEASE_FLAGS), so that the profiled binary
+# has the functions, names and merged thunks of the one `make build` links.
+[ -n "${RELEASE_FLAGS:-}" ] || { echo "link-order: run it as make link-order (it passes RELEASE_FLAGS)" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "link-order: valgrind missing (apt-get install valgrind)" >&2; exit 1; }
 command -v supervisord >/dev/null || { echo "link-order: supervisord missing (make venv)" >&2; exit 1; }
 SWIFT="${SWIFT:-swift}"
@@ -29,10 +32,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$SWIFT" build --package-path "$ROOT" --scratch-path "$SCRATCH" -c release --product readiness-probe \
-    -Xswiftc -static-executable -Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld \
-    -Xlinker "-Map=$TMP/link.map" >&2
-BIN="$SCRATCH/release/readiness-probe"
+# shellcheck disable=SC2086
+"$SWIFT" build --package-path "$ROOT" --scratch-path "$SCRATCH" $RELEASE_FLAGS \
+    -Xlinker "-Map=$TMP/link.map" -Xlinker --strip-debug >&2
+# Profile a copy; the relinked binary (with symbols, without the order) must not pass for `make build`'s.
+BIN="$TMP/readiness-probe"
+mv "$SCRATCH/release/readiness-probe" "$BIN"
 
 # A real supervisord: a finished one-shot `start` and three daemons.
 D="$TMP/sd"
@@ -62,6 +67,13 @@ startsecs=0
 [program:p3]
 command=sleep 100000
 startsecs=0
+[eventlistener:readiness]
+command=$BIN listen --config $D/rp.conf
+events=PROCESS_STATE,PROCESS_GROUP,TICK_5
+startsecs=0
+buffer_size=1024
+priority=1
+stderr_logfile=$D/listener.log
 CONF
 printf '#!/bin/sh\nexit 0\n' > "$D/hooks.d/10-ok"
 chmod 755 "$D/hooks.d/10-ok"
@@ -80,6 +92,8 @@ program = start
 critical = p1, p2
 CONF
 sed 's/^source = xmlrpc/source = auto/; s/^critical = p1, p2/critical = */' "$D/rp.conf" > "$D/rp-auto.conf"
+sed 's/^source = xmlrpc/source = auto/' "$D/rp.conf" > "$D/rp-ledger.conf"
+sed 's/^source = xmlrpc/source = events/' "$D/rp.conf" > "$D/rp-events.conf"
 printf "[probe]\nhooks_dir = %s\nsonic_hook =\nrundir = %s\n[start]\nprogram =\n" "$D/hooks.d" "$D/run" > "$D/rp-hooks.conf"
 
 supervisord -n -c "$D/supervisord.conf" > "$D/out" 2>&1 &
@@ -88,12 +102,28 @@ for _ in $(seq 300); do
     [ "$(supervisorctl -c "$D/supervisord.conf" status 2>/dev/null | grep -c RUNNING)" -ge 3 ] && break
     sleep 0.1
 done
+# The listener's ledger (source = events answers only from it) and its first result (a TICK_5
+# away): so the ledger and `run --cached` runs below take their normal path, trust checks included.
+for _ in $(seq 300); do "$BIN" run --config "$D/rp-events.conf" > /dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 300); do "$BIN" run --cached --config "$D/rp.conf" > /dev/null 2>&1 && break; sleep 0.1; done
+"$BIN" run --cached --config "$D/rp.conf" > /dev/null 2>&1 || echo "link-order: no cached result from the listener; the profile of run --cached is its failure path" >&2
 
 n=0
 profile() { # command args... (under callgrind; exit codes ignored)
     n=$((n + 1))
     valgrind --tool=callgrind --demangle=no --compress-strings=no --dump-instr=no \
         --callgrind-out-file="$TMP/cg.$n" "$BIN" "$@" > /dev/null 2>&1 < "${STDIN:-/dev/null}" || true
+}
+
+# The data the common commands touch (valgrind's lackey: every load and store), so that their
+# .data/.bss/.rodata sections are packed too: a data page is mapped like a code page (with its
+# 64 KiB neighbourhood for the file-backed ones), and a probe touched ~60 .bss pages spread over 330 KiB.
+dn=0
+dataprofile() { # command args...
+    dn=$((dn + 1))
+    valgrind --tool=lackey --trace-mem=yes --log-file="$TMP/lackey.log" "$BIN" "$@" > /dev/null 2>&1 < /dev/null || true
+    awk '$1 == "L" || $1 == "S" || $1 == "M" { split($2, a, ","); print a[1] }' "$TMP/lackey.log" | sort -u > "$TMP/da.$dn"
+    rm -f "$TMP/lackey.log"
 }
 
 profile --version
@@ -105,19 +135,25 @@ profile run --config "$D/rp-hooks.conf"
 profile run --config "$D/rp.conf"
 profile run --config "$D/rp.conf" --format json
 profile run --config "$D/rp-auto.conf" --format table
-"$BIN" run --config "$D/rp.conf" --format json > "$TMP/result.json" || true
-python3 - "$TMP/result.json" "$D/run/readiness-probe/result.json" <<'PY'
-import json, sys, time
-r = json.load(open(sys.argv[1]))
-json.dump({"format": "readiness-probe-result/1", "finished_at": time.time() + 600, "listener_pid": 1, "result": r},
-          open(sys.argv[2], "w"))
-PY
-profile run --cached --config "$D/rp.conf" --max-age 1h
+profile run --config "$D/rp-ledger.conf"
+profile run --config "$D/rp-events.conf" --format json
+profile wait --config "$D/rp-ledger.conf"
+profile run --cached --config "$D/rp.conf"
+profile run --cached --config "$D/rp.conf" --format json
 profile state show --unit myapp --rundir "$D/run"
-STDIN="$ROOT/Tests/Fixtures/supervisor/4.3.0-events-stream.bin" profile listen --config "$D/rp.conf"
+dataprofile --version
+dataprofile run --config "$D/rp-hooks.conf"
+dataprofile run --config "$D/rp.conf"
+dataprofile run --config "$D/rp-ledger.conf"
+dataprofile run --cached --config "$D/rp.conf"
+dataprofile wait --config "$D/rp-ledger.conf"
+sed "s#^rundir = .*#rundir = $D/run2#" "$D/rp.conf" > "$D/rp-listen.conf"   # not the live listener's rundir
+mkdir -p "$D/run2"
+STDIN="$ROOT/Tests/Fixtures/supervisor/4.3.0-events-stream.bin" profile listen --config "$D/rp-listen.conf"
 
 # serve: a few requests, then SIGTERM (callgrind writes its file on the normal exit).
 n=$((n + 1))
+: > "$TMP/serve.err"   # before the background start: the loop below reads it at once
 valgrind --tool=callgrind --demangle=no --compress-strings=no --dump-instr=no --callgrind-out-file="$TMP/cg.$n" \
     "$BIN" serve --config "$D/rp.conf" --listen 127.0.0.1:0 --period 200ms --quiet 2> "$TMP/serve.err" &
 SERVE=$!
@@ -146,9 +182,12 @@ fi
 kill -TERM "$SERVE" 2>/dev/null || true
 wait "$SERVE" 2>/dev/null || true
 
-python3 - "$TMP/link.map" "$OUT" "$TMP"/cg.* <<'PY'
-import re, sys
-mapfile, out, profiles = sys.argv[1], sys.argv[2], sys.argv[3:]
+nm -n -S "$BIN" > "$TMP/nm.txt"
+readelf -SW "$BIN" > "$TMP/sections.txt"
+cat "$TMP"/da.* | sort -u > "$TMP/data-addresses.txt"
+python3 - "$TMP/link.map" "$OUT" "$TMP/nm.txt" "$TMP/sections.txt" "$TMP/data-addresses.txt" "$TMP"/cg.* <<'PY'
+import bisect, re, sys
+mapfile, out, nmfile, secfile, datafile, profiles = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
 # lld's map: VMA LMA Size Align, then an output section, an input section or a symbol,
 # each indented one step further (columns "Out", "In", "Symbol" of the header).
 lines = open(mapfile).read().split("\n")
@@ -171,14 +210,51 @@ for p in profiles:
             name = re.sub(r"'\d+$", "", line.split("=", 1)[1].strip())
             if name and not name.startswith(("0x", "(")):
                 executed.add(name)
+# glibc picks its string functions (memmove, strlen, ...) by CPU at start-up (IFUNC): valgrind's
+# emulated CPU gets, say, the AVX2 variant where the real machine runs the AVX-512/EVEX one, which
+# the profile never names. So every variant of an executed multiarch function is listed.
+variant = re.compile(r"^__([a-z0-9]+?)_(sse2|ssse3|sse4_1|sse4_2|avx|avx2|avx512|evex|erms)(_|$)")
+bases = {m.group(1) for m in map(variant.match, executed) if m}
+executed |= {n for n in section_of if (m := variant.match(n)) and m.group(1) in bases}
+# Code valgrind never runs, though the real run does in the probe's own address space:
+# posix_spawn's child (clone with CLONE_VM, so its page faults map the parent's text) and the
+# vDSO's set-up at start (valgrind offers the program no vDSO). `perf record -e page-faults -d`
+# on the release binary shows them (docs/benchmarks.md, "The link order").
+executed |= section_of.keys() & {"__sigprocmask", "sigprocmask", "__setpgid", "setpgid", "__setsid", "setsid", "__dup2", "dup2",
+             "__execve", "execve", "__closefrom_fallback", "__close_range", "close_range", "_exit", "_Exit",
+             "_dl_new_object", "_dl_add_to_namespace_list", "_dl_lookup_symbol_x", "do_lookup_x", "check_match",
+             "_dl_setup_hash", "__rtld_static_init", "_dl_vdso_vsym", "setup_vdso"}
 def shared_text(name):
     sec, size = section_of[name]
     return sec == ".text" and size > 32768
 own = sorted(n for n in executed if n in section_of and not shared_text(n))
 local = sorted(n for n in executed if n not in section_of)
 shared = sorted(n for n in executed if n in section_of and shared_text(n))
+# Data: every symbol of .data, .data.rel.ro, .rodata and .bss that a load or store touched, in
+# address order (which keeps an object's data together); lld moves the section holding each.
+data_sections = []
+for line in open(secfile):
+    m = re.match(r"\s*\[\s*\d+\]\s+(\.data\.rel\.ro|\.data|\.rodata|\.bss)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+    if m:
+        data_sections.append((int(m.group(2), 16), int(m.group(3), 16)))
+symbols = []
+for line in open(nmfile):
+    p = line.split()
+    if len(p) == 4 and p[2] in "dDbBrRvV":
+        symbols.append((int(p[0], 16), int(p[1], 16), p[3]))
+symbols.sort()
+starts = [x[0] for x in symbols]
+touched = set()
+for line in open(datafile):
+    a = int(line, 16)
+    if not any(s <= a < s + z for s, z in data_sections):
+        continue
+    i = bisect.bisect_right(starts, a) - 1
+    if i >= 0 and symbols[i][0] <= a < symbols[i][0] + max(symbols[i][1], 1):
+        touched.add(i)
+data = [symbols[i][2] for i in sorted(touched)]
 with open(out, "w") as f:
-    f.write("\n".join(own + local + shared) + "\n")
-print("link-order: %d functions (%d in their own section, %d local, %d in shared .text) from %d runs -> %s"
-      % (len(executed), len(own), len(local), len(shared), len(profiles), out))
+    f.write("\n".join(own + local + shared + data) + "\n")
+print("link-order: %d functions (%d in their own section, %d local, %d in shared .text) from %d runs, %d data symbols -> %s"
+      % (len(executed), len(own), len(local), len(shared), len(profiles), len(data), out))
 PY

@@ -4,7 +4,8 @@
 #   Tests/Fuzz/fuzz.sh [SECONDS] [TARGET...]     fuzz each target for SECONDS (default 10), one after another
 #   Tests/Fuzz/fuzz.sh replay [TARGET...]        run every seed once, without fuzzing (a regression check)
 #
-# Targets: xmlrpc http-response http-request status events ini state duration args json h2-frames hpack protobuf notify.
+# Targets: every name in FuzzTargets.all (Sources/FuzzTargets/FuzzTargets.swift), the one list; `fuzz --list`
+# prints it, and each has its seeds in corpus/<target>/ (CorpusSmokeTests checks both ways).
 # Work files go to <root>/fuzz-out/ (gitignored): <target>/corpus (seeds plus what libFuzzer found),
 # <target>/crash-* (inputs that crashed), <target>.log. Exit status 1 if any target crashed.
 # Environment: FUZZ_MAX_LEN (65536),
@@ -13,7 +14,6 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-all=(xmlrpc http-response http-request status events ini state duration args json h2-frames hpack protobuf notify)
 
 mode=fuzz
 seconds=10
@@ -23,10 +23,6 @@ if [[ $# -gt 0 ]]; then
     fi
 fi
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
-for t in "${targets[@]}"; do
-    [[ " ${all[*]} " == *" $t "* ]] || { echo "fuzz.sh: unknown target \"$t\" (targets: ${all[*]})" >&2; exit 2; }
-done
 
 out="${FUZZ_OUT:-$root/fuzz-out}"
 max_len="${FUZZ_MAX_LEN:-65536}"
@@ -34,7 +30,7 @@ mkdir -p "$out"
 
 # Release (-O) runs about ten times as many inputs per second as debug; Swift's bounds and overflow checks
 # stay on (only -Ounchecked drops them), and ASan watches the C shim and the runtime.
-# -parse-as-library: each entry file defines the `<module>_main` SwiftPM aliases `main` to (see Entry/*).
+# -parse-as-library: the entry file defines the `fuzz_main` SwiftPM aliases `main` to (see Entry/Entry.swift).
 build=(swift build -c "${FUZZ_CONFIG:-release}" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing)
 echo "== building the fuzz targets (${build[*]})"
 if ! (cd "$here" && "${build[@]}") >"$out/build.log" 2>&1; then
@@ -43,6 +39,14 @@ if ! (cd "$here" && "${build[@]}") >"$out/build.log" 2>&1; then
     exit 2
 fi
 bin="$(cd "$here" && "${build[@]}" --show-bin-path)"
+
+# The targets: FuzzTargets.all, as the binary lists it.
+mapfile -t all < <("$bin/fuzz" --list)
+[[ ${#all[@]} -gt 0 ]] || { echo "fuzz.sh: $bin/fuzz --list printed no targets" >&2; exit 2; }
+[[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
+for t in "${targets[@]}"; do
+    [[ " ${all[*]} " == *" $t "* ]] || { echo "fuzz.sh: unknown target \"$t\" (targets: ${all[*]})" >&2; exit 2; }
+done
 
 # Swift's crash reporter would hold the pipe open for seconds on each crash; libFuzzer reports instead.
 export SWIFT_BACKTRACE=enable=no
@@ -71,14 +75,14 @@ for t in "${targets[@]}"; do
         echo "== $t: replaying the seeds"
         inputs=("$here/corpus/$t"/*)
         status=0
-        "$bin/fuzz-$t" "${flags[@]}" -runs=1 "${inputs[@]}" >"$log" 2>&1 || status=$?
+        FUZZ_TARGET=$t "$bin/fuzz" "${flags[@]}" -runs=1 "${inputs[@]}" >"$log" 2>&1 || status=$?
         if [[ $status -ne 0 ]]; then failed=1; summary+=("$(printf '%-14s FAILED (see %s)' "$t" "$log")")
         else summary+=("$(printf '%-14s %d inputs ok' "$t" "${#inputs[@]}")"); fi
         continue
     fi
     echo "== $t: fuzzing for ${seconds}s"
     status=0
-    "$bin/fuzz-$t" "${flags[@]}" -max_total_time="$seconds" "$work/corpus" "$here/corpus/$t" >"$log" 2>&1 || status=$?
+    FUZZ_TARGET=$t "$bin/fuzz" "${flags[@]}" -max_total_time="$seconds" "$work/corpus" "$here/corpus/$t" >"$log" 2>&1 || status=$?
     after=$(find "$work" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'timeout-*' -o -maxdepth 1 -name 'oom-*' | wc -l)
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)

@@ -82,10 +82,12 @@ final class RawClient {
         let c = try RawClient(port: server.boundPort)
         c.send(HTTP2FrameHeader.preface + frame(.settings, 0, 0))
         #expect(Wait.until(timeout: .seconds(5)) { server.connectionCount == 1 })
+        // stop() returns (it does not wait for the client), and the client gets GOAWAY and the close.
+        // The bounds leave room for a loaded machine.
         let started = ContinuousClock.now
         server.stop()
-        #expect(ContinuousClock.now - started < .seconds(2))
-        let (bytes, closed) = c.readAll(for: .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(10))
+        let (bytes, closed) = c.readAll(for: .seconds(10))
         #expect(closed)
         #expect(frames(bytes).contains { $0.type == HTTP2FrameType.goAway.rawValue })
     }

@@ -102,6 +102,33 @@ import ProbeTestSupport
         let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
         #expect(throws: JSON.ParseError.self) { try JSON.parse(deep) }
     }
+
+    /// The parser reads short decimals without strtod (digits / 10^k): each must be the very
+    /// double strtod gives (Double(String)), including the long and exponent forms it hands on.
+    @Test func numbersAreTheDoublesStrtodGives() throws {
+        var texts = ["0", "-0", "7", "-12", "0.1", "0.001", "1796118527.228", "-1796118527.228", "123456789012345",
+                     "1234567890123456", "12345678901234567890123", "0.000000000000000000000001", "1.7976931348623157",
+                     "9007199254740993", "1e3", "2.5E-3", "-4e+21", "0.30000000000000004", "100.000", "4.35", "1.005"]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let whole = UInt64.random(in: 0...9_999_999_999, using: &rng)
+            let places = Int.random(in: 0...6, using: &rng)
+            let fraction = UInt64.random(in: 0...999_999, using: &rng) % [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000][places]
+            let fractionText = places == 0 ? "" : "." + String(repeating: "0", count: places - String(fraction).count) + String(fraction)
+            texts.append((Bool.random(using: &rng) ? "-" : "") + String(whole) + fractionText)
+        }
+        for text in texts {
+            guard case .number(let d) = try JSON.parse(text) else { Issue.record("\(text): not a number"); continue }
+            let expected = try #require(Double(text))
+            #expect(d.bitPattern == expected.bitPattern, "\(text): \(d) != \(expected)")
+        }
+    }
+
+    @Test func asciiAndUnicodeStringsParse() throws {
+        #expect(try JSON.parse("\"plain ascii\"") == .string("plain ascii"))
+        #expect(try JSON.parse("\"caf\u{e9} \u{1F680}\"") == .string("caf\u{e9} \u{1F680}"))
+        #expect(throws: JSON.ParseError.self) { try JSON.parse([0x22, 0xC3, 0x28, 0x22]) }
+    }
 }
 
 @Suite struct PlatformTests {

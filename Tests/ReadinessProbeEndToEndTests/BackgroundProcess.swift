@@ -48,11 +48,13 @@ final class BackgroundProcess: @unchecked Sendable {
         await Wait.untilAsync(timeout: timeout) { stderr.contains(text) }
     }
 
+    /// Not exited by the end of the test: killed with everything it started (hooks in their own
+    /// process groups included), then reaped.
     deinit {
         if status == nil {
-            kill(pid, SIGKILL)
+            Children.killTree(pid)
             var raw: Int32 = 0
-            waitpid(pid, &raw, 0)
+            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
         }
     }
 }

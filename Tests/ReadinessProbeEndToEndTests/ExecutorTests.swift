@@ -82,7 +82,7 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
     @Test func aStartCheckPastItsOwnTimeoutIs6NotAHookTimeout() throws {
         // A stopped supervisord never answers: the start check's own 300 ms timeout ends its row
         // (code 6); the programs check waits for the fetch, which gives up before the deadline (3).
-        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
+        let h = try SupervisordHarness(SupervisordConfig().start())
         defer { h.signal(SIGCONT); h.stop() }
         #expect(h.waitFor(program: "start", state: "EXITED"))
         h.signal(SIGSTOP)
@@ -156,7 +156,7 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
         #expect(r.status == 0)
         #expect(try JSON.parse(r.stdout)["checks"]?.arrayValue?.first?["detail"]?.stringValue == "1", "\(r.stdout)")
 
-        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
+        let h = try SupervisordHarness(SupervisordConfig().start())
         defer { h.stop() }
         #expect(h.waitFor(program: "start", state: "EXITED"))
         let withStart = try dir.write("start.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nserverurl = \(h.serverURL)\n[hook:threads]\ncommand = \(counter)\n")

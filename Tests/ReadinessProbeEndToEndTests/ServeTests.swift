@@ -226,12 +226,14 @@ struct HookBench {
         let started = ContinuousClock.now
         s.process.signal(SIGTERM)
         let late = try? s.get("/livez")
-        let status = await s.process.waitExit(timeout: .seconds(3))
+        // Promptly: well before the hook's 25 s timeout and its 30 s sleep, which serve must not wait
+        // for (the bounds leave room for a loaded machine; `make bench` measures the real figure).
+        let status = await s.process.waitExit(timeout: .seconds(20))
         #expect(status == 0)
-        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(late == nil || late?.status == 200)
         #expect(s.process.stderr.contains("serve: SIGTERM: stopping"))
-        #expect(await Wait.untilAsync(timeout: .seconds(2)) { !Platform.processExists(hookPid) })
+        #expect(await Wait.untilAsync(timeout: .seconds(10)) { !Platform.processExists(hookPid) })
     }
 
     @Test func badListenAddressIsACommandLineError() async throws {

@@ -29,38 +29,17 @@ extension JSONValue {
 }
 
 @Suite(.serialized) struct StartAndProgramsTests {
-    static let programs = """
-        [program:startok]
-        command=sh -c 'exit 0'
-        startsecs=0
-        autorestart=false
-        [program:startbad]
-        command=sh -c 'exit 1'
-        startsecs=0
-        autorestart=false
-        [program:startslow]
-        command=sleep 300
-        startsecs=0
-        autorestart=false
-        [program:crasher]
-        command=sh -c 'exit 1'
-        startsecs=1
-        startretries=1
-        [program:daemon]
-        command=sleep 300
-        startsecs=0
-        [program:stopme]
-        command=sleep 300
-        startsecs=0
-        [program:worker]
-        command=sleep 300
-        numprocs=2
-        process_name=%(program_name)s_%(process_num)02d
-        startsecs=0
-        """
+    static let programs = SupervisordConfig()
+        .start("startok")
+        .start("startbad", exit: 1)
+        .program("startslow", command: "sleep 300", autorestart: false)
+        .program("crasher", command: "sh -c 'exit 1'", startsecs: 1, startretries: 1)
+        .program("daemon", command: "sleep 300")
+        .program("stopme", command: "sleep 300")
+        .program("worker", command: "sleep 300", [("numprocs", "2"), ("process_name", "%(program_name)s_%(process_num)02d")])
 
     @Test func startAndProgramVerdictsOverXMLRPCAndSupervisorctl() throws {
-        let h = try SupervisordHarness(programs: Self.programs)
+        let h = try SupervisordHarness(Self.programs)
         defer { h.stop() }
         #expect(h.waitFor(program: "startok", state: "EXITED"))
         #expect(h.waitFor(program: "startbad", state: "EXITED"))
@@ -132,7 +111,7 @@ extension JSONValue {
     }
 
     @Test func authenticationRightWrongMissing() throws {
-        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram,
+        let h = try SupervisordHarness(SupervisordConfig().start(),
                                        username: "user", password: "s3cret")
         defer { h.stop() }
         #expect(h.waitFor(program: "start", state: "EXITED"))
@@ -154,12 +133,7 @@ extension JSONValue {
     }
 
     @Test func supervisordShuttingDownGoneAndStale() throws {
-        let h = try SupervisordHarness(programs: """
-            [program:start]
-            command=sh -c 'exit 0'
-            startsecs=0
-            autorestart=false
-            """ + "\n" + SupervisordHarness.stubbornProgram)
+        let h = try SupervisordHarness(SupervisordConfig().start().stubborn())
         defer { h.stop() }
         #expect(h.waitUntilStubbornIgnoresTERM())
         h.signal(SIGTERM)
@@ -177,7 +151,7 @@ extension JSONValue {
     }
 
     @Test func staleSocketIsRefused() throws {
-        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
+        let h = try SupervisordHarness(SupervisordConfig().start())
         defer { h.stop() }
         h.signal(SIGKILL)
         #expect(h.waitForExit(timeout: .seconds(5)))
@@ -267,7 +241,7 @@ final class FakeServer: @unchecked Sendable {
 
 @Suite struct SupervisorFaultTests {
     @Test func stoppedSupervisordNeverRepliesButTheProbeDoes() throws {
-        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
+        let h = try SupervisordHarness(SupervisordConfig().start())
         defer { h.signal(SIGCONT); h.stop() }
         h.signal(SIGSTOP)
         let start = ContinuousClock.now
@@ -294,7 +268,7 @@ final class FakeServer: @unchecked Sendable {
     @Test func socketOfAnotherUserIsPermissionDenied() throws {
         try #require(Platform.effectiveUserID == 0, "needs root to run the probe as nobody")
         try #require(Platform.isExecutable("/usr/bin/setpriv"), "needs setpriv (util-linux)")
-        let h = try SupervisordHarness(programs: SupervisordHarness.startProgram)
+        let h = try SupervisordHarness(SupervisordConfig().start())
         defer { h.stop() }
         let dir = TempDir("perm")
         let conf = try dir.write("rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\n")

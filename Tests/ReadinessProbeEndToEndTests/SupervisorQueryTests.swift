@@ -9,23 +9,11 @@ import ProbeTestSupport
 import Glibc
 
 @Suite(.serialized) struct SupervisorQueryTests {
-    static let programs = """
-        [program:start]
-        command=sh -c 'exit 0'
-        startsecs=0
-        autorestart=false
-        [program:daemon]
-        command=sleep 300
-        startsecs=0
-        [program:stopme]
-        command=sleep 300
-        startsecs=0
-        [program:worker]
-        command=sleep 300
-        numprocs=2
-        process_name=%(program_name)s_%(process_num)02d
-        startsecs=0
-        """
+    static let programs = SupervisordConfig()
+        .start()
+        .program("daemon", command: "sleep 300")
+        .program("stopme", command: "sleep 300")
+        .program("worker", command: "sleep 300", [("numprocs", "2"), ("process_name", "%(program_name)s_%(process_num)02d")])
 
     func config(_ h: SupervisordHarness, _ sections: String) throws -> ProbeConfiguration {
         var doc = INIDocument()
@@ -59,7 +47,7 @@ import Glibc
     func row(_ r: ProbeReport, _ name: String) -> CheckResult? { r.results.first { $0.name == name } }
 
     @Test func namedProgramsTakeOneMulticallWithTheSameVerdicts() async throws {
-        let h = try SupervisordHarness(programs: Self.programs, loglevel: "trace")
+        let h = try SupervisordHarness(Self.programs, loglevel: "trace")
         defer { h.stop() }
         #expect(h.waitFor(program: "start", state: "EXITED"))
         #expect(h.waitFor(program: "daemon", state: "RUNNING"))
@@ -106,12 +94,7 @@ import Glibc
     }
 
     @Test func shutdownStateInsideTheMulticallIsCode3() throws {
-        let h = try SupervisordHarness(programs: """
-            [program:start]
-            command=sh -c 'exit 0'
-            startsecs=0
-            autorestart=false
-            """ + "\n" + SupervisordHarness.stubbornProgram, loglevel: "trace")
+        let h = try SupervisordHarness(SupervisordConfig().start().stubborn(), loglevel: "trace")
         defer { h.stop() }
         #expect(h.waitUntilStubbornIgnoresTERM())
         let sections = "[start]\nprogram = start\n[programs]\ncritical = stubborn\n"

@@ -23,6 +23,13 @@ import ProbeTestSupport
         }
     }
 
+    /// FuzzTargets.all is the one list of fuzz targets (fuzz.sh asks the `fuzz` binary for it):
+    /// every target has a corpus folder (seedsAndMutations) and every corpus folder is a target.
+    @Test func everyCorpusFolderIsATarget() throws {
+        let folders = try #require(try Platform.listDirectory(TestPaths.packageRoot + "/Tests/Fuzz/corpus"))
+        #expect(folders.sorted() == FuzzTargets.all.map(\.name).sorted())
+    }
+
     @Test func mutatorIsDeterministicAndChangesInput() {
         var a = SplitMix(seed: 7), b = SplitMix(seed: 7)
         let seed = Array("ver:3.0 server:supervisor serial:0 len:0\n".utf8)

@@ -45,13 +45,23 @@ func runWithDiskPlugin(configPath: String) async throws -> ProbeReport {
     let config = try ProbeConfiguration.load(explicitPath: configPath, environment: [:], registry: registry)
     return await ProbeRunner.run(config.entries, settings: config.settings)
 }
+
+/// Your own probe binary: its main.swift is this function's body. Every command (`run`,
+/// `wait`, `serve`, `listen`, `checks`, `validate`...) then knows `[disk:NAME]`.
+func probeMain() -> Never {
+    var registry = CheckRegistry.standard
+    registry.register(DiskCheck.kind)
+    CLI.main(registry: registry)
+}
 // --- docs/plugins.md: end ---
 
 @Suite struct PluginExampleTests {
     @Test func customKindRegistersAndRuns() async throws {
         let dir = TempDir("plug")
+        // A long deadline: unit tests run in parallel, and a plugin check is a task that may wait for a thread.
         let path = try dir.write("rp.conf", """
         [probe]
+        timeout = 60s
         hooks_dir =
         sonic_hook =
         [start]

@@ -13,36 +13,16 @@ func client(_ h: SupervisordHarness, username: String? = nil, password: String? 
 func soon() -> Deadline { .after(.seconds(5)) }
 
 @Suite(.serialized) struct LiveSupervisordTests {
-    static let mixedPrograms = """
-        [program:okshot]
-        command=sh -c 'sleep 0.3; exit 0'
-        startsecs=0
-        autorestart=false
-
-        [program:badshot]
-        command=sh -c 'sleep 0.3; exit 1'
-        startsecs=0
-        autorestart=false
-
-        [program:daemon]
-        command=sleep 100000
-        startsecs=0
-
-        [program:crashy]
-        command=sh -c 'exit 1'
-        startsecs=1
-        startretries=1
-
-        [program:stubborn]
-        command=sleep 100000
-        startsecs=0
-
-        [group:web]
-        programs=stubborn
-        """
+    static let mixedPrograms = SupervisordConfig()
+        .program("okshot", command: "sh -c 'sleep 0.3; exit 0'", autorestart: false)
+        .program("badshot", command: "sh -c 'sleep 0.3; exit 1'", autorestart: false)
+        .program("daemon", command: "sleep 100000")
+        .program("crashy", command: "sh -c 'exit 1'", startsecs: 1, startretries: 1)
+        .program("stubborn", command: "sleep 100000")
+        .group("web", programs: ["stubborn"])
 
     @Test func processInfoAndStatusAgree() throws {
-        let h = try SupervisordHarness(programs: Self.mixedPrograms)
+        let h = try SupervisordHarness(Self.mixedPrograms)
         defer { h.stop() }
         let c = try client(h)
         var procs: [SupervisorProcess] = []
@@ -100,7 +80,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
     }
 
     @Test func authentication() throws {
-        let h = try SupervisordHarness(programs: "[program:daemon]\ncommand=sleep 100000\nstartsecs=0\n",
+        let h = try SupervisordHarness(SupervisordConfig().program("daemon", command: "sleep 100000"),
                                        username: "user", password: "123", supervisorctlCredentials: false)
         defer { h.stop() }
         #expect(try client(h, username: "user", password: "123").getState(deadline: soon()).isRunning)
@@ -118,7 +98,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
     }
 
     @Test func shutdownStateThenGone() throws {
-        let h = try SupervisordHarness(programs: SupervisordHarness.stubbornProgram)
+        let h = try SupervisordHarness(SupervisordConfig().stubborn())
         defer { h.stop() }
         let c = try client(h)
         #expect(h.waitUntilStubbornIgnoresTERM())
@@ -148,7 +128,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
     }
 
     @Test func staleSocketAfterKill() throws {
-        let h = try SupervisordHarness(programs: "")
+        let h = try SupervisordHarness(SupervisordConfig())
         defer { h.stop() }
         let c = try client(h)
         #expect(try c.getState(deadline: soon()).isRunning)
@@ -161,7 +141,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
     }
 
     @Test func stoppedSupervisordTimesOut() throws {
-        let h = try SupervisordHarness(programs: "")
+        let h = try SupervisordHarness(SupervisordConfig())
         defer { h.signal(SIGCONT); h.stop() }
         let c = try client(h)
         h.signal(SIGSTOP)
@@ -183,5 +163,29 @@ func soon() -> Deadline { .after(.seconds(5)) }
     @Test func closedTCPPortIsRefused() {
         let c = SupervisorClient(url: .http(host: "127.0.0.1", port: 1))
         #expect(throws: SupervisorError.connectionRefused(endpoint: "http://127.0.0.1:1")) { try c.getState(deadline: soon()) }
+    }
+}
+
+/// The end-to-end tests run the project's supervisord (`SUPERVISOR_VERSION` in the Makefile, in
+/// .venv), whatever supervisord is first on PATH; another one only when named on purpose.
+@Suite struct PinnedSupervisordTests {
+    static func realPath(_ p: String) -> String {
+        guard let r = realpath(p, nil) else { return p }
+        defer { free(r) }
+        return String(cString: r)
+    }
+
+    @Test func harnessRunsThePinnedSupervisord() throws {
+        let path = try #require(SupervisordHarness.findSupervisord(), "no supervisord: run `make venv`")
+        let version = Command.run([path, "--version"], timeout: .seconds(60)).stdout.trimmingASCIIWhitespace()
+        let pinnedPath = Self.realPath(TestPaths.packageRoot + "/.venv/bin/supervisord")
+        let pinned = try #require(SupervisordHarness.pinnedVersion, "SUPERVISOR_VERSION not found in the Makefile")
+        if let chosen = Platform.environment("READINESS_PROBE_SUPERVISORD"), !chosen.isEmpty, Self.realPath(chosen) != pinnedPath {
+            print("end-to-end tests against supervisord \(version) at \(chosen), not the pinned \(pinned)")
+            #expect(Self.realPath(path) == Self.realPath(chosen))
+            return
+        }
+        #expect(Self.realPath(path) == pinnedPath)
+        #expect(version == pinned, "\(path) is supervisord \(version); the project pins \(pinned): run `make venv`")
     }
 }

@@ -19,8 +19,9 @@ public protocol Check: Sendable {
     /// `CheckContext.supervisorSnapshot()`), so that a run asks supervisord for only those
     /// (`.programs([])`: none). Optional: the default, `.everything`, is always correct.
     var supervisorQuery: SupervisorQuery { get }
-    /// What the event listener watches for this check (critical programs, the start program).
-    /// Optional: the default watches nothing.
+    /// What this check says about supervisord's programs, for the commands that watch them
+    /// instead of running the check (the event listener, `await`, `serve`'s notify summary):
+    /// critical programs, the start rule, notify programs. Optional: the default watches nothing.
     var watchedPrograms: WatchedPrograms { get }
 }
 
