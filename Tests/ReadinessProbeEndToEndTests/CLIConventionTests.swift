@@ -270,7 +270,7 @@ func which(_ tool: String) -> String? {
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         try #require(lines.count >= 10, "\(r.stdout)")
         #expect(lines[0] == "complete -F _readiness_probe readiness-probe")
-        #expect(lines[1] == "run codes checks validate listen serve wait report notify await state version man completion")
+        #expect(lines[1] == "run codes checks validate listen serve wait report history timeline notify await state version man completion")
         #expect(lines[2] == "load set reset show")
         #expect(lines[3] == OutputFormat.allCases.map(\.rawValue).joined(separator: " "))
         #expect(lines[4] == "table json")

@@ -53,7 +53,7 @@ final class SchemaSamples: @unchecked Sendable {
     /// The commands with `--format json` whose output `realOutputsMatchTheSchemas` validates.
     /// A new command with a json format fails `everyJSONCommandIsCovered` until it is added here,
     /// and `realOutputsMatchTheSchemas` fails until it runs it (`s.json([...])`) and keeps its output.
-    static let jsonCommands: Set<String> = ["run", "wait", "codes", "checks", "state show"]
+    static let jsonCommands: Set<String> = ["run", "wait", "codes", "checks", "state show", "history", "timeline"]
 
     @Test func schemasAreValidAndVersioned() async throws {
         let r = try await SchemaSamples.validate(nil)
@@ -221,11 +221,18 @@ final class SchemaSamples: @unchecked Sendable {
         try s.keep("run", "cached", await s.json(["run", "--cached", "--config", conf, "--format", "json"]), status: 0)
         try s.keep("ledger", "running", try Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))
         try s.keep("cached-result", "ready", try Platform.readTextFile(rig.resultPath, limit: 1 << 22))
+        // The flight recorder (docs/history.md): program transitions and code changes, the
+        // command's JSON, the file's lines, and the start-up timeline.
+        #expect(await poll { (try? Platform.readTextFile(rig.rundir + "/readiness-probe/history", limit: 1 << 22))?.contains("\"to\": 0") ?? false })
+        try s.keep("history", "listener", await s.json(["history", "--config", conf, "--format", "json"]), status: 0)
+        try s.dir.write("history-file.listener.jsonl", try Platform.readTextFile(rig.rundir + "/readiness-probe/history", limit: 1 << 22))
+        try s.keep("timeline", "listener", await s.json(["timeline", "--config", conf, "--format", "json"]), status: 0)
 
         // serve's JSON bodies.
         let serve = try await ServeProcess.start(config: conf, extra: ["--period", "200ms"])
         let ready = await serve.waitFor("/readyz?format=json", status: 200)
         try s.keep("run", "serve-readyz", ready?.bodyText ?? "")
+        try s.keep("history", "serve", try serve.get("/readyz/history").bodyText)
         // The notify parts are in the samples (so they are validated too).
         #expect(try JSON.parse(ready?.bodyText ?? "")["notify"]?["programs"]?.arrayValue?.first?["ready"]?.boolValue == true)
         let ledger = try JSON.parse(try Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))

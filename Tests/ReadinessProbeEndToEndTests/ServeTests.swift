@@ -31,8 +31,9 @@ struct HookBench {
     }
 
     /// A config with no default checks and these `[hook:NAME]` sections (name, path, extra lines).
-    func config(_ hooks: [(String, String, String)], timeout: String = "5s") throws -> String {
-        var text = "[probe]\ntimeout = \(timeout)\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n"
+    func config(_ hooks: [(String, String, String)], timeout: String = "5s", extra: String = "") throws -> String {
+        // Its own rundir: the history (docs/history.md) is written there, not to the host's /run.
+        var text = "[probe]\ntimeout = \(timeout)\nhooks_dir =\nsonic_hook =\nrundir = \(dir.path)/run\n[start]\nprogram =\n" + extra
         for (name, path, extra) in hooks { text += "[hook:\(name)]\ncommand = \(path)\n\(extra)\n" }
         return try dir.write("probe.conf", text)
     }

@@ -24,6 +24,8 @@ extension CLI {
         ServeCommand.self,
         WaitCommand.self,
         ReportCommand.self,
+        HistoryCommand.self,
+        TimelineCommand.self,
         NotifyCommand.self,
         AwaitCommand.self,
         StateLoadCommand.self,

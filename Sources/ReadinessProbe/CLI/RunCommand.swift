@@ -45,6 +45,12 @@ enum RunCommand: CLICommand {
         let (report, signal) = runOnce(entries, settings: config.settings, timeout: timeout, who: "readiness-probe run")
         if let signal { return 128 + signal }
         Platform.writeStdout(Render.render(report, as: format))
+        // The flight recorder (docs/history.md): only a run of the whole check set, and only a
+        // change is appended. A history that cannot be written never changes the probe's answer
+        // or its output (`readiness-probe history` says what is wrong with the file).
+        if entries.count == config.entries.count && config.settings.history.enabled {
+            _ = try? HistoryRecorder.record(report, settings: config.settings, by: "run")
+        }
         return report.code
     }
 

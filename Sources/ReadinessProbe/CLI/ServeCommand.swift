@@ -59,7 +59,11 @@ enum ServeCommand: CLICommand {
         }
         let listen = args.value("--listen") ?? defaultListen
         let cache = HealthCache()
-        let endpoints = HealthEndpoints(cache: cache, entries: config.entries, maxAge: maxAge)
+        let endpoints = {
+            var e = HealthEndpoints(cache: cache, entries: config.entries, maxAge: maxAge)
+            if config.settings.history.enabled { e.history = HistoryFile(settings: config.settings) }
+            return e
+        }()
         ProcessResources.raiseOpenFileLimit()
         var limits = HTTPServerLimits()
         limits.stopGrace = .milliseconds(500)
@@ -93,6 +97,7 @@ enum ServeCommand: CLICommand {
         let finished = DispatchSemaphore(value: 0)
         let entries = config.entries, settings = config.settings
         let checker = Task.detached {
+            var historyFailed = false
             while !Task.isCancelled {
                 let began = ContinuousClock.now
                 let report = await ProbeRunner.run(entries, settings: settings, timeout: timeout)
@@ -100,6 +105,16 @@ enum ServeCommand: CLICommand {
                 if Task.isCancelled { break }
                 cache.store(report, notify: NotifySummary.take(settings: settings, entries: entries))
                 cache.note(code: report.code, line: Render.firstLine(report))
+                // The flight recorder (docs/history.md): changes only; an error is logged once.
+                if settings.history.enabled {
+                    do {
+                        try HistoryRecorder.record(report, settings: settings, by: "serve")
+                        historyFailed = false
+                    } catch {
+                        if !historyFailed { Platform.writeStderr("serve: error: cannot write the history: \(error)\n") }
+                        historyFailed = true
+                    }
+                }
                 try? await Task.sleep(until: began + period, clock: .continuous)
             }
             finished.signal()

@@ -67,6 +67,8 @@ public struct ProbeSettings: Sendable {
     var supervisor = SupervisorSettings()
     var listener = ListenerSettings()
     var notify = NotifySettings()
+    /// The flight recorder (docs/history.md).
+    var history = HistorySettings()
     /// The config file that was read, or nil when the built-in defaults apply.
     public var configFile: String? = nil
     /// The process environment (for discovery and state defaults); injectable for tests.
@@ -82,6 +84,7 @@ public struct ProbeSettings: Sendable {
         "supervisor": ["serverurl", "username", "password", "source", "supervisorctl", "config", "ledger_max_age"],
         "listener": ["on_critical_exit", "terminate_grace", "run_checks", "tick", "failure_hold"],
         "notify": ["socket", "mode"],
+        "history": ["enabled", "max_size"],
     ]
 
     /// Reads the framework sections of `doc`.
@@ -128,6 +131,15 @@ public struct ProbeSettings: Sendable {
                     throw ConfigError("mode must be octal permissions such as 0666 or 0660, not \"\(e.value)\"", at: e.location)
                 }
                 notify.mode = m
+            }
+        }
+        if let s = doc.section("history") {
+            if let e = s.entry("enabled") { history.enabled = try ConfigValue.bool(e) }
+            if let e = s.entry("max_size") {
+                guard let n = HistorySettings.parseSize(e.value), n >= HistorySettings.minSize, n <= HistorySettings.maxSizeLimit else {
+                    throw ConfigError("max_size must be a size from 16KiB to 64MiB, such as 1MiB or 262144, not \"\(e.value)\"", at: e.location)
+                }
+                history.maxSize = n
             }
         }
         if let s = doc.section("listener") {

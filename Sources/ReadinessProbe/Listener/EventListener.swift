@@ -41,6 +41,11 @@ final class EventListener {
     var notifyDirty = false
     /// `[program:NAME] on_watchdog = restart` (nil when no program has it).
     let watchdogRestarter: WatchdogRestarter?
+    /// The flight recorder (docs/history.md); nil with `[history] enabled = false`.
+    let history: HistoryFile?
+    var historyErrorLogged = false
+    /// Per program (namespec), the READY=1 time last recorded in the history.
+    var recordedReady: [(String, Double)] = []
 
     init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
         settings = configuration.settings
@@ -52,6 +57,7 @@ final class EventListener {
         self.log = log
         notifyHub = NotifyHub.address(configuration.settings).map { NotifyHub(address: $0, log: log) }
         watchdogRestarter = WatchdogRestarter.make(configuration.entries, settings: configuration.settings, log: log)
+        history = configuration.settings.history.enabled ? HistoryFile(settings: configuration.settings) : nil
         ledger.listenerPID = Int(Platform.processID)
         if let pool = settings.environment["SUPERVISOR_GROUP_NAME"], !pool.isEmpty { ledger.pool = pool }
     }
@@ -274,7 +280,11 @@ final class EventListener {
         let isStart = startProgram.map { $0 == pname || $0 == change.namespec } ?? false
         log("\(change.namespec) \(state.name)" + (expected.map { $0 ? " (expected)" : " (unexpected)" } ?? "")
             + " serial \(event.header.serial)")
-        if let hub = notifyHub, hub.programsChanged(&ledger, now: now) { writeLedger(now: now) }
+        recordProgram(change, pid: payload["pid"].flatMap { Int($0) }, expected: state == .exited ? expected : nil, now: now)
+        if let hub = notifyHub, hub.programsChanged(&ledger, now: now) {
+            writeLedger(now: now)
+            recordReadiness()
+        }
         if let failure = change.newFailure {
             log("CRITICAL: \(failure.detail)")
             if settings.listener.onCriticalExit == .terminate { terminateSupervisord(because: failure.detail) }
@@ -314,7 +324,11 @@ final class EventListener {
         let now = Platform.epochSeconds()
         let d = hub.drain(&ledger, now: now)
         checkWatchdogs(now: now)
-        if d.urgent { writeLedger(now: now); return }
+        if d.urgent {
+            writeLedger(now: now)
+            recordReadiness()
+            return
+        }
         if d.changed { notifyDirty = true }
         if notifyDirty && now - lastWrite >= coalesce { writeLedger(now: now) }
     }
@@ -346,6 +360,46 @@ final class EventListener {
     var notifySideChannel: ListenerProtocol.SideChannel? {
         guard let hub = notifyHub, hub.fd >= 0 else { return nil }
         return ListenerProtocol.SideChannel(fd: hub.fd, service: { [self] in serviceNotify() }, timeout: { [self] in notifyTimeout() })
+    }
+
+    // MARK: history
+
+    /// Appends one program transition to the history (docs/history.md). supervisord's events
+    /// carry no exit status, so `exit_status` is null; `expected` is the EXITED event's flag.
+    func recordProgram(_ change: Ledger.Change, pid: Int?, expected: Bool?, now: Double) {
+        let record = HistoryRecord(at: now, by: "listen", program: change.namespec, state: change.state.name,
+                                   pid: pid, exitStatus: nil, expected: expected,
+                                   detail: change.newFailure?.detail ?? "", supervisord: ledger.writer.supervisord)
+        appendHistory([record])
+    }
+
+    /// A READY=1 that the history has not seen yet, per notify program, as a `READY` transition.
+    func recordReadiness() {
+        guard history != nil else { return }
+        var records: [HistoryRecord] = []
+        for e in ledger.entries {
+            guard let at = e.notify?.readyAt else { continue }
+            if let i = recordedReady.firstIndex(where: { $0.0 == e.namespec }) {
+                if recordedReady[i].1 == at { continue }
+                recordedReady[i].1 = at
+            } else {
+                recordedReady.append((e.namespec, at))
+            }
+            records.append(HistoryRecord(at: at, by: "listen", program: e.namespec, state: "READY", pid: e.pid > 0 ? e.pid : nil,
+                                         exitStatus: nil, expected: nil, supervisord: ledger.writer.supervisord))
+        }
+        if !records.isEmpty { appendHistory(records) }
+    }
+
+    func appendHistory(_ records: [HistoryRecord]) {
+        guard let history else { return }
+        do {
+            try history.append(needsCodes: false) { _ in records }
+            historyErrorLogged = false
+        } catch {
+            if !historyErrorLogged { log("error: cannot write the history: \(error)") }
+            historyErrorLogged = true
+        }
     }
 
     // MARK: output
@@ -411,6 +465,7 @@ final class EventListener {
 final class BackgroundChecks: Sendable {
     private let busy = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
+    private let historyFailed = Atomic<Bool>(false)
     private let current = Mutex<RunControl?>(nil)
 
     func start(_ listener: EventListener) {
@@ -432,6 +487,14 @@ final class BackgroundChecks: Sendable {
                                                  control: control)
             current.withLock { $0 = nil }
             do { try files.writeResult(report) } catch { log("error: cannot write the cached result: \(error)") }
+            if settings.history.enabled && !stopped.load(ordering: .acquiring) {
+                do {
+                    try HistoryRecorder.record(report, settings: settings, by: "listen")
+                    historyFailed.store(false, ordering: .relaxed)
+                } catch {
+                    if !historyFailed.exchange(true, ordering: .relaxed) { log("error: cannot write the history: \(error)") }
+                }
+            }
             busy.store(false, ordering: .releasing)
         }
     }

@@ -66,7 +66,7 @@ public enum Codes {
                  meaning: "A notify program is RUNNING but not ready: no READY=1 since its start, RELOADING=1 or STOPPING=1 sent, its watchdog expired or was triggered, or no notify socket. The detail has its last STATUS= and how long it has waited (docs/notify.md)."),
         CodeInfo(range: 13...13, name: "reserved", meaning: "Reserved for the framework."),
         CodeInfo(range: 14...14, name: "system-error",
-                 meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted), start its threads (`ulimit -v`) or fit its connections in the open-file limit (`ulimit -n`); `state` could not create, write or remove a state file. The message names the address or path and the system error."),
+                 meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted), start its threads (`ulimit -v`) or fit its connections in the open-file limit (`ulimit -n`); `state` could not create, write or remove a state file; `history`/`timeline` found a history file they may not trust (docs/history.md). The message names the address or path and the system error."),
         CodeInfo(range: 15...15, name: "reserved", meaning: "Reserved for the framework."),
         CodeInfo(range: 16...254, name: "hook-code",
                  meaning: "A failing hook's own exit status, passed through unchanged."),

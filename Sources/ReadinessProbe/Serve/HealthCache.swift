@@ -16,6 +16,10 @@ struct HealthSnapshot: Sendable {
     var checkRuns: [String: [CheckStatus: Int]]
     /// The notify programs' state after the last run (nil: no notify programs configured).
     var notify: NotifySummary? = nil
+    /// Changes seen by this server's runs (check "" is the overall result): per check and new
+    /// code, how many; per check, when the last one happened (epoch seconds). docs/history.md.
+    var transitions: [(check: String, to: Int32, count: Int)] = []
+    var lastTransition: [(check: String, at: Double)] = []
 }
 
 final class HealthCache: Sendable {
@@ -25,6 +29,9 @@ final class HealthCache: Sendable {
         var runs = 0
         var checkRuns: [String: [CheckStatus: Int]] = [:]
         var notify: NotifySummary?
+        var codes: [HistoryCode]? = nil
+        var transitions: [(check: String, to: Int32, count: Int)] = []
+        var lastTransition: [(check: String, at: Double)] = []
         /// The last state logged (code and summary of the served answer of /readyz).
         var logged: Int32?
     }
@@ -46,6 +53,20 @@ final class HealthCache: Sendable {
             s.finished = .now
             s.runs += 1
             for r in report.results { s.checkRuns[r.name, default: [:]][r.status, default: 0] += 1 }
+            let changes = HistoryRecorder.changes(report, previous: s.codes, by: "serve", at: report.finishedAt)
+            if let codes = changes.last?.codes { s.codes = codes }
+            for c in changes {
+                if let i = s.transitions.firstIndex(where: { $0.check == c.check && $0.to == c.to }) {
+                    s.transitions[i].count += 1
+                } else {
+                    s.transitions.append((c.check, c.to, 1))
+                }
+                if let i = s.lastTransition.firstIndex(where: { $0.check == c.check }) {
+                    s.lastTransition[i].at = c.at
+                } else {
+                    s.lastTransition.append((c.check, c.at))
+                }
+            }
         }
     }
 
@@ -53,7 +74,8 @@ final class HealthCache: Sendable {
         let now = ContinuousClock.now
         return state.withLock { s in
             HealthSnapshot(report: s.report, age: s.finished.map { now - $0 }, uptime: now - started,
-                           runs: s.runs, checkRuns: s.checkRuns, notify: s.notify)
+                           runs: s.runs, checkRuns: s.checkRuns, notify: s.notify,
+                           transitions: s.transitions, lastTransition: s.lastTransition)
         }
     }
 

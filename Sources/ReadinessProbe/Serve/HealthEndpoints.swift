@@ -27,6 +27,8 @@ struct HealthEndpoints: Sendable {
     let maxAge: Duration
     /// The aggregate answers already built for the current result (see `ResponseMemo`).
     let memo = ResponseMemo()
+    /// The flight recorder's file for /readyz/history (nil: `[history] enabled = false`).
+    public var history: HistoryFile? = nil
 
     init(cache: HealthCache, checks: [CheckInfo], maxAge: Duration) {
         self.cache = cache
@@ -52,13 +54,14 @@ struct HealthEndpoints: Sendable {
             return .text(200, Metrics.render(cache.snapshot(), checks: checks, maxAge: maxAge, format: format),
                          contentType: format.contentType, headers: [("Vary", "Accept")])
         }
+        if path == "/readyz/history" { return historyResponse(request) }
         let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
         let scope: Scope
         switch parts.first {
         case "readyz", "healthz": scope = .readyz
         case "livez": scope = .livez
         default:
-            return .text(404, "404 Not Found: \(path)\nendpoints: /readyz, /livez, /healthz, /readyz/NAME, /livez/NAME, /metrics\n")
+            return .text(404, "404 Not Found: \(path)\nendpoints: /readyz, /livez, /healthz, /readyz/NAME, /livez/NAME, /readyz/history, /metrics\n")
         }
         let json: Bool
         switch request.query("format") {
@@ -89,6 +92,28 @@ struct HealthEndpoints: Sendable {
             r.body += Array(("healthz" + verdict.dropFirst(6)).utf8)
         }
         return r
+    }
+
+    /// /readyz/history: the history file as `history --format json` prints it (?since=10m or a
+    /// timestamp, ?check=NAME). 404 when the history is disabled, 500 when the file is refused.
+    func historyResponse(_ request: HTTPRequest) -> HTTPServerResponse {
+        guard let history else {
+            return .text(404, "404 Not Found: the history is disabled ([history] enabled = false)\n")
+        }
+        var since: Double? = nil
+        if let text = request.query("since"), !text.isEmpty {
+            guard let t = HistoryQuery.parseSince(text, now: Platform.epochSeconds()) else {
+                return .text(400, "400 Bad Request: since must be a duration such as 10m or a time such as 2026-12-01T03:12:05Z, not \"\(text)\"\n")
+            }
+            since = t
+        }
+        switch history.read() {
+        case .failure(let e):
+            return .text(500, JSON.serialize(.object([("error", .string(e.message))])) + "\n", contentType: "application/json")
+        case .success(let log):
+            let q = HistoryQuery(since: since, check: request.query("check"))
+            return .text(200, HistoryQuery.json(q.filter(log.records), warnings: log.warnings), contentType: "application/json")
+        }
     }
 
     // MARK: - Views

@@ -144,6 +144,16 @@ enum Metrics {
                 sample("readiness_probe_check_runs_total", [("check", c.name), ("kind", c.kind), ("status", status.rawValue)], Double(n))
             }
         }
+        family("readiness_probe_transitions_total", "counter",
+               "Changes of a check's code (check=\"\" is the overall result) seen by this server's runs, by the new code; the first result counts as one.")
+        for t in snapshot.transitions {
+            sample("readiness_probe_transitions_total", [("check", t.check), ("to", String(t.to))], Double(t.count))
+        }
+        family("readiness_probe_last_transition_timestamp_seconds", "gauge",
+               "When a check's code (check=\"\": the overall result) last changed in this server's runs (Unix seconds).")
+        for t in snapshot.lastTransition {
+            sample("readiness_probe_last_transition_timestamp_seconds", [("check", t.check)], (t.at * 1000).rounded() / 1000)
+        }
         if let notify = snapshot.notify {
             let now = Platform.epochSeconds()
             family("readiness_probe_notify_ready", "gauge",
