@@ -12,6 +12,7 @@ man-db     # make deb-test and ManPageTests: man -l on the generated page
 groff-base # ManPageTests: groff -ww warnings on the generated page
 redis-server # NotifyLiveTests: redis --supervised systemd sends READY=1 to the listener's notify socket
 systemd    # NotifyLiveTests: systemd-notify --ready (a child sender with BARRIER=1)
+curl       # DocTests: docs/serve.md's console block asks serve with curl
 podman     # make e2e: the example images built and run (with runc; docs/containers.md)
 runc       # make e2e: podman's runtime here (crun fails on hybrid cgroups)
 debootstrap # make e2e: the base image, since no registry can be pulled from

@@ -46,6 +46,9 @@ public struct SupervisorProcess: Sendable, Equatable {
     /// Epoch seconds of the (last) start, and of now on the server; 0 if unknown.
     public var startTime: Int
     public var now: Int
+    /// The program's log file as supervisord resolved it (`stderr_logfile`, else `stdout_logfile`,
+    /// AUTO logs included); empty when the source does not say (only XML-RPC does).
+    public var logFile: String = ""
 
     public init(name: String, group: String, state: ProcessState, description: String = "", spawnError: String = "",
                 exitStatus: Int? = nil, exitExpected: Bool? = nil, pid: Int = 0, startTime: Int = 0, now: Int = 0) {

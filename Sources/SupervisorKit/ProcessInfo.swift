@@ -38,6 +38,8 @@ extension SupervisorProcess {
                   pid: try int("pid") ?? 0,
                   startTime: try int("start") ?? 0,
                   now: try int("now") ?? 0)
+        logFile = try string("stderr_logfile") ?? ""
+        if logFile.isEmpty { logFile = try string("stdout_logfile") ?? "" }
     }
 
     /// Decodes a `getAllProcessInfo` array.

@@ -33,6 +33,8 @@ struct DocFixture: Sendable {
     var timeoutSeconds: Int = 60
     /// A free TCP port stands in for the docs' `8080` (in commands and output).
     var port: Bool = false
+    /// Polled (up to 30s) after `ready`, before the block runs.
+    var readyWhen: (@Sendable (DocFixtureEnvironment) -> Bool)? = nil
 
     func setUp() throws -> DocFixtureEnvironment {
         let dir = TempDir("doc")
@@ -42,7 +44,8 @@ struct DocFixture: Sendable {
         }
         var harness: SupervisordHarness? = nil
         if let programs = supervisord {
-            harness = try SupervisordHarness(programs: programs.replacing("{root}", with: root))
+            harness = try SupervisordHarness(programs: programs.replacing("{root}", with: root)
+                .replacing("{bin}", with: TestPaths.binary))
         }
         var conf = """
             [probe]
@@ -54,6 +57,10 @@ struct DocFixture: Sendable {
         if let h = harness { conf += "\n[supervisor]\nserverurl = \(h.serverURL)\n" }
         conf += "\n" + config.replacing("{root}", with: root)
         try dir.write("etc/readiness-probe/readiness-probe.conf", conf)
+        if let h = harness {
+            // `supervisorctl` in a doc talks to this supervisord.
+            try dir.write("usr/local/bin/supervisorctl", "#!/bin/sh\nexec '\(h.supervisorctlPath)' -c '\(h.configPath)' \"$@\"\n", mode: 0o755)
+        }
         for f in files {
             try dir.write(f.path, f.text.replacing("{root}", with: root), mode: f.mode)
         }
@@ -63,6 +70,9 @@ struct DocFixture: Sendable {
             for (program, state) in ready where !h.waitFor(program: program, state: state, timeout: .seconds(30)) {
                 throw SupervisordHarnessError("doc fixture \(name): \(program) did not become \(state):\n\(h.output())")
             }
+        }
+        if let readyWhen, !Wait.until(timeout: .seconds(30), every: .milliseconds(100), { readyWhen(env) }) {
+            throw SupervisordHarnessError("doc fixture \(name): not ready within 30s:\n\(harness?.output() ?? "")")
         }
         return env
     }
@@ -133,10 +143,10 @@ final class DocFixtureEnvironment: @unchecked Sendable {
         return UInt16(bigEndian: addr.sin_port)
     }
 
-    /// A doc command's paths to the fixture's: /etc/readiness-probe, /run and /usr/local/bin live under the root.
+    /// A doc command's paths to the fixture's: /etc/readiness-probe, /etc/supervisor, /run and /usr/local/bin live under the root.
     func rewriteCommand(_ command: String) -> String {
         var c = command
-        for prefix in ["/etc/readiness-probe", "/run/", "/usr/local/bin/"] {
+        for prefix in ["/etc/readiness-probe", "/etc/supervisor/", "/run/", "/usr/local/bin/"] {
             for before in [" ", "=", "'", "\""] {
                 c = c.replacing(before + prefix, with: before + root + prefix)
             }
@@ -208,6 +218,55 @@ enum DocFixtures {
             files: [.hook("webd", "echo 'webd is ready'\n")],
             ready: [("start", "EXITED"), ("syncd", "RUNNING"), ("webd", "RUNNING")],
             port: true),
+        DocFixture(
+            name: "listener",
+            about: "readiness-probe listen as supervisord's event listener; start exited 3; the critical program syncd "
+                + "killed itself with SIGKILL once (after 2s) and was restarted; the block runs once `run` and `run --cached` say so",
+            supervisord: """
+                [eventlistener:readiness]
+                command={bin} listen
+                events=PROCESS_STATE,PROCESS_GROUP,TICK_5,SUPERVISOR_STATE_CHANGE
+                priority=0
+                startsecs=0
+                buffer_size=1024
+                environment=READINESS_PROBE_CONFIG="{root}/etc/readiness-probe/readiness-probe.conf"
+
+                [program:start]
+                command=sh -c 'exit 3'
+                startsecs=0
+                autorestart=false
+
+                [program:syncd]
+                command=sh -c 'if [ -e {root}/run/killed ]; then exec sleep 100000; fi; touch {root}/run/killed; sleep 2; kill -KILL $$'
+
+                """,
+            config: "[programs]\ncritical = syncd\n",
+            ready: [("start", "EXITED")],
+            readyWhen: { env in
+                Command.run([TestPaths.binary, "run"], environment: env.environment).stdout.contains("restarted by supervisord, now RUNNING")
+                    && Command.run([TestPaths.binary, "run", "--cached"], environment: env.environment).stdout.contains("now RUNNING")
+            }),
+        DocFixture(
+            name: "critical-typo",
+            about: "SONiC layout: syncd and the group swss (orchagent, portsyncd) RUNNING; /etc/supervisor/critical_processes "
+                + "names program:syncdd (a typo) and group:swss",
+            supervisord: startExited0 + """
+                [program:syncd]
+                command=sleep 100000
+
+                [group:swss]
+                programs=orchagent,portsyncd
+
+                [program:orchagent]
+                command=sleep 100000
+
+                [program:portsyncd]
+                command=sleep 100000
+
+                """,
+            config: "[programs]\ncritical_file = {root}/etc/supervisor/critical_processes\n",
+            files: [DocFile("etc/supervisor/critical_processes", "program:syncdd\ngroup:swss\n")],
+            ready: [("start", "EXITED"), ("syncd", "RUNNING"), ("swss:orchagent", "RUNNING"), ("swss:portsyncd", "RUNNING")]),
         DocFixture(
             name: "bad-hooks",
             about: "start exited 0; [hook:selftest] is a mode-644 script; hooks.d has a script without #!, one with "

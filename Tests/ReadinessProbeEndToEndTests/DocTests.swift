@@ -220,7 +220,7 @@ enum DocText {
     }
 }
 
-@Suite(.serialized) struct DocTests {
+@Suite struct DocTests {
     static let blocks = DocFiles.blocks()
 
     /// Each console block, run as its marker says.
@@ -321,7 +321,7 @@ enum DocRunner {
         let path = try env.dir.write("doctest.sh", script)
         var environment = env.environment
         let bin = TestPaths.binary
-        environment["PATH"] = String(bin[..<bin.lastIndex(of: "/")!]) + ":" + TestPaths.packageRoot + "/.venv/bin:"
+        environment["PATH"] = env.root + "/usr/local/bin:" + String(bin[..<bin.lastIndex(of: "/")!]) + ":" + TestPaths.packageRoot + "/.venv/bin:"
             + (Platform.environment("PATH") ?? "/usr/bin:/bin")
         let r = Command.run(["timeout", "-k", "5", "\(env.timeoutSeconds)", "bash", path], environment: environment)
         if r.status == 124 || r.status == 137 {

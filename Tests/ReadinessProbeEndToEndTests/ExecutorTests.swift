@@ -117,7 +117,7 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
         s.supervisor.serverURL = "unix:///nonexistent/never.sock"
         let r = ProbeRunner.runBlocking(entries, settings: s, supervisor: .given(.success(snapshot)))
         #expect(r.results.map(\.code) == [2, 4])
-        #expect(r.results[1].detail == "program web is not known to supervisord")
+        #expect(r.results[1].detail == "web: no such program in supervisord")
         let failed = ProbeRunner.runBlocking(entries, settings: s, supervisor: .given(.failure(
             SupervisorFailure(code: Codes.noFreshResult, detail: "ledger stale", summary: "stale"))))
         #expect(failed.results.map(\.code) == [11, 11])

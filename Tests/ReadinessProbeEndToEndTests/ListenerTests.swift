@@ -132,6 +132,42 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
         #expect(r.stdout.contains("flaky"))
     }
 
+    /// #17: what a probe says about exits the listener saw. The start program's exit status (an
+    /// EXITED event says only expected or not; the listener asks getProcessInfo once), and a
+    /// critical program killed by SIGKILL and restarted: the signal (from supervisord's log),
+    /// that supervisord restarted it, its state now, and its log file.
+    @Test func exitsSayTheStatusTheSignalAndTheLog() async throws {
+        let rig = try await ListenerRig.start(programs: """
+            [program:start]
+            command=/bin/sh -c 'exit 3'
+            startsecs=0
+            autorestart=false
+
+            [program:syncd]
+            command=sleep 1000
+            startsecs=0
+            stderr_logfile={work}/syncd.err
+            """, probe: "[programs]\ncritical = syncd\n")
+        #expect(await rig.waitForLedger { $0.entry("start")?.exitStatus == 3 }, "\(rig.listenerLog())")
+        #expect(await rig.waitFor("syncd", .running))
+        let pid = try #require(rig.processes().first { $0.name == "syncd" && $0.state == .running }?.pid)
+        kill(Int32(pid), SIGKILL)
+        #expect(await rig.waitForLedger { l in
+            guard let e = l.entry("syncd") else { return false }
+            return e.state == .running && e.pid != pid && (e.failure?.detail.contains("was killed by SIGKILL") ?? false)
+        }, "\(rig.listenerLog())")
+        let r = rig.run(["run", "--config", rig.probeConf])
+        #expect(r.status == 2, "\(r.stdout)")
+        #expect(r.stdout.hasPrefix("not ready (code 2): start: start exited 3 (+1 more failing)\n"), "\(r.stdout)")
+        #expect(r.stdout.contains("program syncd was killed by SIGKILL (pid \(pid)); seen by the event listener; "
+                                  + "restarted by supervisord, now RUNNING (pid "), "\(r.stdout)")
+        #expect(r.stdout.contains("reported for 30s after the exit ([listener] failure_hold); log: \(rig.work.path)/syncd.err\n"), "\(r.stdout)")
+        let programs = rig.run(["run", "--config", rig.probeConf, "--only", "programs"])
+        #expect(programs.status == 4)
+        #expect(programs.stdout.hasPrefix("not ready (code 4): programs: program syncd was killed by SIGKILL\n"), "\(programs.stdout)")
+        #expect(!rig.protocolBroken())
+    }
+
     @Test func utf8LogEventsDoNotDesync() async throws {
         let work = TempDir("chat")
         let script = try work.write("chatty.py", """
@@ -264,6 +300,6 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
         // again (autorestart) but its exit stays reported for failure_hold.
         let events = rig.run(["run", "--config", cachedConf, "--format", "json"])
         #expect(events.status == 4, "\(events.stdout)")
-        #expect(events.stdout.contains("RUNNING again") || events.stdout.contains("exited unexpectedly"))
+        #expect(events.stdout.contains("now RUNNING") || events.stdout.contains("exited"))
     }
 }

@@ -99,9 +99,21 @@ import SupervisorKit
         _ = l.apply(state: .running, name: "syncd", group: "syncd", pid: 6, expected: nil, serial: 12, now: 102, critical: true)
         let hold = Duration.seconds(30)
         let during = l.snapshot(now: 110, hold: hold)
-        #expect(during.processes[0].state == .exited && during.processes[0].description.contains("RUNNING again"))
+        #expect(during.processes[0].state == .exited && during.processes[0].description.contains("restarted by supervisord, now RUNNING (pid 6)"))
         let check = ProgramsCheck(selectors: [.program("syncd")])
         #expect(check.evaluate(during).code == Codes.programNotRunning)
+        #expect(check.evaluate(during).summary == "program syncd exited unexpectedly")
+        #expect(check.evaluate(during).detail == "program syncd exited unexpectedly (pid 5); seen by the event listener; "
+                + "restarted by supervisord, now RUNNING (pid 6); reported for 30s after the exit ([listener] failure_hold)")
+        // What supervisord said afterwards: the cause and the log file (#17).
+        var explained = l
+        let explainedNow = explained.explainExit(namespec: "syncd", serial: 10, exitStatus: nil, cause: "was killed by SIGKILL", logFile: "/var/log/syncd.err")
+        #expect(explainedNow)
+        #expect(check.evaluate(explained.snapshot(now: 110, hold: hold)).detail == "program syncd was killed by SIGKILL (pid 5); "
+                + "seen by the event listener; restarted by supervisord, now RUNNING (pid 6); reported for 30s after the exit "
+                + "([listener] failure_hold); log: /var/log/syncd.err")
+        let olderSerial = explained.explainExit(namespec: "syncd", serial: 9, exitStatus: 1, cause: "exited with status 1", logFile: "/x")
+        #expect(!olderSerial)
         #expect(check.evaluate(l.snapshot(now: 132, hold: hold)).code == 0)
         let early = l.expireFailures(now: 120, hold: hold)
         #expect(!early)
@@ -198,5 +210,29 @@ import SupervisorKit
         #expect(stale.code == Codes.noFreshResult && stale.summary.contains("stale"))
         try Platform.writeFileAtomically(path, Array("{}".utf8))
         #expect(CachedResult.read(path: path, maxAge: .seconds(10), now: 1005).code == Codes.noFreshResult)
+    }
+}
+
+@Suite struct ExitCauseTests {
+    /// The cause comes from the `exited:` line after the spawn of THAT pid (a pid that is a prefix
+    /// of another, an older exit of the same program, and a missing line give nothing wrong).
+    @Test func exitCauseFromSupervisordsLog() {
+        let log = """
+            2026-12-01 09:51:30,001 INFO spawned: 'syncd' with pid 2190
+            2026-12-01 09:51:31,001 WARN exited: syncd (exit status 1; not expected)
+            2026-12-01 09:51:32,001 INFO spawned: 'syncd' with pid 21906
+            2026-12-01 09:51:33,001 INFO success: syncd entered RUNNING state
+            2026-12-01 09:51:40,123 WARN exited: syncd (terminated by SIGKILL; not expected)
+            2026-12-01 09:51:41,001 INFO spawned: 'syncd' with pid 22198
+            2026-12-01 09:51:42,001 INFO spawned: 'web' with pid 300
+            2026-12-01 09:51:43,001 WARN exited: web (terminated by SIGSEGV (core dumped); not expected)
+
+            """
+        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 21906) == "was killed by SIGKILL")
+        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 2190) == "exited with status 1")
+        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 22198) == nil)
+        #expect(Ledger.exitCause(log: log, name: "web", pid: 300) == "was killed by SIGSEGV (core dumped)")
+        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 0) == nil)
+        #expect(Ledger.exitCause(log: "", name: "syncd", pid: 21906) == nil)
     }
 }

@@ -16,6 +16,8 @@ struct ProgramsCheck: Check {
     var watchdog: Duration? = .seconds(30)
     /// `[program:NAME]` sections: a notify program's own watchdog period and `on_watchdog`.
     var programWatchdogs: [ProgramWatchdog] = []
+    /// Where each selector was written, by index (`FILE:LINE: program:syncd`), for messages; may be shorter.
+    var origins: [String] = []
 
     init(selectors: [Selector], startProgram: String = "start", notify: [Selector] = [], watchdog: Duration? = .seconds(30)) {
         self.selectors = selectors
@@ -34,15 +36,20 @@ struct ProgramsCheck: Check {
         make: { (input) throws(ConfigError) -> [CheckEntry] in
             guard let s = input.sections.first else { return [] }
             var selectors: [Selector] = []
+            var origins: [String] = []
             if let e = s.entry("critical") {
                 for item in e.value.split(whereSeparator: { $0 == "," || $0 == "\n" }) {
                     let t = item.trimmingASCIIWhitespace()
                     if t.isEmpty { continue }
                     selectors.append(try parseSelector(t, at: e.location))
+                    origins.append("\(e.location): \(t)")
                 }
             }
             if let e = s.entry("critical_file"), !e.value.isEmpty {
-                selectors += try readCriticalFile(e.value, at: e.location)
+                for (sel, origin) in try readCriticalFile(e.value, at: e.location) {
+                    selectors.append(sel)
+                    origins.append(origin)
+                }
             }
             var notify: [Selector] = []
             if let e = s.entry("notify") {
@@ -66,6 +73,7 @@ struct ProgramsCheck: Check {
             let common = try CommonCheckOptions(s)
             var check = ProgramsCheck(selectors: selectors, startProgram: start, notify: notify, watchdog: watchdog)
             check.programWatchdogs = programWatchdogs
+            check.origins = origins
             return [CheckEntry(name: "programs", kind: "supervisor-programs", severity: common.severity,
                                timeout: common.timeout, liveness: common.liveness, origin: s.location.description,
                                check: check)]
@@ -85,12 +93,13 @@ struct ProgramsCheck: Check {
 
     /// Reads SONiC's critical_processes format: `program:NAME` or `group:NAME` per line;
     /// blank lines and `#` comments are skipped; anything else is an error with file:line.
-    static func readCriticalFile(_ path: String, at loc: FileLocation?) throws(ConfigError) -> [Selector] {
+    /// Each selector comes with where it was written (`FILE:LINE: program:NAME`).
+    static func readCriticalFile(_ path: String, at loc: FileLocation?) throws(ConfigError) -> [(Selector, String)] {
         let text: String
         do { text = String(decoding: try SafeFile.readTrusted(path, limit: 1 << 20), as: UTF8.self) } catch {
             throw ConfigError("critical_file \(path): \(error.path == path ? error.because : error.description)", at: loc)
         }
-        var out: [Selector] = []
+        var out: [(Selector, String)] = []
         var n = 0
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             n += 1
@@ -104,8 +113,8 @@ struct ProgramsCheck: Check {
             let value = line[line.index(after: colon)...].trimmingASCIIWhitespace()
             if value.isEmpty || value.contains(" ") { throw ConfigError("bad name in \"\(line)\"", at: here) }
             switch key {
-            case "program": out.append(.program(value))
-            case "group": out.append(.group(value))
+            case "program": out.append((.program(value), "\(here): \(line)"))
+            case "group": out.append((.group(value), "\(here): \(line)"))
             default: throw ConfigError("unknown key \"\(key)\" (expected program or group)", at: here)
             }
         }
@@ -140,21 +149,36 @@ struct ProgramsCheck: Check {
     /// The verdict for a snapshot, kept pure for tests.
     func evaluate(_ snapshot: SupervisorSnapshot, now: Double? = nil) -> CheckOutcome {
         var critical: [SupervisorProcess] = []
-        var missing: [String] = []
+        var problems: [(String, String)] = []
         func add(_ p: SupervisorProcess) { if !critical.contains(p) { critical.append(p) } }
-        for sel in selectors {
+        for (i, sel) in selectors.enumerated() {
             let matches = snapshot.processes.filter {
                 sel.matches(name: $0.name, group: $0.group, namespec: $0.namespec, startProgram: startProgram,
                             isListenerGroup: { snapshot.listenerGroups.contains($0) })
             }
-            if matches.isEmpty, sel != .all { missing.append(sel.description) }
+            if matches.isEmpty, sel != .all { problems.append(Self.missing(sel, origin: i < origins.count ? origins[i] : nil, in: snapshot)) }
             matches.forEach(add)
         }
-        var problems: [(String, String)] = missing.map { ($0, "program \($0) is not known to supervisord") }
         for p in critical where p.state != .running {
+            // The event listener's record of an unexpected exit (Ledger.process): it says what
+            // happened, what supervisord did since, and where the program's log is. The first
+            // line keeps what happened without the pid (it must be stable).
+            if p.exitExpected == false || p.state == .fatal, p.description.hasPrefix("critical program \(p.namespec) ") {
+                let d = String(p.description.dropFirst("critical ".count))
+                var what = d.prefix { $0 != ";" }
+                if let r = what.firstRange(of: " (pid ") { what = what[..<r.lowerBound] }
+                problems.append((String(what), d))
+                continue
+            }
             var d = "program \(p.namespec) is \(p.state.name)"
             let why = p.state == .backoff || p.state == .fatal ? (p.spawnError.isEmpty ? p.description : p.spawnError) : p.description
-            if !why.isEmpty { d += " (\(why))" }
+            var facts = why.isEmpty ? [] : [why]
+            // After an exit or a failed start, the program's own log says why: where it is, and the status.
+            if p.state == .exited, let s = p.exitStatus, p.exitExpected == nil {
+                facts.append(s < 0 ? "killed by a signal" : "exit status \(s)")
+            }
+            if p.state == .exited || p.state == .backoff || p.state == .fatal, !p.logFile.isEmpty { facts.append("log: \(p.logFile)") }
+            if !facts.isEmpty { d += " (\(facts.joined(separator: "; ")))" }
             problems.append(("program \(p.namespec) is \(p.state.name)", d))
         }
         if problems.isEmpty {
@@ -170,6 +194,60 @@ struct ProgramsCheck: Check {
 }
 
 extension ProgramsCheck {
+    /// A critical program or group that supervisord does not have: where it was written, and the
+    /// closest name supervisord has (a typo in a critical_processes file is the usual cause).
+    /// Returns (summary, detail).
+    static func missing(_ sel: Selector, origin: String?, in snapshot: SupervisorSnapshot) -> (String, String) {
+        let isListener = { (g: String) in snapshot.listenerGroups.contains(g) }
+        let processes = snapshot.processes.filter { !isListener($0.group) }
+        let what: String, wanted: String, candidates: [String]
+        switch sel {
+        case .group(let g):
+            what = "group"; wanted = g
+            var groups: [String] = []
+            for p in processes where !groups.contains(p.group) { groups.append(p.group) }
+            candidates = groups
+        default:
+            what = "program"; wanted = sel.description
+            candidates = processes.map { wanted.contains(":") ? $0.namespec : $0.name }
+        }
+        var summary = "no such \(what) \(wanted)"
+        var detail = "\(origin ?? sel.description): no such \(what) in supervisord"
+        if let m = closest(to: wanted, in: candidates) {
+            summary += " (did you mean \(m)?)"
+            detail += " (did you mean \(m)?)"
+        }
+        return (summary, detail)
+    }
+
+    /// The candidate nearest to `name` by edit distance, if it is near enough to be a typo
+    /// (at most 1 edit for short names, a third of the name's length for longer ones, at most 3).
+    static func closest(to name: String, in candidates: [String]) -> String? {
+        let a = Array(name.utf8)
+        let limit = min(3, max(1, a.count / 3))
+        var best: (String, Int)? = nil
+        for c in candidates where c != name {
+            let d = editDistance(a, Array(c.utf8))
+            if d <= limit && d < (best?.1 ?? Int.max) { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    /// Levenshtein distance (insertions, deletions, substitutions), two rows.
+    static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            cur[0] = i
+            for j in 1...b.count {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&prev, &cur)
+        }
+        return prev[b.count]
+    }
+
     /// The RUNNING processes of `critical` that `notify` selects.
     func notifyPrograms(_ critical: [SupervisorProcess]) -> [SupervisorProcess] {
         critical.filter { p in

@@ -67,6 +67,9 @@ struct StartCheck: Check, Equatable {
         return evaluate(p, source: snapshot.source)
     }
 
+    /// `; log: PATH` when the source names the program's log (XML-RPC does): where to read why it failed.
+    static func log(_ p: SupervisorProcess) -> String { p.logFile.isEmpty ? "" : "; log: \(p.logFile)" }
+
     /// The verdict for one process, kept pure for tests.
     func evaluate(_ p: SupervisorProcess, source: String) -> CheckOutcome {
         let name = p.namespec
@@ -74,7 +77,7 @@ struct StartCheck: Check, Equatable {
         case .exited:
             if let status = p.exitStatus {
                 if exitCodes.contains(status) { return .pass("\(name) exited \(status)") }
-                return .fail(Codes.startNotDone, "\(name) exited \(status)", summary: "\(name) exited \(status)")
+                return .fail(Codes.startNotDone, "\(name) exited \(status)" + Self.log(p), summary: "\(name) exited \(status)")
             }
             if let expected = p.exitExpected {
                 if expected { return .pass("\(name) exited with an expected status (event listener)") }
@@ -92,7 +95,7 @@ struct StartCheck: Check, Equatable {
             return .fail(Codes.startNotDone, detail, summary: "\(name) is still running")
         case .backoff, .fatal:
             let why = p.spawnError.isEmpty ? p.description : p.spawnError
-            return .fail(Codes.startNotDone, "\(name) is \(p.state.name)" + (why.isEmpty ? "" : ": \(why)"),
+            return .fail(Codes.startNotDone, "\(name) is \(p.state.name)" + (why.isEmpty ? "" : ": \(why)") + Self.log(p),
                          summary: "\(name) is \(p.state.name)")
         case .stopped:
             let never = p.description == "Not started"

@@ -25,6 +25,10 @@ final class EventListener {
     /// Set by an event that needs a fresh getAllProcessInfo (group added, serial regression);
     /// the seed runs after the event is answered.
     var reseedWanted = false
+    /// Exits of the start program and unexpected exits of critical programs (namespec, pid,
+    /// serial), whose exit status, cause and log file are asked of supervisord after the event
+    /// is answered (an event says only expected or not).
+    var exitsToExplain: [(namespec: String, name: String, pid: Int, serial: Int)] = []
     var dirty = false
     var lastWrite: Double = 0
     var terminateRequested = false
@@ -218,7 +222,12 @@ final class EventListener {
             writeLedger()
             files.supervisordState(ledger.supervisordState)
         }
-        if reseedWanted && after == nil { return { [self] in reseed() } }
+        if after == nil && (reseedWanted || !exitsToExplain.isEmpty) {
+            return { [self] in
+                if reseedWanted { reseed() }
+                explainExits()
+            }
+        }
         return after
     }
 
@@ -258,6 +267,42 @@ final class EventListener {
         writeLedger()
     }
 
+    /// One round trip after exit events: getProcessInfo of each exited program (its exit status
+    /// while it is still EXITED, and its log file) and the tail of supervisord's log (which signal
+    /// killed it: XML-RPC says only -1). The ledger is written if that added anything.
+    func explainExits() {
+        let wanted = exitsToExplain
+        exitsToExplain = []
+        guard !wanted.isEmpty else { return }
+        let deadline = Deadline.after(rpcTimeout)
+        var calls: [(method: String, params: [XMLRPCValue])] = wanted.map { ("supervisor.getProcessInfo", [.string($0.namespec)]) }
+        calls.append(("supervisor.readLog", [.int(-65536), .int(0)]))
+        let results: [Result<XMLRPCValue, SupervisorError>]
+        do throws(SupervisorError) {
+            results = try SupervisorClient(location: try SupervisorView.locate(settings)).multicall(calls, deadline: deadline)
+        } catch {
+            log("warn: cannot ask supervisord why \(wanted.map(\.namespec).joined(separator: ", ")) exited: \(error)")
+            return
+        }
+        let mainLog = (try? results[wanted.count].get())?.stringValue ?? ""
+        var changed = false
+        for (i, w) in wanted.enumerated() {
+            guard case .success(let v) = results[i], let info = v.structValue else { continue }
+            let exited = info["statename"]?.stringValue == "EXITED"
+            let status = exited ? info["exitstatus"]?.intValue : nil
+            var cause = Ledger.exitCause(log: mainLog, name: w.name, pid: w.pid)
+            if cause == nil, let status { cause = status < 0 ? "was killed by a signal" : "exited with status \(status)" }
+            var logFile = info["stderr_logfile"]?.stringValue ?? ""
+            if logFile.isEmpty { logFile = info["stdout_logfile"]?.stringValue ?? "" }
+            if ledger.explainExit(namespec: w.namespec, serial: w.serial, exitStatus: status.flatMap { $0 >= 0 ? $0 : nil },
+                                  cause: cause, logFile: logFile) {
+                changed = true
+                log("\(w.namespec) (pid \(w.pid)): \(cause ?? "exit cause unknown")" + (logFile.isEmpty ? "" : "; log: \(logFile)"))
+            }
+        }
+        if changed { writeLedger() }
+    }
+
     func processState(_ event: SupervisorEvent, stateName: String) {
         let payload: EventPayload
         do { payload = try event.parsedPayload() } catch {
@@ -278,6 +323,9 @@ final class EventListener {
                                         critical: isCritical) else { return }
         dirty = true
         let isStart = startProgram.map { $0 == pname || $0 == change.namespec } ?? false
+        if (state == .exited && isStart) || ((state == .exited || state == .fatal) && change.newFailure != nil) {
+            exitsToExplain.append((change.namespec, pname, payload["pid"].flatMap { Int($0) } ?? 0, event.header.serial))
+        }
         log("\(change.namespec) \(state.name)" + (expected.map { $0 ? " (expected)" : " (unexpected)" } ?? "")
             + " serial \(event.header.serial)")
         recordProgram(change, pid: payload["pid"].flatMap { Int($0) }, expected: state == .exited ? expected : nil, now: now)

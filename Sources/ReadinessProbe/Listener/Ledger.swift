@@ -71,9 +71,16 @@ struct LedgerEntry: Sendable, Equatable {
     /// (EXITED/FATAL) with the listener's explanation, so the programs check gives code 4.
     func process(now: Double, hold: Duration) -> SupervisorProcess {
         if let f = failure, failureActive(now: now, hold: hold) {
-            var desc = f.detail
-            if state == .running { desc += "; RUNNING again (pid \(pid)), reported for \(DurationText.format(hold)) after the exit" }
-            else if state != f.state { desc += "; now \(state.name)" }
+            // "critical program X <what> (pid N); seen by the event listener[; log: PATH]": what
+            // supervisord did since goes before the log file, which is the last thing to read.
+            var desc = f.detail, log = ""
+            if let r = desc.firstRange(of: "; log: ") { log = String(desc[r.lowerBound...]); desc = String(desc[..<r.lowerBound]) }
+            if state == .running {
+                desc += "; restarted by supervisord, now RUNNING (pid \(pid)); reported for \(DurationText.format(hold)) after the exit ([listener] failure_hold)"
+            } else if state == .starting || state == .backoff {
+                desc += "; supervisord is restarting it, now \(state.name)"
+            } else if state != f.state { desc += "; now \(state.name)" }
+            desc += log
             return SupervisorProcess(name: name, group: group, state: f.state, description: desc, spawnError: "",
                                      exitStatus: nil, exitExpected: f.state == .exited ? false : nil, pid: pid)
         }
@@ -251,6 +258,43 @@ struct Ledger: Sendable, Equatable {
         }
         entries[i] = e
         return Change(namespec: e.namespec, state: state, newFailure: recorded)
+    }
+
+    /// What supervisord said after an exit event (`serial`) of `namespec`: its exit status (only
+    /// while the program is still EXITED from that event), the cause (`exited with status 1`,
+    /// `was killed by SIGKILL`) and the program's log file, which go into a failure recorded by
+    /// that event. Returns whether anything changed.
+    mutating func explainExit(namespec: String, serial: Int, exitStatus: Int?, cause: String?, logFile: String?) -> Bool {
+        guard let i = entries.firstIndex(where: { $0.namespec == namespec }) else { return false }
+        var e = entries[i]
+        if let exitStatus, e.serial == serial, e.state == .exited { e.exitStatus = exitStatus }
+        if var f = e.failure, f.serial == serial, f.state == .exited, let cause, f.detail.contains(" exited unexpectedly") {
+            f.detail = f.detail.replacing(" exited unexpectedly", with: " " + cause)
+            if let logFile, !logFile.isEmpty, !f.detail.contains("; log: ") { f.detail += "; log: \(logFile)" }
+            e.failure = f
+        } else if var f = e.failure, f.serial == serial, let logFile, !logFile.isEmpty, !f.detail.contains("; log: ") {
+            f.detail += "; log: \(logFile)"
+            e.failure = f
+        }
+        guard e != entries[i] else { return false }
+        entries[i] = e
+        return true
+    }
+
+    /// The cause of process `name`'s exit with pid `pid`, from the tail of supervisord's main log:
+    /// the first `exited: NAME (...)` line after `spawned: 'NAME' with pid PID` (supervisord
+    /// logs both at level info or above; XML-RPC does not say which signal killed a process).
+    /// `exited with status 1`, `was killed by SIGKILL`, `was killed by SIGSEGV (core dumped)`; nil if not found.
+    static func exitCause(log: String, name: String, pid: Int) -> String? {
+        guard pid > 0, let spawned = log.ranges(of: "spawned: '\(name)' with pid \(pid)\n").last else { return nil }
+        let rest = log[spawned.upperBound...]
+        guard let exited = rest.firstRange(of: "exited: \(name) (") else { return nil }
+        let tail = rest[exited.upperBound...]
+        let end = tail.firstIndex { $0 == ";" || $0 == "\n" } ?? tail.endIndex
+        let what = tail[..<end]
+        if what.hasPrefix("terminated by ") { return "was killed by " + what.dropFirst(14) }
+        if what.hasPrefix("exit status ") { return "exited with status " + what.dropFirst(12) }
+        return nil
     }
 
     /// Drops failures that are over (RUNNING again and past `hold`); returns whether any was dropped.

@@ -7,9 +7,15 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case summary, table, json, verbose
 
     /// The formats for `--help`: "summary (default), table, json or verbose", from the cases.
+    /// A plain loop: `dropLast().joined(separator:)` cost `run` a conformance scan (~130k
+    /// instructions; docs/architecture.md, "The probe path").
     static var choices: String {
-        let names = allCases.map { $0 == .summary ? "\($0.rawValue) (default)" : $0.rawValue }
-        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+        var out = ""
+        for (i, f) in allCases.enumerated() {
+            if i > 0 { out += i == allCases.count - 1 ? " or " : ", " }
+            out += f == .summary ? f.rawValue + " (default)" : f.rawValue
+        }
+        return out
     }
 }
 

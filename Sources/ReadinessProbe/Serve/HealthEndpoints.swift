@@ -28,7 +28,7 @@ struct HealthEndpoints: Sendable {
     /// The aggregate answers already built for the current result (see `ResponseMemo`).
     let memo = ResponseMemo()
     /// The flight recorder's file for /readyz/history (nil: `[history] enabled = false`).
-    public var history: HistoryFile? = nil
+    var history: HistoryFile? = nil
 
     init(cache: HealthCache, checks: [CheckInfo], maxAge: Duration) {
         self.cache = cache
