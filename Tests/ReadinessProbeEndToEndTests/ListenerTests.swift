@@ -16,34 +16,46 @@ final class ListenerRig: @unchecked Sendable {
     var ledgerPath: String { rundir + "/readiness-probe/ledger.json" }
     var resultPath: String { rundir + "/readiness-probe/result.json" }
 
+    /// - programs: the programs beside the listener; `{work}` in a value is the rig's folder.
     /// - work: the folder for the probe config and rundir (a new one if nil; pass another rig's
     ///   to restart "the container" with its rundir kept).
-    /// - listener: more lines for the [eventlistener:readiness] section.
+    /// - listener: more `key=value` lines for the [eventlistener:readiness] section.
     /// - wrapper: runs supervisord (see SupervisordHarness).
-    init(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
+    init(_ programs: SupervisordConfig, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
          listener: String = "", wrapper: [String] = []) throws {
         self.work = work ?? TempDir("lrig")
         let work = self.work
         probeConf = try work.write("probe.conf", "[probe]\nrundir = \(work.path)/run\nhooks_dir =\nsonic_hook =\n" + probe + "\n")
-        harness = try SupervisordHarness(programs: """
-            [eventlistener:readiness]
-            command=\(TestPaths.binary) listen --config \(probeConf)
-            events=\(events)
-            startsecs=0
-            buffer_size=1000
-            \(listener.contains("priority=") ? "" : "priority=1")
-            stderr_logfile={dir}/listener.err
-            \(listener)
+        let more: [(String, String)] = listener.split(separator: "\n").compactMap { (line: Substring) -> (String, String)? in
+            let kv = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+        }
+        let config = SupervisordConfig()
+            .eventListener("readiness", command: "\(TestPaths.binary) listen --config \(probeConf)", events: events,
+                           bufferSize: 1000, priority: more.contains { $0.0 == "priority" } ? nil : 1,
+                           [("stderr_logfile", "{dir}/listener.err")] + more)
+            .raw(programs.text.replacing("{work}", with: work.path))
+        harness = try SupervisordHarness(config, wrapper: wrapper)
+    }
 
-            """ + programs.replacing("{work}", with: work.path), wrapper: wrapper)
+    /// The same with the programs as INI text.
+    convenience init(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
+                     listener: String = "", wrapper: [String] = []) throws {
+        try self.init(SupervisordConfig().raw(programs), probe: probe, events: events, work: work, listener: listener, wrapper: wrapper)
     }
 
     /// Starts the rig on its own thread (supervisord's start-up blocks), not on a cooperative one.
-    static func start(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
+    static func start(_ programs: SupervisordConfig, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
                       listener: String = "", wrapper: [String] = []) async throws -> ListenerRig {
         try await Blocking.run { () -> Result<ListenerRig, any Error> in
-            Result { try ListenerRig(programs: programs, probe: probe, events: events, work: work, listener: listener, wrapper: wrapper) }
+            Result { try ListenerRig(programs, probe: probe, events: events, work: work, listener: listener, wrapper: wrapper) }
         }.get()
+    }
+
+    /// The same with the programs as INI text.
+    static func start(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
+                      listener: String = "", wrapper: [String] = []) async throws -> ListenerRig {
+        try await start(SupervisordConfig().raw(programs), probe: probe, events: events, work: work, listener: listener, wrapper: wrapper)
     }
 
     func ledger() -> Ledger? { (try? Ledger.read(path: ledgerPath)) ?? nil }
@@ -92,21 +104,11 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
 
 @Suite(.timeLimit(.minutes(2))) struct ListenerLiveTests {
     @Test func startRunCrashFatalSequence() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:start]
-            command=/bin/sh -c 'sleep 0.3; exit 0'
-            startsecs=0
-            autorestart=false
-
-            [program:flaky]
-            command=/bin/sh -c 'if [ -e {work}/crashed ]; then exit 1; fi; touch {work}/crashed; sleep 1.5; exit 1'
-            startsecs=1
-            startretries=1
-            autorestart=true
-
-            [program:steady]
-            command=sleep 1000
-            """, probe: "[programs]\ncritical = flaky, steady\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("start", command: "/bin/sh -c 'sleep 0.3; exit 0'", autorestart: false)
+            .program("flaky", command: "/bin/sh -c 'if [ -e {work}/crashed ]; then exit 1; fi; touch {work}/crashed; sleep 1.5; exit 1'",
+                     startsecs: 1, autorestart: true, startretries: 1)
+            .program("steady", command: "sleep 1000", startsecs: nil), probe: "[programs]\ncritical = flaky, steady\n")
         #expect(await rig.waitFor("flaky", .fatal))
         #expect(await poll(timeout: .seconds(10)) { rig.ledgerMatchesSupervisord() }, "\(rig.listenerLog())")
         let l = try #require(rig.ledger())
@@ -182,11 +184,8 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
                 sys.stdout.buffer.flush()
                 time.sleep(0.03)
             """)
-        let rig = try await ListenerRig.start(programs: """
-            [program:chatty]
-            command=python3 \(script)
-            stdout_events_enabled=true
-            """, probe: "[programs]\ncritical = chatty\n", events: "PROCESS_STATE,PROCESS_LOG,TICK_5")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("chatty", command: "python3 \(script)", startsecs: nil, [("stdout_events_enabled", "true")]), probe: "[programs]\ncritical = chatty\n", events: "PROCESS_STATE,PROCESS_LOG,TICK_5")
         // Two TICKs after many log events: the listener is still in step.
         #expect(await rig.waitForLedger { $0.eventsSeen > 100 && $0.tickAt != nil })
         let firstTick = rig.ledger()?.tickAt ?? 0
@@ -200,15 +199,9 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
     }
 
     @Test func killedListenerLosesNothing() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:victim]
-            command=sleep 1000
-            startsecs=1
-            autorestart=true
-
-            [program:steady]
-            command=sleep 1000
-            """, probe: "[programs]\ncritical = victim, steady\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("victim", command: "sleep 1000", startsecs: 1, autorestart: true)
+            .program("steady", command: "sleep 1000", startsecs: nil), probe: "[programs]\ncritical = victim, steady\n")
         #expect(await rig.waitForLedger { l in l.complete && l.entry("victim")?.state == .running && l.entry("steady")?.state == .running })
         let before = try #require(rig.ledger())
         let listenerPID = Int32(before.listenerPID)
@@ -234,17 +227,9 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
     }
 
     @Test func terminateOnCriticalExitOnly() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:crit]
-            command=/bin/sh -c 'while [ ! -e {work}/stop-crit ]; do sleep 0.05; done; exit 1'
-            startsecs=1
-            autorestart=false
-
-            [program:other]
-            command=/bin/sh -c 'while [ ! -e {work}/stop-other ]; do sleep 0.05; done; exit 1'
-            startsecs=1
-            autorestart=false
-            """, probe: "[programs]\ncritical = crit\n[listener]\non_critical_exit = terminate\nrun_checks = false\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("crit", command: "/bin/sh -c 'while [ ! -e {work}/stop-crit ]; do sleep 0.05; done; exit 1'", startsecs: 1, autorestart: false)
+            .program("other", command: "/bin/sh -c 'while [ ! -e {work}/stop-other ]; do sleep 0.05; done; exit 1'", startsecs: 1, autorestart: false), probe: "[programs]\ncritical = crit\n[listener]\non_critical_exit = terminate\nrun_checks = false\n")
         #expect(await rig.waitForLedger { l in l.complete && l.supervisordPID != nil && l.entry("crit")?.state == .running
             && l.entry("other")?.state == .running })
         #expect(rig.ledger()?.supervisordPID == Int(rig.harness.pid))
@@ -258,17 +243,10 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
     }
 
     @Test func cachedResultAfterCriticalExitWithoutSupervisord() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:start]
-            command=/bin/sh -c 'exit 0'
-            startsecs=0
-            autorestart=false
-
-            [program:crit]
-            command=/bin/sh -c 'while [ ! -e {work}/stop ]; do sleep 0.05; done; rm -f {work}/stop; exit 1'
-            startsecs=1
-            autorestart=true
-            """, probe: "[programs]\ncritical = crit\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("start", command: "/bin/sh -c 'exit 0'", autorestart: false)
+            .program("crit", command: "/bin/sh -c 'while [ ! -e {work}/stop ]; do sleep 0.05; done; rm -f {work}/stop; exit 1'",
+                     startsecs: 1, autorestart: true), probe: "[programs]\ncritical = crit\n")
         #expect(await rig.waitForLedger { l in l.complete && l.entry("crit")?.state == .running && l.entry("start")?.state == .exited })
         // The cached result becomes ready on a TICK.
         let ready = await poll(timeout: .seconds(15), every: .milliseconds(100)) {

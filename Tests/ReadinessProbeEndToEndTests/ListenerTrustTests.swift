@@ -45,16 +45,9 @@ let unshareAvailable = geteuid() == 0 && Platform.isExecutable("/usr/bin/unshare
     /// readers stop trusting the ledger at once, so `run` sees a program stopped right after.
     @Test func sigtermClosesTheLedgerAndKillsTheRunInFlight() async throws {
         let work = TempDir("lrig")
-        let rig = try await ListenerRig.start(programs: """
-            [program:start]
-            command=/bin/sh -c 'exit 0'
-            startsecs=0
-            autorestart=false
-
-            [program:crit]
-            command=sleep 1000
-            startsecs=0
-            """, probe: """
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("start", command: "/bin/sh -c 'exit 0'", autorestart: false)
+            .program("crit", command: "sleep 1000"), probe: """
             timeout = 60s
             [programs]
             critical = crit
@@ -71,7 +64,10 @@ let unshareAvailable = geteuid() == 0 && Platform.isExecutable("/usr/bin/unshare
         })
         let hookPIDs = try Platform.readTextFile(work.file("hook.pids")).split(separator: "\n").compactMap { Int($0) }
         #expect(hookPIDs.count == 2 && !hookPIDs.contains(where: isGone))
-        #expect(rig.run(["run", "--config", events]).status == 0)
+        // Ready from the ledger (polled: once seen under load as 4 for a moment, right after the seed).
+        var ready = rig.run(["run", "--config", events])
+        #expect(await poll(timeout: .seconds(20)) { ready = rig.run(["run", "--config", events]); return ready.status == 0 },
+                "\(ready.stdout)\(ready.stderr)")
         let listenerPID = try #require(rig.ledger()).listenerPID
 
         let stop = rig.harness.supervisorctl(["stop", "readiness"])
@@ -97,16 +93,9 @@ let unshareAvailable = geteuid() == 0 && Platform.isExecutable("/usr/bin/unshare
     /// Item 1: the listener SIGKILLed (no chance to close anything), then supervisord: the
     /// cached result and the ledger are not trusted from the moment their writer is gone.
     @Test func killedWritersAreNeverTrusted() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:start]
-            command=/bin/sh -c 'exit 0'
-            startsecs=0
-            autorestart=false
-
-            [program:crit]
-            command=sleep 1000
-            startsecs=0
-            """, probe: "[programs]\ncritical = crit\n", listener: "autorestart=false")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("start", command: "/bin/sh -c 'exit 0'", autorestart: false)
+            .program("crit", command: "sleep 1000"), probe: "[programs]\ncritical = crit\n", listener: "autorestart=false")
         let events = try rig.readerConf("events.conf", source: "events", "[programs]\ncritical = crit\n")
         let auto = try rig.readerConf("auto.conf", source: "auto", "[programs]\ncritical = crit\n")
         #expect(await rig.waitForLedger { l in l.complete && l.entry("crit")?.state == .running && l.entry("start")?.state == .exited })
@@ -141,13 +130,9 @@ let unshareAvailable = geteuid() == 0 && Platform.isExecutable("/usr/bin/unshare
     /// Item 3: `supervisorctl update` removes and adds groups; the ledger follows, so
     /// `critical = *` gives the same verdict from the ledger as from XML-RPC.
     @Test func groupsRemovedAndAddedFollowSupervisord() async throws {
-        let b = "[program:b]\ncommand=sleep 1000\nautostart=false\n"
-        let rig = try await ListenerRig.start(programs: """
-            [program:a]
-            command=sleep 1000
-            startsecs=0
-
-            """ + b, probe: "[programs]\ncritical = *\n", events: "PROCESS_STATE,PROCESS_GROUP,TICK_5")
+        // b's section as text: the test edits supervisord's config file by replacing it.
+        let b = SupervisordConfig().program("b", command: "sleep 1000", startsecs: nil, autostart: false).text
+        let rig = try await ListenerRig.start(SupervisordConfig().program("a", command: "sleep 1000").raw(b), probe: "[programs]\ncritical = *\n", events: "PROCESS_STATE,PROCESS_GROUP,TICK_5")
         let events = try rig.readerConf("events.conf", source: "events", "[programs]\ncritical = *\n")
         let xmlrpc = try rig.readerConf("xmlrpc.conf", source: "xmlrpc", "[programs]\ncritical = *\n")
         #expect(await rig.waitForLedger { l in l.complete && l.entry("a")?.state == .running && l.entry("b")?.state == .stopped })
@@ -165,7 +150,7 @@ let unshareAvailable = geteuid() == 0 && Platform.isExecutable("/usr/bin/unshare
         #expect(afterRemove.status == 0, "\(afterRemove.stdout)")
 
         // c is added, never started: XML-RPC says STOPPED (4); the ledger must know c too.
-        try rig.harness.dir.write("supervisord.conf", conf.replacing(b, with: "[program:c]\ncommand=sleep 1000\nautostart=false\n"))
+        try rig.harness.dir.write("supervisord.conf", conf.replacing(b, with: SupervisordConfig().program("c", command: "sleep 1000", startsecs: nil, autostart: false).text))
         #expect(rig.harness.supervisorctl(["update"]).status == 0)
         #expect(rig.run(["run", "--config", xmlrpc]).status == 4)
         #expect(await rig.waitForLedger(timeout: .seconds(10)) { $0.complete && $0.entry("c")?.state == .stopped }, "\(rig.listenerLog())")
@@ -186,13 +171,8 @@ let unshareAvailable = geteuid() == 0 && Platform.isExecutable("/usr/bin/unshare
         // The listener starts last (priority 1000), so its seed already sees crit RUNNING.
         let listener = "priority=1000"
         // Phase A: crit restarted over and over pushes the serials up (4 events a restart).
-        let a = try await ListenerRig.start(programs: """
-            [program:crit]
-            command=sleep 1000
-            startsecs=0
-            autorestart=false
-            stopwaitsecs=2
-            """, probe: probe, work: work, listener: listener, wrapper: wrapper)
+        let a = try await ListenerRig.start(SupervisordConfig()
+            .program("crit", command: "sleep 1000", autorestart: false, stopwaitsecs: 2), probe: probe, work: work, listener: listener, wrapper: wrapper)
         let nsPIDA = try #require(childPIDs(a.harness.pid).first)
         #expect(await a.waitForLedger { $0.complete && $0.entry("crit")?.state == .running }, "\(a.listenerLog())")
         for _ in 0..<16 { _ = a.harness.supervisorctl(["restart", "crit"]) }
@@ -207,12 +187,8 @@ let unshareAvailable = geteuid() == 0 && Platform.isExecutable("/usr/bin/unshare
         // not: either way the old ledger names pid 1 and its entries.
 
         // Phase B: the same rundir, a new supervisord that is pid 1 again.
-        let b = try await ListenerRig.start(programs: """
-            [program:crit]
-            command=sleep 1000
-            startsecs=0
-            autorestart=false
-            """, probe: probe, work: work, listener: listener, wrapper: wrapper)
+        let b = try await ListenerRig.start(SupervisordConfig()
+            .program("crit", command: "sleep 1000", autorestart: false), probe: probe, work: work, listener: listener, wrapper: wrapper)
         let nsPIDB = try #require(childPIDs(b.harness.pid).first)
         defer { kill(nsPIDB, SIGKILL) }
         #expect(await b.waitForLedger { $0.complete && ($0.seededAt ?? 0) > (old.seededAt ?? 0) && $0.entry("crit")?.state == .running },

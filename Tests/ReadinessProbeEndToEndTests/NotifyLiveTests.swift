@@ -233,6 +233,8 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
         // Both helpers exited 0: the barrier fd was closed by the listener (else systemd-notify fails after 5 s).
         #expect(await poll { ((try? Platform.readTextFile(rig.work.file("shelly.out"))) ?? "").contains("systemd-notify exit 0") })
         #expect(await poll { ((try? Platform.readTextFile(rig.work.file("rpnotify.out"))) ?? "").contains("notify exit 0") })
+        // The listener writes its counters to the ledger file a moment after it closed the fds: wait for them.
+        #expect(await rig.waitForLedger { ($0.notify?.fdsClosed ?? 0) >= 2 }, "\(String(describing: rig.ledger()?.notify))")
         let l = try #require(rig.ledger())
         #expect((l.notify?.fdsClosed ?? 0) >= 2 && l.notify?.unattributed == 0, "\(String(describing: l.notify))")
         // The senders were children of the programs; the state belongs to the program's pid.

@@ -119,11 +119,12 @@ import SupervisorKit
         #expect(!early)
         let late = l.expireFailures(now: 132, hold: hold)
         #expect(late && l.entries[0].failure == nil)
-        // A non-critical unexpected exit records nothing; an expected exit of a critical one neither.
+        // A non-critical unexpected exit records nothing; an expected exit of a critical one is latched
+        // too (it was down; docs/event-listener.md, "Latching"), but is not unexpected (no terminate).
         let other = l.apply(state: .exited, name: "other", group: "other", pid: 1, expected: false, serial: 13, now: 140, critical: false)
         #expect(other != nil && other?.newFailure == nil)
         let expectedExit = l.apply(state: .exited, name: "syncd", group: "syncd", pid: 6, expected: true, serial: 14, now: 140, critical: true)
-        #expect(expectedExit != nil && expectedExit?.newFailure == nil)
+        #expect(expectedExit?.newFailure != nil && expectedExit?.unexpected == false)
         // An older serial never overwrites a newer one.
         let older = l.apply(state: .running, name: "syncd", group: "syncd", pid: 6, expected: nil, serial: 12, now: 141, critical: true)
         #expect(older == nil && l.entry("syncd")?.state == .exited)

@@ -97,10 +97,12 @@ enum ServeCommand: CLICommand {
         let finished = DispatchSemaphore(value: 0)
         let entries = config.entries, settings = config.settings
         let checker = Task.detached {
+            // failure_threshold / success_threshold: serve keeps each check's streak between runs.
+            var damper = ThresholdDamper()
             var historyFailed = false
             while !Task.isCancelled {
                 let began = ContinuousClock.now
-                let report = await ProbeRunner.run(entries, settings: settings, timeout: timeout)
+                let report = damper.apply(await ProbeRunner.run(entries, settings: settings, timeout: timeout), entries: entries)
                 ProcessRunner.shared.killOrphans()
                 if Task.isCancelled { break }
                 cache.store(report, notify: NotifySummary.take(settings: settings, entries: entries))

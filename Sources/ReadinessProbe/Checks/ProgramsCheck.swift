@@ -16,23 +16,28 @@ struct ProgramsCheck: Check {
     var watchdog: Duration? = .seconds(30)
     /// `[program:NAME]` sections: a notify program's own watchdog period and `on_watchdog`.
     var programWatchdogs: [ProgramWatchdog] = []
+    /// `crash_loop = COUNT/WINDOW` (nil: `off`): code 13 for a critical program that exited COUNT
+    /// times within WINDOW, until it has stayed RUNNING for WINDOW.
+    var crashLoop: CrashLoopRule? = .standard
     /// Where each selector was written, by index (`FILE:LINE: program:syncd`), for messages; may be shorter.
     var origins: [String] = []
 
-    init(selectors: [Selector], startProgram: String = "start", notify: [Selector] = [], watchdog: Duration? = .seconds(30)) {
+    init(selectors: [Selector], startProgram: String = "start", notify: [Selector] = [], watchdog: Duration? = .seconds(30),
+                crashLoop: CrashLoopRule? = .standard) {
         self.selectors = selectors
         self.startProgram = startProgram
         self.notify = notify
         self.watchdog = watchdog
+        self.crashLoop = crashLoop
         for n in notify where !selectors.contains(n) && !selectors.contains(.all) { self.selectors.append(n) }
     }
 
     static let kind = CheckKind(
         section: "programs", resultKind: "supervisor-programs", order: 20, instance: .forbidden,
-        keys: ["critical", "critical_file", "notify", "watchdog"],
+        keys: ["critical", "critical_file", "notify", "watchdog", "crash_loop"],
         codes: [0, Codes.programNotRunning, Codes.supervisorUnavailable, Codes.checkTimedOut, Codes.deadlineExceeded,
-                Codes.noFreshResult, Codes.programNotReady],
-        about: "every critical program must be RUNNING (and every notify program must have sent READY=1)",
+                Codes.noFreshResult, Codes.programNotReady, Codes.crashLooping],
+        about: "every critical program must be RUNNING, and not crash-looping (and every notify program must have sent READY=1)",
         make: { (input) throws(ConfigError) -> [CheckEntry] in
             guard let s = input.sections.first else { return [] }
             var selectors: [Selector] = []
@@ -68,10 +73,13 @@ struct ProgramsCheck: Check {
                 }
             }
             let programWatchdogs = try ProgramWatchdog.parse(input.document, notify: notify)
+            var crashLoop: CrashLoopRule? = .standard
+            if let e = s.entry("crash_loop") { crashLoop = try CrashLoopRule.parse(e) }
             if selectors.isEmpty && notify.isEmpty { return [] }
             let start = input.document.section("start")?["program"] ?? "start"
             let common = try CommonCheckOptions(s)
-            var check = ProgramsCheck(selectors: selectors, startProgram: start, notify: notify, watchdog: watchdog)
+            var check = ProgramsCheck(selectors: selectors, startProgram: start, notify: notify, watchdog: watchdog,
+                                      crashLoop: crashLoop)
             check.programWatchdogs = programWatchdogs
             check.origins = origins
             return [CheckEntry(name: "programs", kind: "supervisor-programs", severity: common.severity,
@@ -159,6 +167,21 @@ struct ProgramsCheck: Check {
             if matches.isEmpty, sel != .all { problems.append(Self.missing(sel, origin: i < origins.count ? origins[i] : nil, in: snapshot)) }
             matches.forEach(add)
         }
+        let now = now ?? Platform.epochSeconds()
+        // Crash loops first (code 13): more specific than "not RUNNING", and reported while RUNNING too.
+        var loops: [(String, String)] = []
+        if let rule = crashLoop, !snapshot.exits.isEmpty {
+            for p in critical {
+                guard let record = snapshot.exits.first(where: { $0.namespec == p.namespec }),
+                      let why = rule.looping(record, now: now) else { continue }
+                loops.append(("program \(p.namespec) is crash-looping", "program \(p.namespec) is crash-looping: \(why)"))
+            }
+        }
+        if !loops.isEmpty {
+            var detail = loops[0].1
+            if loops.count > 1 { detail += "; also " + loops.dropFirst().map(\.0).joined(separator: ", ") }
+            return .fail(Codes.crashLooping, detail, summary: loops[0].0 + (loops.count > 1 ? " (+\(loops.count - 1) more)" : ""))
+        }
         for p in critical where p.state != .running {
             // The event listener's record of an unexpected exit (Ledger.process): it says what
             // happened, what supervisord did since, and where the program's log is. The first
@@ -182,7 +205,7 @@ struct ProgramsCheck: Check {
             problems.append(("program \(p.namespec) is \(p.state.name)", d))
         }
         if problems.isEmpty {
-            if !notify.isEmpty { return notifyVerdict(snapshot, critical: critical, now: now ?? Platform.epochSeconds()) }
+            if !notify.isEmpty { return notifyVerdict(snapshot, critical: critical, now: now) }
             return .pass("\(critical.count) critical program\(critical.count == 1 ? "" : "s") RUNNING")
         }
         var detail = problems[0].1
@@ -371,5 +394,69 @@ extension WatchedPrograms {
     /// Whether `[program:NAME] on_watchdog = restart` applies to `p`.
     func restartsOnWatchdog(_ p: SupervisorProcess) -> Bool {
         programWatchdogs.first(where: { $0.matches(p) })?.restart ?? false
+    }
+}
+
+/// `[programs] crash_loop = COUNT/WINDOW`: a critical program that exited COUNT times within
+/// WINDOW (EXITED, or BACKOFF: it died before RUNNING) is crash-looping (code 13) until it has
+/// stayed RUNNING for WINDOW. Only the event listener counts exits (docs/event-listener.md).
+struct CrashLoopRule: Sendable, Equatable {
+    var count: Int
+    var window: Duration
+
+    init(count: Int, window: Duration) {
+        self.count = count
+        self.window = window
+    }
+
+    /// The default, `3/60s`.
+    static let standard = CrashLoopRule(count: 3, window: .seconds(60))
+
+    var text: String { "\(count)/\(DurationText.format(window))" }
+
+    /// Seconds with one decimal: `0.2s`, `41.0s`.
+    static func secs(_ x: Double) -> String { Decimal1.format(x, digits: 1, fixed: true) + "s" }
+
+    /// `COUNT/WINDOW` (COUNT 1-32, WINDOW > 0), or `off` (nil).
+    static func parse(_ e: INIEntry) throws(ConfigError) -> CrashLoopRule? {
+        let v = e.value.trimmingASCIIWhitespace()
+        if ["off", "false", "no", "0"].contains(v.lowercased()) { return nil }
+        let bad = "crash_loop must be COUNT/WINDOW such as 3/60s (COUNT from 1 to \(LedgerEntry.maxExits)), or off; not \"\(e.value)\""
+        guard let slash = v.firstIndex(of: "/"), let n = Int(v[..<slash].trimmingASCIIWhitespace()),
+              (1...LedgerEntry.maxExits).contains(n) else { throw ConfigError(bad, at: e.location) }
+        let w: Duration
+        do { w = try DurationText.parse(String(v[v.index(after: slash)...]).trimmingASCIIWhitespace()) } catch {
+            throw ConfigError(bad + ": \(error)", at: e.location)
+        }
+        if w <= .zero { throw ConfigError(bad + ": the window must be greater than 0", at: e.location) }
+        return CrashLoopRule(count: n, window: w)
+    }
+
+    /// Why the program is crash-looping now, or nil. A loop is `count` exits within `window`; it
+    /// ends when the program has been RUNNING for `window` since, or when it is FATAL (supervisord
+    /// gave up: code 4, the state says it) or STOPPED (an operator stopped it).
+    func looping(_ r: ProgramExits, now: Double) -> String? {
+        if r.state == .fatal || r.state == .stopped || r.state == .stopping { return nil }
+        let w = window.secondsDouble
+        if let since = r.runningSince, now - since >= w { return nil }
+        guard r.exits.count >= count else { return nil }
+        // The latest loop: `count` consecutive exits that span at most the window.
+        var end: Int? = nil
+        for i in stride(from: r.exits.count - 1, through: count - 1, by: -1) where r.exits[i] - r.exits[i - count + 1] <= w {
+            end = i
+            break
+        }
+        guard let end else { return nil }
+        let recent = r.exits.filter { now - $0 <= w }.count
+        let last = CrashLoopRule.secs(max(0, now - r.exits[r.exits.count - 1]))
+        var why = recent >= count
+            ? "it exited \(recent) times in the last \(DurationText.format(window)) (the last \(last) ago)"
+            : "it exited \(count) times within \(CrashLoopRule.secs(r.exits[end] - r.exits[end - count + 1])) (the last \(last) ago)"
+        if let since = r.runningSince {
+            why += "; RUNNING again for \(CrashLoopRule.secs(max(0, now - since))), reported until RUNNING for \(DurationText.format(window))"
+        } else {
+            why += "; now \(r.state.name)"
+        }
+        return why + " (crash_loop = \(text); seen by the event listener)"
     }
 }

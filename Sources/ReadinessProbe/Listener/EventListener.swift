@@ -335,7 +335,7 @@ final class EventListener {
         }
         if let failure = change.newFailure {
             log("CRITICAL: \(failure.detail)")
-            if settings.listener.onCriticalExit == .terminate { terminateSupervisord(because: failure.detail) }
+            if settings.listener.onCriticalExit == .terminate && change.unexpected { terminateSupervisord(because: failure.detail) }
         }
         if isCritical || isStart || now - lastWrite >= coalesce { writeLedger(now: now) }
     }
@@ -515,6 +515,8 @@ final class BackgroundChecks: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let historyFailed = Atomic<Bool>(false)
     private let current = Mutex<RunControl?>(nil)
+    /// failure_threshold / success_threshold: the cached result keeps each check's streak between TICKs.
+    private let damper = Mutex(ThresholdDamper())
 
     func start(_ listener: EventListener) {
         if stopped.load(ordering: .acquiring) { return }
@@ -531,8 +533,9 @@ final class BackgroundChecks: Sendable {
             let control = RunControl()
             current.withLock { $0 = control }
             if stopped.load(ordering: .acquiring) { control.stop() }
-            let report = ProbeRunner.runBlocking(entries, settings: settings, supervisor: seeded.map { .given($0) } ?? .fetch,
-                                                 control: control)
+            let raw = ProbeRunner.runBlocking(entries, settings: settings, supervisor: seeded.map { .given($0) } ?? .fetch,
+                                              control: control)
+            let report = damper.withLock { $0.apply(raw, entries: entries) }
             current.withLock { $0 = nil }
             do { try files.writeResult(report) } catch { log("error: cannot write the cached result: \(error)") }
             if settings.history.enabled && !stopped.load(ordering: .acquiring) {

@@ -41,6 +41,13 @@ struct LedgerEntry: Sendable, Equatable {
     var failure: LedgerFailure?
     /// sd_notify messages since the program's current start (Notify/, docs/notify.md).
     var notify: NotifyState? = nil
+    /// Epoch seconds of the program's recent exits, oldest first (at most `maxExits`): every
+    /// PROCESS_STATE_EXITED (it left RUNNING) and every BACKOFF (it died before reaching it). An
+    /// operator's stop (STOPPED) clears them. The programs check reads them for crash loops (code 13).
+    var exits: [Double] = []
+
+    /// How many exits an entry keeps (`[programs] crash_loop` counts up to this many).
+    static let maxExits = 32
 
     init(name: String, group: String, state: ProcessState, pid: Int = 0, expected: Bool? = nil,
                 exitStatus: Int? = nil, spawnError: String = "", changedAt: Double, serial: Int = -1,
@@ -65,6 +72,12 @@ struct LedgerEntry: Sendable, Equatable {
     func failureActive(now: Double, hold: Duration) -> Bool {
         guard let f = failure else { return false }
         return state != .running || now - f.at < hold.secondsDouble
+    }
+
+    /// The program's exits as the checks see them (nil: none recorded).
+    func exitRecord() -> ProgramExits? {
+        if exits.isEmpty { return nil }
+        return ProgramExits(namespec: namespec, state: state, runningSince: state == .running ? changedAt : nil, exits: exits)
     }
 
     /// The process as the checks see it. An active failure shows as the failing state
@@ -93,7 +106,7 @@ struct LedgerEntry: Sendable, Equatable {
 struct Ledger: Sendable, Equatable {
     static let format = "readiness-probe-ledger/1"
     /// The version id of the file's shape: docs/schema/ledger.schema.json (`format` stays for older readers).
-    static let schema = "readiness-probe/ledger/2"
+    static let schema = "readiness-probe/ledger/3"
 
     var entries: [LedgerEntry] = []
     /// Epoch seconds of the last write (set by `encode`); readers judge freshness by it.
@@ -180,6 +193,7 @@ struct Ledger: Sendable, Equatable {
                                 exitStatus: p.exitStatus, spawnError: p.spawnError, changedAt: now)
             if let old = index(name: p.name, group: p.group) {
                 e.failure = entries[old].failure
+                e.exits = entries[old].exits
                 if let n = entries[old].notify, n.pid == p.pid, p.pid > 0 { e.notify = n }
                 if entries[old].state == p.state {
                     e.expected = entries[old].expected
@@ -200,6 +214,9 @@ struct Ledger: Sendable, Equatable {
         var state: ProcessState
         /// A failure that this event recorded (the program must be critical).
         var newFailure: LedgerFailure?
+        /// The failure is an unexpected exit or FATAL: what `on_critical_exit = terminate` acts on
+        /// (an expected exit or a BACKOFF is latched, but never stops supervisord).
+        var unexpected: Bool = false
     }
 
     /// Applies `PROCESS_STATE_<STATE>` for one process. `critical` says whether the program is
@@ -238,6 +255,13 @@ struct Ledger: Sendable, Equatable {
             else { keep = isAlive(n.pid) }
             if !keep { e.notify = nil }
         }
+        if state == .exited || state == .backoff {
+            // It left RUNNING (EXITED), or died before reaching it (BACKOFF): a crash loop's steps.
+            if e.exits.count >= LedgerEntry.maxExits { e.exits.removeFirst(e.exits.count - LedgerEntry.maxExits + 1) }
+            e.exits.append(now)
+        } else if state == .stopped {
+            e.exits = []  // stopped on purpose: a later start begins a new count
+        }
         if state == .exited {
             e.expected = expected
             e.exitStatus = nil
@@ -247,17 +271,23 @@ struct Ledger: Sendable, Equatable {
         }
         e.spawnError = state == .fatal ? "Exited too quickly (event listener saw FATAL)" : ""
         var recorded: LedgerFailure? = nil
-        if critical && ((state == .exited && expected == false) || state == .fatal) && e.failure?.serial != serial {
-            let what = state == .fatal
-                ? "entered FATAL (it could not be kept running)"
-                : "exited unexpectedly" + (pid.map { " (pid \($0))" } ?? "")
+        // Latching: every way a critical program goes down is recorded, and reported until it is
+        // RUNNING again and `failure_hold` has passed (docs/event-listener.md, "Latching").
+        if critical && (state == .exited || state == .fatal || state == .backoff) && e.failure?.serial != serial {
+            let what: String
+            switch state {
+            case .fatal: what = "entered FATAL (it could not be kept running)"
+            case .backoff: what = "exited before it was RUNNING (BACKOFF; supervisord retries)"
+            default: what = (expected == false ? "exited unexpectedly" : "exited (an expected exit status)") + (pid.map { " (pid \($0))" } ?? "")
+            }
             let f = LedgerFailure(state: state, at: now, serial: serial,
                                   detail: "critical program \(e.namespec) \(what); seen by the event listener")
             e.failure = f
             recorded = f
         }
         entries[i] = e
-        return Change(namespec: e.namespec, state: state, newFailure: recorded)
+        return Change(namespec: e.namespec, state: state, newFailure: recorded,
+                      unexpected: recorded != nil && (state == .fatal || (state == .exited && expected == false)))
     }
 
     /// What supervisord said after an exit event (`serial`) of `namespec`: its exit status (only
@@ -313,6 +343,7 @@ struct Ledger: Sendable, Equatable {
         var s = SupervisorSnapshot(processes: entries.map { $0.process(now: now, hold: hold) }, source: "events",
                                    listenerGroups: Set(listenerGroups + (pool.map { [$0] } ?? [])))
         s.notify = NotifySnapshot(ledger: self)
+        s.exits = entries.compactMap { $0.exitRecord() }
         return s
     }
 
@@ -332,6 +363,7 @@ struct Ledger: Sendable, Equatable {
                              ("detail", .string(f.detail))])
                 } ?? .null),
                 ("notify", e.notify?.json() ?? .null),
+                ("exits", .array(e.exits.map { num($0) })),
             ])
         }
         return .object([
@@ -404,6 +436,8 @@ struct Ledger: Sendable, Equatable {
                                        changedAt: p["changed_at"]?.doubleValue ?? 0, serial: p["serial"]?.intValue ?? -1,
                                        failure: failure))
             entries[entries.count - 1].notify = NotifyState(json: p["notify"])
+            let exits = (p["exits"]?.arrayValue ?? []).compactMap(\.doubleValue)
+            entries[entries.count - 1].exits = Array(exits.suffix(LedgerEntry.maxExits))
         }
     }
 

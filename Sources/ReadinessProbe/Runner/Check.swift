@@ -78,6 +78,9 @@ public struct CheckEntry: Sendable {
     public var origin: String
     /// What runs.
     public var check: any Check
+    /// `failure_threshold` / `success_threshold` of its section (Runner/Thresholds.swift): set by
+    /// the registry for every entry whose origin is a section; used by serve, listen and wait.
+    var thresholds = CheckThresholds.none
 
     /// An entry; `origin` says where it was registered (`file:line`, a path, `built-in default`).
     public init(name: String, kind: String, severity: Severity = .fail, timeout: Duration? = nil,

@@ -34,6 +34,8 @@ public enum Codes {
     static let reportNotAccepted: Int32 = 10
     static let noFreshResult: Int32 = 11
     static let programNotReady: Int32 = 12
+    /// A critical program keeps exiting and being restarted ([programs] crash_loop).
+    static let crashLooping: Int32 = 13
     /// The probe itself could not do its work (bind, write): not a check's verdict.
     static let systemError: Int32 = 14
 
@@ -61,10 +63,11 @@ public enum Codes {
         CodeInfo(range: 10...10, name: "report-not-accepted",
                  meaning: "report kuberhealthy: the report could not be delivered or was refused (400, 410 Gone, retries exhausted before the deadline)."),
         CodeInfo(range: 11...11, name: "no-fresh-result",
-                 meaning: "run --cached, serve: no result yet, or the cached result or the listener's ledger is older than its max age. Never read as ready."),
+                 meaning: "run --cached, serve: no result yet, or the cached result or the listener's ledger is older than its max age. Never read as ready. Also a check with success_threshold that has not yet passed that many times in a row since serve, listen or wait started."),
         CodeInfo(range: 12...12, name: "program-not-ready",
                  meaning: "A notify program is RUNNING but not ready: no READY=1 since its start, RELOADING=1 or STOPPING=1 sent, its watchdog expired or was triggered, or no notify socket. The detail has its last STATUS= and how long it has waited (docs/notify.md)."),
-        CodeInfo(range: 13...13, name: "reserved", meaning: "Reserved for the framework."),
+        CodeInfo(range: 13...13, name: "crash-loop",
+                 meaning: "A critical program is crash-looping: it exited (EXITED, or BACKOFF before it was RUNNING) [programs] crash_loop times within its window (default 3/60s), and has not stayed RUNNING for that window since; reported even while it is momentarily RUNNING or STARTING. Counted by the event listener; once supervisord gives up (FATAL) the code is 4."),
         CodeInfo(range: 14...14, name: "system-error",
                  meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted), start its threads (`ulimit -v`) or fit its connections in the open-file limit (`ulimit -n`); `state` could not create, write or remove a state file; `history`/`timeline` found a history file they may not trust (docs/history.md). The message names the address or path and the system error."),
         CodeInfo(range: 15...15, name: "reserved", meaning: "Reserved for the framework."),

@@ -35,7 +35,8 @@ public struct CheckKind: Sendable {
     public var order: Int
     /// Whether its sections take a `:NAME`.
     public var instance: InstanceRule
-    /// Keys its sections accept, besides the common `severity`, `timeout` and `liveness`.
+    /// Keys its sections accept, besides the common `severity`, `timeout`, `liveness`,
+    /// `failure_threshold` and `success_threshold`.
     public var keys: [String]
     /// Codes its checks can produce, for `readiness-probe checks`.
     public var codes: [Int32]
@@ -59,7 +60,7 @@ public struct CheckKind: Sendable {
         self.make = make
     }
 
-    static let commonKeys = ["severity", "timeout", "liveness"]
+    static let commonKeys = ["severity", "timeout", "liveness", "failure_threshold", "success_threshold"]
 }
 
 /// The kinds a configuration can use, by section name. `standard` holds the built-in kinds;
@@ -110,7 +111,14 @@ public struct CheckRegistry: Sendable {
                         at: e.location)
                 }
             }
-            all += try kind.make(CheckKindInput(sections: sections, settings: settings, document: document))
+            var made = try kind.make(CheckKindInput(sections: sections, settings: settings, document: document))
+            // failure_threshold / success_threshold apply to the entries a section made (its location is their origin).
+            for s in sections where s.entry("failure_threshold") != nil || s.entry("success_threshold") != nil {
+                let t = try CheckThresholds(s)
+                let origin = s.location.description
+                for i in made.indices where made[i].origin == origin { made[i].thresholds = t }
+            }
+            all += made
         }
         for (i, e) in all.enumerated() {
             if let prev = all[..<i].first(where: { $0.name == e.name }) {

@@ -24,6 +24,9 @@ public struct SupervisorSnapshot: Sendable, Equatable {
     var listenerGroups: Set<String>
     /// sd_notify state per program (from the listener's ledger; nil for other sources).
     var notify: NotifySnapshot? = nil
+    /// Recent exits per program (from the listener's ledger; empty for other sources, which
+    /// cannot count them): what `[programs] crash_loop` judges.
+    var exits: [ProgramExits] = []
 
     /// A snapshot (tests, `.given` runs); `listenerGroups` are event-listener pools (never critical by `*`).
     public init(processes: [SupervisorProcess], source: String, listenerGroups: Set<String> = []) {
@@ -35,6 +38,24 @@ public struct SupervisorSnapshot: Sendable, Equatable {
     /// A process by `group:name`, or by name.
     public func find(_ name: String) -> SupervisorProcess? {
         processes.first { $0.namespec == name } ?? processes.first { $0.name == name }
+    }
+}
+
+/// A program's recent exits as the event listener counted them (Ledger.swift).
+struct ProgramExits: Sendable, Equatable {
+    var namespec: String
+    /// Its real state now (the snapshot's process may show a latched failure instead).
+    var state: ProcessState
+    /// Epoch seconds since it is RUNNING (nil: not RUNNING).
+    var runningSince: Double?
+    /// Epoch seconds of each exit (EXITED or BACKOFF), oldest first.
+    var exits: [Double]
+
+    init(namespec: String, state: ProcessState, runningSince: Double?, exits: [Double]) {
+        self.namespec = namespec
+        self.state = state
+        self.runningSince = runningSince
+        self.exits = exits
     }
 }
 

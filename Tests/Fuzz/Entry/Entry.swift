@@ -3,7 +3,7 @@
 // written once, in FuzzTargets.all). SwiftPM links executables with `main` aliased to `fuzz_main`,
 // so that is where libFuzzer's driver starts.
 import FuzzTargets
-import Glibc
+@preconcurrency import Glibc
 
 nonisolated(unsafe) var selected: (@Sendable (FuzzInput) -> Void)?
 
