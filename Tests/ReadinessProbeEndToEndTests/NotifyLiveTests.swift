@@ -79,8 +79,6 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
         rig.harness.stop()
     }
 
-    /// systemd-notify (from a child, with BARRIER=1), readiness-probe notify, Python sdnotify; a
-    /// watchdog that stops being fed; STOPPING=1.
     /// A program that says READY=1 at once, before the listener has read its STARTING event
     /// (supervisord queues events while the listener seeds; redis with startsecs=0 does this at
     /// boot): the stale STARTING must not clear what the running pid said. The listener starts
@@ -113,6 +111,83 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
         rig.harness.stop()
     }
 
+    /// `[program:NAME] watchdog` overrides `[programs] watchdog` for one program, and
+    /// `on_watchdog = restart` makes the listener restart it through supervisord (XML-RPC
+    /// stopProcess + startProcess, recorded in the ledger), never more often than once per
+    /// period, even for a program that triggers its watchdog right after every start.
+    @Test func perProgramWatchdogAndRestart() async throws {
+        let bin = TestPaths.binary
+        let env = "environment=NOTIFY_SOCKET=\"{work}/run/readiness-probe/notify.sock\""
+        let rig = try await ListenerRig.start(programs: """
+            [program:dog]
+            command=sh -c 'echo "start $$ $(date +%%s.%%N)" >> {work}/dog.log; \(bin) notify --ready; for i in 1 2 3; do \(bin) notify WATCHDOG=1; sleep 0.2; done; exec sleep 1000'
+            \(env)
+            startsecs=0
+
+            [program:trigger]
+            command=sh -c 'echo "$(date +%%s.%%N)" >> {work}/trigger.log; \(bin) notify --ready; \(bin) notify WATCHDOG=trigger; exec sleep 1000'
+            \(env)
+            startsecs=0
+
+            [program:quiet]
+            command=sh -c '\(bin) notify --ready; echo "notify exit $?" > {work}/quiet.out; \(bin) notify WATCHDOG=1; exec sleep 1000'
+            \(env)
+            startsecs=0
+            """, probe: """
+            [supervisor]
+            source = events
+            [programs]
+            notify = dog, trigger, quiet
+            watchdog = 30s
+            [program:dog]
+            watchdog = 1s
+            on_watchdog = restart
+            [program:trigger]
+            watchdog = 2s
+            on_watchdog = restart
+            [program:quiet]
+            watchdog = 1s
+            """)
+        for p in ["dog", "trigger", "quiet"] { #expect(await rig.waitFor(p, .running)) }
+        // quiet reports the moment it starts, often before the listener has bound the socket:
+        // `notify` waits for it (up to 5 s) rather than losing READY=1.
+        #expect(await poll { ((try? Platform.readTextFile(rig.work.file("quiet.out"))) ?? "").contains("notify exit 0") },
+                "\((try? Platform.readTextFile(rig.work.file("quiet.out"))) ?? "")")
+        // quiet: its own 1 s period (not [programs]' 30 s) expires: 12; nobody restarts it.
+        let conf = try ProbeConfiguration.load(explicitPath: rig.probeConf, environment: [:])
+        var quiet = try #require(conf.entries.compactMap { $0.check as? ProgramsCheck }.first)
+        quiet.selectors = [.program("quiet")]
+        quiet.notify = [.program("quiet")]
+        #expect(await poll(timeout: .seconds(20)) {
+            let v = quiet.verdict(LedgerSource.snapshot(conf.settings), settings: conf.settings)
+            return v.code == Codes.programNotReady && v.detail.contains("quiet: watchdog expired") && v.detail.contains("period 1s")
+        }, "\(quiet.verdict(LedgerSource.snapshot(conf.settings), settings: conf.settings).detail)\n\(rig.listenerLog())")
+        // dog: fed 3 times, then quiet for its 1 s period: restarted (a new pid), and recorded.
+        let firstDog = rig.ledger()?.watchdogRestarts.first { $0.program == "dog" }?.pid ?? rig.ledger()?.entry("dog")?.pid
+        #expect(await rig.waitForLedger { l in
+            l.watchdogRestarts.contains { $0.program == "dog" && $0.result == "restarted" && $0.reason.contains("watchdog expired") }
+        }, "\(rig.listenerLog())")
+        #expect(await poll { ((try? Platform.readTextFile(rig.work.file("dog.log"))) ?? "").split(separator: "\n").count >= 2 })
+        #expect(await rig.waitForLedger { l in l.entry("dog").map { $0.state == .running && $0.pid != firstDog } ?? false })
+        // trigger: WATCHDOG=trigger right after each start; restarted, but starts are at least
+        // about its 2 s period apart (the listener asks at most once per period), never a tight loop.
+        #expect(await poll(timeout: .seconds(30)) {
+            ((try? Platform.readTextFile(rig.work.file("trigger.log"))) ?? "").split(separator: "\n").count >= 4
+        })
+        let starts = ((try? Platform.readTextFile(rig.work.file("trigger.log"))) ?? "").split(separator: "\n").compactMap { Double($0) }
+        // The first restart comes at once (no earlier one); each later one a period after the previous.
+        let gaps = zip(starts.dropFirst(), starts).map { $0 - $1 }.dropFirst()
+        #expect(gaps.count >= 2 && gaps.allSatisfy { $0 >= 1.5 }, "starts \(starts), gaps \(Array(gaps))")
+        let l = try #require(rig.ledger())
+        let t = try #require(l.watchdogRestarts.first { $0.program == "trigger" })
+        #expect(t.count >= 3 && t.reason.contains("WATCHDOG=trigger"), "\(t)")
+        #expect(!l.watchdogRestarts.contains { $0.program == "quiet" })
+        #expect(!rig.protocolBroken())
+        rig.harness.stop()
+    }
+
+    /// systemd-notify (from a child, with BARRIER=1), readiness-probe notify, Python sdnotify; a
+    /// watchdog that stops being fed; STOPPING=1.
     @Test func realSendersWatchdogAndStopping() async throws {
         try requireTool("/usr/bin/systemd-notify")
         try requireTool(venvPython)

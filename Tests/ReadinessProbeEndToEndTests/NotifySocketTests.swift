@@ -2,6 +2,7 @@
 // symlinks) with the hub's attribution, and the `notify` command's exit statuses.
 @preconcurrency import Glibc
 import Testing
+import Synchronization
 @testable import ReadinessProbe
 import ProbeTestSupport
 import ProbeSupport
@@ -92,6 +93,36 @@ import SupervisorKit
 }
 
 @Suite struct NotifyCommandTests {
+    /// supervisord starts programs right after the listener: a program that reports at once can
+    /// come before the socket is bound. `notify` (blocking) retries until its 5 s deadline instead
+    /// of losing READY=1 (before: exit 1 at once, "No such file or directory"; the `quiet` program
+    /// of NotifyLiveTests.perProgramWatchdogAndRestart lost its READY=1 so in 1 run of 4).
+    @Test func waitsForASocketNotBoundYet() throws {
+        let dir = TempDir("nlate")
+        let path = dir.path + "/notify.sock"
+        let got = Mutex<[String]>([])
+        PlainThread.detach {
+            Platform.sleep(milliseconds: 300)
+            let server = NotifySocket(address: NotifyAddress(path)!)
+            do { try server.open(mode: 0o666) } catch { return }
+            let deadline = Deadline.after(.seconds(8))
+            while !deadline.hasPassed {
+                if let d = server.receive() {
+                    let text = String(decoding: d.bytes, as: UTF8.self)
+                    got.withLock { $0.append(text) }
+                    if text.contains("BARRIER=1") { break }
+                } else { Platform.sleep(milliseconds: 5) }
+            }
+            Platform.sleep(milliseconds: 200)
+            server.close()
+        }
+        let started = ContinuousClock.now
+        let r = Command.run([TestPaths.binary, "notify", "--ready", "--status=late"], environment: ["NOTIFY_SOCKET": path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(ContinuousClock.now - started >= .milliseconds(250))
+        #expect(got.withLock { $0 }.contains { $0.contains("READY=1") && $0.contains("STATUS=late") }, "\(got.withLock { $0 })")
+    }
+
     @Test func exitStatusesAsSystemdNotify() throws {
         let bin = TestPaths.binary
         let unset = Command.run([bin, "notify", "--ready"], clearEnvironment: true)
@@ -99,7 +130,7 @@ import SupervisorKit
         #expect(Command.run([bin, "notify", "--booted"]).status == 1)
         #expect(Command.run([bin, "notify"], environment: ["NOTIFY_SOCKET": "/nonexistent/x.sock"]).status == 8)
         #expect(Command.run([bin, "notify", "notakv"], environment: ["NOTIFY_SOCKET": "/nonexistent/x.sock"]).status == 8)
-        let nobody = Command.run([bin, "notify", "--ready"], environment: ["NOTIFY_SOCKET": "/nonexistent/x.sock"])
+        let nobody = Command.run([bin, "notify", "--ready", "--no-block"], environment: ["NOTIFY_SOCKET": "/nonexistent/x.sock"])
         #expect(nobody.status == 1 && nobody.stderr.contains("cannot send"), "\(nobody.stderr)")
         let dir = TempDir("ncmd")
         let conf = try dir.write("p.conf", "[probe]\nrundir = \(dir.path)/run\n")

@@ -2,6 +2,7 @@ import Testing
 import ProbeSupport
 @testable import ReadinessProbe
 import ProbeTestSupport
+import SupervisorKit
 
 @Suite struct ConfigTests {
     func load(_ text: String, extra: [String: String] = [:]) throws -> ProbeConfiguration {
@@ -28,6 +29,22 @@ import ProbeTestSupport
         let c = try ProbeConfiguration.load(explicitPath: nil, environment: ["READINESS_PROBE_CONFIG": ""])
         #expect(c.entries.first?.name == "start")
         #expect(c.settings.timeout == .seconds(5))
+    }
+
+    /// `[program:NAME] watchdog = / on_watchdog =`: a notify program's own watchdog (docs/notify.md).
+    @Test func perProgramWatchdogSections() throws {
+        let c = try load("[programs]\nnotify = dog, group:swss\nwatchdog = 30s\n[program:dog]\nwatchdog = 2s\non_watchdog = restart\n"
+                         + "[program:swss:orch]\nwatchdog = 0\n[hook:x]\ncommand = /bin/true\n")
+        let check = try #require(c.entries.compactMap { $0.check as? ProgramsCheck }.first)
+        func p(_ name: String, _ group: String) -> SupervisorProcess { SupervisorProcess(name: name, group: group, state: .running) }
+        #expect(check.watchdog(for: p("dog", "dog")) == .seconds(2) && check.restartsOnWatchdog(p("dog", "dog")))
+        #expect(check.watchdog(for: p("orch", "swss")) == nil && !check.restartsOnWatchdog(p("orch", "swss")))
+        #expect(check.watchdog(for: p("other", "swss")) == .seconds(30))
+        expectError("[programs]\nnotify = dog\n[program:dog]\nwatchdog = 2s\nrestart = yes\n", line: 5, "unknown key \"restart\" in [program:dog]")
+        expectError("[programs]\nnotify = dog\n[program:dog]\non_watchdog = reboot\n", line: 4, "on_watchdog must be restart or none")
+        expectError("[programs]\nnotify = dog\n[program:dog]\nwatchdog = soon\n", line: 4, "watchdog:")
+        expectError("[programs]\nnotify = dog\ncritical = cat\n[program:cat]\nwatchdog = 2s\n", line: 4, "which [programs] notify does not name")
+        expectError("[hook:x]\ncommand = /bin/true\n[program:dog]\nwatchdog = 2s\n", line: 3, "there is no [programs] notify = dog")
     }
 
     @Test func missingExplicitFileIsAnError() {

@@ -81,17 +81,30 @@ enum NotifyCommand: CLICommand {
             Platform.writeStderr("readiness-probe notify: the message is \(bytes.count) bytes (at most \(NotifyMessage.maxBytes))\n")
             return 1
         }
-        do throws(SystemError) {
-            if args.has("--no-block") {
-                try NotifySocket.send(bytes, to: address)
-            } else if try !NotifySocket.sendWithBarrier(bytes, to: address, timeout: .seconds(5)) {
-                Platform.writeStderr("readiness-probe notify: the message was sent, but \(address) did not read it within 5s (is `readiness-probe listen` running?)\n")
+        // Blocking (the default): a socket that is not there yet (ENOENT) or not bound (ECONNREFUSED)
+        // is retried until the same 5 s deadline as the barrier. supervisord starts programs right
+        // after the listener, so a program that reports at once can come before the listener has
+        // bound the socket; one lost READY=1 would leave it at code 12 until it restarts.
+        let deadline = Deadline.after(.seconds(5))
+        while true {
+            do throws(SystemError) {
+                if args.has("--no-block") {
+                    try NotifySocket.send(bytes, to: address)
+                } else if try !NotifySocket.sendWithBarrier(bytes, to: address, timeout: deadline.remaining) {
+                    Platform.writeStderr("readiness-probe notify: the message was sent, but \(address) did not read it within 5s (is `readiness-probe listen` running?)\n")
+                    return 1
+                }
+                return 0
+            } catch {
+                let notYet = !args.has("--no-block") && (error.errno == ENOENT || error.errno == ECONNREFUSED)
+                if notYet && !deadline.hasPassed {
+                    Platform.sleep(milliseconds: 20)
+                    continue
+                }
+                Platform.writeStderr("readiness-probe notify: cannot send to \(address): \(error.message)"
+                                     + (notYet ? " (tried for 5s)" : "") + "\n")
                 return 1
             }
-        } catch {
-            Platform.writeStderr("readiness-probe notify: cannot send to \(address): \(error.message)\n")
-            return 1
         }
-        return 0
     }
 }

@@ -14,6 +14,8 @@ struct ProgramsCheck: Check {
     var notify: [Selector] = []
     /// The default watchdog period of notify programs, armed by their first WATCHDOG=1 (nil: none).
     var watchdog: Duration? = .seconds(30)
+    /// `[program:NAME]` sections: a notify program's own watchdog period and `on_watchdog`.
+    var programWatchdogs: [ProgramWatchdog] = []
     /// `crash_loop = COUNT/WINDOW` (nil: `off`): code 13 for a critical program that exited COUNT
     /// times within WINDOW, until it has stayed RUNNING for WINDOW.
     var crashLoop: CrashLoopRule? = .standard
@@ -70,6 +72,7 @@ struct ProgramsCheck: Check {
                     throw ConfigError("watchdog: \(error)", at: e.location)
                 }
             }
+            let programWatchdogs = try ProgramWatchdog.parse(input.document, notify: notify)
             var crashLoop: CrashLoopRule? = .standard
             if let e = s.entry("crash_loop") { crashLoop = try CrashLoopRule.parse(e) }
             if selectors.isEmpty && notify.isEmpty { return [] }
@@ -77,6 +80,7 @@ struct ProgramsCheck: Check {
             let common = try CommonCheckOptions(s)
             var check = ProgramsCheck(selectors: selectors, startProgram: start, notify: notify, watchdog: watchdog,
                                       crashLoop: crashLoop)
+            check.programWatchdogs = programWatchdogs
             check.origins = origins
             return [CheckEntry(name: "programs", kind: "supervisor-programs", severity: common.severity,
                                timeout: common.timeout, liveness: common.liveness, origin: s.location.description,
@@ -133,7 +137,9 @@ struct ProgramsCheck: Check {
     }
 
     var watchedPrograms: WatchedPrograms {
-        WatchedPrograms(critical: selectors, startProgram: startProgram, notify: notify, watchdog: watchdog)
+        var w = WatchedPrograms(critical: selectors, startProgram: startProgram, notify: notify, watchdog: watchdog)
+        w.programWatchdogs = programWatchdogs
+        return w
     }
 
     /// The verdict on the run's supervisord snapshot (or the failure to get one).
@@ -293,7 +299,7 @@ extension ProgramsCheck {
         var readyDetails: [String] = []
         for p in programs {
             let view = notifyState.programs[p.namespec] ?? NotifyView(state: nil, runningSince: now)
-            let v = view.verdict(name: p.namespec, now: now, watchdog: watchdog)
+            let v = view.verdict(name: p.namespec, now: now, watchdog: watchdog(for: p))
             if v.ready { readyDetails.append(v.detail) } else { problems.append((v.summary, v.detail)) }
         }
         if problems.isEmpty {
@@ -304,6 +310,90 @@ extension ProgramsCheck {
         var detail = problems[0].1
         if problems.count > 1 { detail += "; also " + problems.dropFirst().map(\.0).joined(separator: ", ") }
         return .fail(Codes.programNotReady, detail, summary: problems[0].0 + (problems.count > 1 ? " (+\(problems.count - 1) more)" : ""))
+    }
+}
+
+/// `[program:NAME]` in the probe's config: one notify program's own watchdog settings
+/// (docs/notify.md). NAME is a program name or `group:name`, named by `[programs] notify`
+/// (directly or through its group).
+struct ProgramWatchdog: Sendable, Equatable {
+    static let keys = ["watchdog", "on_watchdog"]
+    /// `[program:NAME]`'s NAME.
+    var name: String
+    /// Whether `watchdog =` is set here; `period` nil then means off (`watchdog = 0`).
+    var periodSet = false
+    var period: Duration? = nil
+    /// `on_watchdog = restart`: the listener asks supervisord to restart the program when its
+    /// watchdog expires or it sends WATCHDOG=trigger.
+    var restart = false
+    var location: FileLocation
+
+    func matches(_ p: SupervisorProcess) -> Bool { name == p.namespec || name == p.name }
+
+    /// Every `[program:NAME]` section of `doc`, checked against the notify selectors.
+    static func parse(_ doc: INIDocument, notify: [ProgramSelector]) throws(ConfigError) -> [ProgramWatchdog] {
+        var out: [ProgramWatchdog] = []
+        for sec in doc.sections(kind: "program") {
+            guard let name = sec.instance, !name.isEmpty, !name.contains(" ") else {
+                throw ConfigError("[program:NAME] needs a program name (or group:name)", at: sec.location)
+            }
+            var w = ProgramWatchdog(name: name, location: sec.location)
+            for e in sec.entries {
+                switch e.key {
+                case "watchdog":
+                    do { let d = try DurationText.parse(e.value); w.period = d > .zero ? d : nil; w.periodSet = true } catch {
+                        throw ConfigError("watchdog: \(error)", at: e.location)
+                    }
+                case "on_watchdog":
+                    switch e.value.lowercased() {
+                    case "restart": w.restart = true
+                    case "none": w.restart = false
+                    default: throw ConfigError("on_watchdog must be restart or none, not \"\(e.value)\"", at: e.location)
+                    }
+                default:
+                    throw ConfigError("unknown key \"\(e.key)\" in [\(sec.name)] (known: \(keys.joined(separator: ", ")))", at: e.location)
+                }
+            }
+            let colon = name.firstIndex(of: ":")
+            let program = colon.map { String(name[name.index(after: $0)...]) } ?? name
+            let group = colon.map { String(name[..<$0]) } ?? name
+            if !notify.contains(where: { $0.matches(name: program, group: group, namespec: name, startProgram: nil, isListenerGroup: { _ in false }) }) {
+                throw ConfigError("[\(sec.name)] sets a watchdog for \(name), which [programs] notify does not name; "
+                                  + "add it there (the watchdog applies to notify programs only)", at: sec.location)
+            }
+            if let dup = out.first(where: { $0.name == name }) {
+                throw ConfigError("[\(sec.name)] is already defined at \(dup.location)", at: sec.location)
+            }
+            out.append(w)
+        }
+        return out
+    }
+}
+
+extension ProgramWatchdog {
+    /// The configured watchdog period of one notify program: its `[program:NAME] watchdog`, else
+    /// `[programs] watchdog` (a WATCHDOG_USEC= the program sends still comes first).
+    static func period(for p: SupervisorProcess, in sections: [ProgramWatchdog], default d: Duration?) -> Duration? {
+        if let w = sections.first(where: { $0.matches(p) }), w.periodSet { return w.period }
+        return d
+    }
+}
+
+extension ProgramsCheck {
+    func watchdog(for p: SupervisorProcess) -> Duration? { ProgramWatchdog.period(for: p, in: programWatchdogs, default: watchdog) }
+
+    /// Whether `[program:NAME] on_watchdog = restart` applies to `p`.
+    func restartsOnWatchdog(_ p: SupervisorProcess) -> Bool {
+        programWatchdogs.first(where: { $0.matches(p) })?.restart ?? false
+    }
+}
+
+extension WatchedPrograms {
+    func watchdog(for p: SupervisorProcess) -> Duration? { ProgramWatchdog.period(for: p, in: programWatchdogs, default: watchdog) }
+
+    /// Whether `[program:NAME] on_watchdog = restart` applies to `p`.
+    func restartsOnWatchdog(_ p: SupervisorProcess) -> Bool {
+        programWatchdogs.first(where: { $0.matches(p) })?.restart ?? false
     }
 }
 

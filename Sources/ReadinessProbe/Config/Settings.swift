@@ -223,6 +223,7 @@ public struct ProbeConfiguration: Sendable {
                 }
                 continue
             }
+            if s.kind == "program" && s.instance != nil { continue }  // [program:NAME]: ProgramWatchdog (ProgramsCheck.swift)
             if registry.kind(forSection: s.kind) == nil {
                 let known = (ProbeSettings.frameworkSections.map(\.key).sorted() + ["include"] + registry.kinds.map(\.section))
                 throw ConfigError("unknown section [\(s.name)] (known: \(known.joined(separator: ", ")))", at: s.location)
@@ -233,6 +234,9 @@ public struct ProbeConfiguration: Sendable {
         settings.environment = environment
         try settings.apply(doc)
         let entries = try registry.makeEntries(document: doc, settings: settings)
+        if let sec = doc.sections(kind: "program").first, !entries.contains(where: { $0.check is ProgramsCheck }) {
+            throw ConfigError("[\(sec.name)] sets a notify program's watchdog, but there is no [programs] notify = \(sec.instance ?? "NAME")", at: sec.location)
+        }
         if entries.isEmpty && !settings.allowNoChecks {
             throw ConfigError(noChecksMessage(settings), at: nil)
         }

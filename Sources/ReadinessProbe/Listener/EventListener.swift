@@ -43,6 +43,8 @@ final class EventListener {
     let notifyHub: NotifyHub?
     /// STATUS=/watchdog pings not yet written (they are written at most once per `coalesce`).
     var notifyDirty = false
+    /// `[program:NAME] on_watchdog = restart` (nil when no program has it).
+    let watchdogRestarter: WatchdogRestarter?
     /// The flight recorder (docs/history.md); nil with `[history] enabled = false`.
     let history: HistoryFile?
     var historyErrorLogged = false
@@ -58,6 +60,7 @@ final class EventListener {
         files = ListenerFiles(folder: Ledger.folder(settings))
         self.log = log
         notifyHub = NotifyHub.address(configuration.settings).map { NotifyHub(address: $0, log: log) }
+        watchdogRestarter = WatchdogRestarter.make(configuration.entries, settings: configuration.settings, log: log)
         history = configuration.settings.history.enabled ? HistoryFile(settings: configuration.settings) : nil
         ledger.listenerPID = Int(Platform.processID)
         if let pool = settings.environment["SUPERVISOR_GROUP_NAME"], !pool.isEmpty { ledger.pool = pool }
@@ -93,6 +96,7 @@ final class EventListener {
                 ledger.eventsSeen = old.eventsSeen
                 ledger.poolSerial = old.poolSerial
                 ledger.eventsApplied = old.eventsApplied
+                ledger.watchdogRestarts = old.watchdogRestarts  // on_watchdog = restart stays rate-limited
             } else if !old.entries.isEmpty {
                 log("the previous ledger was written for another supervisord process or boot "
                     + "(supervisord pid \(old.supervisordPID.map(String.init) ?? "unknown"), start time \(old.supervisordStart.map(String.init) ?? "unknown")): starting from scratch")
@@ -343,6 +347,7 @@ final class EventListener {
         let now = Platform.epochSeconds()
         if ledger.expireFailures(now: now, hold: settings.listener.failureHold) { dirty = true }
         notifyHub?.invalidate()
+        checkWatchdogs(now: now)
         // The heartbeat: at least one write per TICK, unless one happened within `coalesce`.
         if now - lastWrite >= coalesce { writeLedger(now: now) }
         let reseed = !ledger.complete || reseedWanted
@@ -366,6 +371,7 @@ final class EventListener {
         guard let hub = notifyHub else { return }
         let now = Platform.epochSeconds()
         let d = hub.drain(&ledger, now: now)
+        checkWatchdogs(now: now)
         if d.urgent {
             writeLedger(now: now)
             recordReadiness()
@@ -377,9 +383,25 @@ final class EventListener {
 
     /// How long the protocol loop may wait before `serviceNotify` must flush (-1: no limit).
     func notifyTimeout() -> Int32 {
-        guard notifyDirty else { return -1 }
-        let left = lastWrite + coalesce - Platform.epochSeconds()
-        return left <= 0 ? 0 : Int32(min(1000, left * 1000) + 1)
+        let now = Platform.epochSeconds()
+        var wait: Int32 = -1
+        if notifyDirty {
+            let left = lastWrite + coalesce - now
+            wait = left <= 0 ? 0 : Int32(min(1000, left * 1000) + 1)
+        }
+        // on_watchdog = restart: wake up when the next watched watchdog expires.
+        if let due = watchdogRestarter?.nextDue(ledger, now: now) {
+            let ms = Int32(min(60_000, max(0, (due - now) * 1000)) + 1)
+            wait = wait < 0 ? ms : min(wait, ms)
+        }
+        return wait
+    }
+
+    /// `on_watchdog = restart` (Listener/WatchdogRestarter.swift): asks supervisord to restart a
+    /// notify program whose watchdog expired or was triggered, at most once per period.
+    func checkWatchdogs(now: Double) {
+        guard let restarter = watchdogRestarter else { return }
+        if restarter.check(&ledger, now: now) { writeLedger(now: now) }
     }
 
     /// The protocol loop's side channel for the notify socket (nil when it could not be opened).

@@ -106,7 +106,7 @@ struct LedgerEntry: Sendable, Equatable {
 struct Ledger: Sendable, Equatable {
     static let format = "readiness-probe-ledger/1"
     /// The version id of the file's shape: docs/schema/ledger.schema.json (`format` stays for older readers).
-    static let schema = "readiness-probe/ledger/2"
+    static let schema = "readiness-probe/ledger/3"
 
     var entries: [LedgerEntry] = []
     /// Epoch seconds of the last write (set by `encode`); readers judge freshness by it.
@@ -140,6 +140,8 @@ struct Ledger: Sendable, Equatable {
     var poolSerial: Int = -1
     /// The notify socket and its counters (nil: the listener has no notify socket configured).
     var notify: NotifyLedgerInfo? = nil
+    /// `on_watchdog = restart`: the last restart the listener asked supervisord for, per program.
+    var watchdogRestarts: [WatchdogRestart] = []
 
     init() {}
 
@@ -379,6 +381,7 @@ struct Ledger: Sendable, Equatable {
             ("last_serial", int(lastSerial)), ("events", int(eventsSeen)), ("pool_serial", int(poolSerial)), ("state_events", int(eventsApplied)),
             ("programs", .array(programs)),
             ("notify", notify?.json() ?? .null),
+            ("watchdog_restarts", .array(watchdogRestarts.map { $0.json() })),
         ])
     }
 
@@ -413,6 +416,7 @@ struct Ledger: Sendable, Equatable {
         eventsSeen = v["events"]?.intValue ?? 0
         poolSerial = v["pool_serial"]?.intValue ?? -1
         notify = NotifyLedgerInfo(json: v["notify"])
+        watchdogRestarts = (v["watchdog_restarts"]?.arrayValue ?? []).compactMap(WatchdogRestart.init(json:))
         for p in programs {
             guard let name = p["name"]?.stringValue, let group = p["group"]?.stringValue,
                   let sn = p["state"]?.stringValue, let state = ProcessState(name: sn) else {

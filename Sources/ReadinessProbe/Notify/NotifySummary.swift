@@ -43,7 +43,7 @@ struct NotifySummary: Sendable, Equatable {
                                             runningSince: nil, detail: "program \(p.namespec) is \(p.state.name)"))
                 continue
             }
-            let v = view.verdict(name: p.namespec, now: now, watchdog: check.watchdog)
+            let v = view.verdict(name: p.namespec, now: now, watchdog: check.watchdog(for: p))
             out.programs.append(Program(name: p.namespec, ready: v.ready && out.error == nil, readyAt: view.state?.readyAt,
                                         status: view.state?.status, watchdogAt: view.state?.watchdogAt,
                                         runningSince: view.runningSince, detail: v.detail))

@@ -48,6 +48,8 @@ public struct WatchedPrograms: Sendable, Equatable {
     var notify: [ProgramSelector]
     /// The notify programs' default watchdog period (nil: none).
     var watchdog: Duration?
+    /// `[program:NAME]` sections: a notify program's own watchdog period and `on_watchdog`.
+    var programWatchdogs: [ProgramWatchdog] = []
 
     init(critical: [ProgramSelector] = [], startProgram: String? = nil, start: StartCheck? = nil,
          notify: [ProgramSelector] = [], watchdog: Duration? = .seconds(30)) {
@@ -72,6 +74,7 @@ public struct WatchedPrograms: Sendable, Equatable {
             if all.startProgram == nil { all.startProgram = w.startProgram }
             if all.start == nil { all.start = w.start }
             all.notify += w.notify
+            all.programWatchdogs += w.programWatchdogs
             if !watchdogSet && !w.notify.isEmpty {
                 all.watchdog = w.watchdog
                 watchdogSet = true
