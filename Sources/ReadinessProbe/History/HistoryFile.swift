@@ -123,17 +123,7 @@ struct HistoryFile: Sendable {
     /// repairs a folder's mode: it refuses it.
     func openFolder() throws(HistoryError) -> Int32 {
         // The common case: it exists (no path walk, no mkdir).
-        if let fd = try? SafeFile.openDirectory(folder) {
-            var st = stat()
-            do throws(FileAccessError) {
-                if fstat(fd, &st) != 0 { throw FileAccessError(folder, .system(SystemError("fstat", path: folder))) }
-                try SafeFile.check(st, path: folder, wanted: S_IFDIR, policy: .trusted)
-            } catch {
-                close(fd)
-                throw HistoryError("refusing to write the history: \(error.description)")
-            }
-            return fd
-        }
+        if let fd = try? SafeFile.openDirectory(folder) { return try trustedFolder(fd) }
         if let slash = folder.lastIndex(of: "/"), slash != folder.startIndex {
             do { try Platform.makeDirectories(String(folder[..<slash])) } catch {
                 throw HistoryError("cannot create \(String(folder[..<slash])): \(error.message)")
@@ -145,6 +135,12 @@ struct HistoryFile: Sendable {
             throw HistoryError("refusing to write the history: \(error.description)")
         }
         if created { _ = fchmod(fd, 0o755) }
+        return try trustedFolder(fd)
+    }
+
+    /// `fd` (the open folder) if it is a real folder of root or this user, not writable by
+    /// group or others; else closed, and the reason thrown.
+    private func trustedFolder(_ fd: Int32) throws(HistoryError) -> Int32 {
         var st = stat()
         do throws(FileAccessError) {
             if fstat(fd, &st) != 0 { throw FileAccessError(folder, .system(SystemError("fstat", path: folder))) }
