@@ -20,6 +20,20 @@ func probe(_ args: [String], environment: [String: String] = [:]) -> CommandResu
     Command.run(["timeout", "-s", "KILL", "30", TestPaths.binary] + args, environment: environment)
 }
 
+/// A config with only `[state:UNIT]` checks (no hooks, no start program, no supervisord) over
+/// `DIR/run`, written as `DIR/rp.conf`; returns its path.
+func stateOnlyConfig(_ dir: TempDir, units: [String]) throws -> String {
+    try dir.write("rp.conf", """
+        [probe]
+        rundir = \(dir.file("run"))
+        hooks_dir =
+        sonic_hook =
+        [start]
+        program =
+
+        """ + units.map { "[state:\($0)]\n" }.joined())
+}
+
 @Suite struct StateFileTrustTests {
     /// item 7: a FIFO in place of a state file is refused at once: `state show`, `run` and `wait` end.
     @Test(arguments: ["pid", "error"])
@@ -32,15 +46,7 @@ func probe(_ args: [String], environment: [String: String] = [:]) -> CommandResu
         let show = probe(["state", "show", "--unit", "app", "--rundir", dir.file("run")])
         #expect(show.status == 5, "\(show)")
         #expect(show.stdout.contains("\(dir.file("run/app/\(file)")): it is a FIFO, not a regular file"), "\(show.stdout)")
-        let conf = try dir.write("rp.conf", """
-            [probe]
-            rundir = \(dir.file("run"))
-            hooks_dir =
-            sonic_hook =
-            [start]
-            program =
-            [state:app]
-            """)
+        let conf = try stateOnlyConfig(dir, units: ["app"])
         let run = probe(["run", "--config", conf])
         #expect(run.status == 5, "\(run)")
         #expect(run.stdout.contains("FIFO"), "\(run.stdout)")
@@ -58,15 +64,7 @@ func probe(_ args: [String], environment: [String: String] = [:]) -> CommandResu
         #expect(show.status == 5)
         #expect(!show.stdout.contains("TOPSECRET"), "\(show.stdout)")
         #expect(show.stdout.contains("symbolic link"), "\(show.stdout)")
-        let conf = try dir.write("rp.conf", """
-            [probe]
-            rundir = \(dir.file("run"))
-            hooks_dir =
-            sonic_hook =
-            [start]
-            program =
-            [state:app]
-            """)
+        let conf = try stateOnlyConfig(dir, units: ["app"])
         for format in ["summary", "table", "json", "verbose"] {
             let run = probe(["run", "--config", conf, "--format", format])
             #expect(run.status == 5)
@@ -234,15 +232,7 @@ func probe(_ args: [String], environment: [String: String] = [:]) -> CommandResu
         try dir.write("run/app/error", "0")
         #expect(mkfifo(dir.file("run/app/pid"), 0o644) == 0)
         let secret = try dir.write("secret", "TOPSECRET-over-http", mode: 0o600)
-        let conf = try dir.write("rp.conf", """
-            [probe]
-            rundir = \(dir.file("run"))
-            hooks_dir =
-            sonic_hook =
-            [start]
-            program =
-            [state:app]
-            """)
+        let conf = try stateOnlyConfig(dir, units: ["app"])
         let serve = try await ServeProcess.start(config: conf, extra: ["--period", "100ms"])
         let fifo = await serve.waitFor("/readyz?verbose", status: 503, code: 5)
         #expect(fifo.map { String(decoding: $0.body, as: UTF8.self) }?.contains("FIFO") == true)

@@ -61,16 +61,7 @@ import Glibc
         try dir.write("run/web/error", "0")
         try dir.write("run/db/pid", String(Platform.processID))
         try dir.write("run/db/error", "abc")
-        let conf = try dir.write("rp.conf", """
-            [probe]
-            rundir = \(dir.file("run"))
-            hooks_dir =
-            sonic_hook =
-            [start]
-            program =
-            [state:web]
-            [state:db]
-            """)
+        let conf = try stateOnlyConfig(dir, units: ["web", "db"])
         let r = Command.run([TestPaths.binary, "run", "--config", conf, "--format", "json"])
         #expect(r.status == 5)
         let v = try JSON.parse(r.stdout)

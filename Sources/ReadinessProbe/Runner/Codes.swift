@@ -26,8 +26,6 @@ public enum Codes {
     static let appStateBad: Int32 = 5
     /// A check (any kind) ran past its own timeout.
     static let checkTimedOut: Int32 = 6
-    /// The former name of `checkTimedOut`.
-    static let hookTimedOut: Int32 = checkTimedOut
     static let hookNotStarted: Int32 = 7
     static let invalidConfig: Int32 = 8
     static let deadlineExceeded: Int32 = 9
