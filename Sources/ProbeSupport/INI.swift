@@ -35,13 +35,17 @@ public struct INISection: Sendable, Equatable {
     public var entries: [INIEntry]
 
     /// The part before `:` (`hook` for `hook:syncd`).
+    /// (`:` is looked for as a byte: a Character search walks graphemes, about 2,500 instructions
+    /// a call, and the config's loading asks every section's kind several times.)
     public var kind: String {
-        if let c = name.firstIndex(of: ":") { return String(name[..<c]) }
+        if let c = name.utf8.firstIndex(of: UInt8(ascii: ":")) { return String(decoding: name.utf8[..<c], as: UTF8.self) }
         return name
     }
     /// The part after `:` (`syncd` for `hook:syncd`), or nil.
     public var instance: String? {
-        if let c = name.firstIndex(of: ":") { return String(name[name.index(after: c)...]) }
+        if let c = name.utf8.firstIndex(of: UInt8(ascii: ":")) {
+            return String(decoding: name.utf8[name.utf8.index(after: c)...], as: UTF8.self)
+        }
         return nil
     }
     public subscript(key: String) -> String? { entries.last(where: { $0.key == key })?.value }

@@ -128,8 +128,9 @@ enum Executor {
                 // supervisord's answer is a run's long pole (docs/benchmarks.md, section 14).
                 if !fetchStarted {
                     fetchStarted = true
-                    theFetch().notify(wake)
+                    // On this loop, the reply is read here and needs no wake; from a thread, it does.
                     inline = theFetch().startInline()
+                    if inline == nil { theFetch().notify(wake) }
                 }
             case .task(let body):
                 let box = inbox ?? TaskInbox()
