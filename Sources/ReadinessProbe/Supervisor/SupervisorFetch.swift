@@ -1,6 +1,7 @@
 // A run's one supervisord fetch: started by the run when a check's work needs the snapshot (or by
-// the first plugin that asks), on one plain thread, under the plan's fetch deadline. Whoever waits
-// is told when it is done: the executor through its wake pipe, a plugin task by resuming it.
+// the first plugin that asks), under the plan's fetch deadline: its XML-RPC call on the executor's
+// own poll loop (InlineFetch, below), or on one plain thread. Whoever waits is told when it is
+// done: the executor through its wake pipe (or at once, for its own call), a plugin task by resuming it.
 import ProbeSpawn
 import ProbeSupport
 import SupervisorKit
