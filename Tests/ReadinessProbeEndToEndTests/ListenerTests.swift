@@ -38,24 +38,12 @@ final class ListenerRig: @unchecked Sendable {
         harness = try SupervisordHarness(config, wrapper: wrapper)
     }
 
-    /// The same with the programs as INI text.
-    convenience init(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
-                     listener: String = "", wrapper: [String] = []) throws {
-        try self.init(SupervisordConfig().raw(programs), probe: probe, events: events, work: work, listener: listener, wrapper: wrapper)
-    }
-
     /// Starts the rig on its own thread (supervisord's start-up blocks), not on a cooperative one.
     static func start(_ programs: SupervisordConfig, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
                       listener: String = "", wrapper: [String] = []) async throws -> ListenerRig {
         try await Blocking.run { () -> Result<ListenerRig, any Error> in
             Result { try ListenerRig(programs, probe: probe, events: events, work: work, listener: listener, wrapper: wrapper) }
         }.get()
-    }
-
-    /// The same with the programs as INI text.
-    static func start(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
-                      listener: String = "", wrapper: [String] = []) async throws -> ListenerRig {
-        try await start(SupervisordConfig().raw(programs), probe: probe, events: events, work: work, listener: listener, wrapper: wrapper)
     }
 
     func ledger() -> Ledger? { (try? Ledger.read(path: ledgerPath)) ?? nil }
@@ -139,17 +127,9 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
     /// critical program killed by SIGKILL and restarted: the signal (from supervisord's log),
     /// that supervisord restarted it, its state now, and its log file.
     @Test func exitsSayTheStatusTheSignalAndTheLog() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:start]
-            command=/bin/sh -c 'exit 3'
-            startsecs=0
-            autorestart=false
-
-            [program:syncd]
-            command=sleep 1000
-            startsecs=0
-            stderr_logfile={work}/syncd.err
-            """, probe: "[programs]\ncritical = syncd\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("start", command: "/bin/sh -c 'exit 3'", autorestart: false)
+            .program("syncd", command: "sleep 1000", stderrLog: "{work}/syncd.err"), probe: "[programs]\ncritical = syncd\n")
         #expect(await rig.waitForLedger { $0.entry("start")?.exitStatus == 3 }, "\(rig.listenerLog())")
         #expect(await rig.waitFor("syncd", .running))
         let pid = try #require(rig.processes().first { $0.name == "syncd" && $0.state == .running }?.pid)
