@@ -28,7 +28,7 @@ final class EventListener {
     /// Exits of the start program and unexpected exits of critical programs (namespec, pid,
     /// serial), whose exit status, cause and log file are asked of supervisord after the event
     /// is answered (an event says only expected or not).
-    var exitsToExplain: [(namespec: String, name: String, pid: Int, serial: Int)] = []
+    var exitsToExplain: [(namespec: String, name: String, pid: Int, serial: Int, unexpected: Bool)] = []
     var dirty = false
     var lastWrite: Double = 0
     var terminateRequested = false
@@ -290,12 +290,19 @@ final class EventListener {
             guard case .success(let v) = results[i], let info = v.structValue else { continue }
             let exited = info["statename"]?.stringValue == "EXITED"
             let status = exited ? info["exitstatus"]?.intValue : nil
-            var cause = Ledger.exitCause(log: mainLog, name: w.name, pid: w.pid)
-            if cause == nil, let status { cause = status < 0 ? "was killed by a signal" : "exited with status \(status)" }
+            var cause = Ledger.exitCause(log: mainLog, name: w.name, pid: w.pid, unexpected: w.unexpected)
+            // Not in the log (loglevel error or critical, or a syslog-only log): say so, and how to get it.
+            var note: String? = nil
+            if cause == nil, let status {
+                cause = status < 0 ? "was killed by a signal" : "exited with status \(status)"
+                if status < 0 { note = "which signal is not in supervisord's log (its loglevel warn or lower records it)" }
+            } else if cause == nil, w.unexpected {
+                note = "how it exited is not in supervisord's log (its loglevel warn or lower records it)"
+            }
             var logFile = info["stderr_logfile"]?.stringValue ?? ""
             if logFile.isEmpty { logFile = info["stdout_logfile"]?.stringValue ?? "" }
             if ledger.explainExit(namespec: w.namespec, serial: w.serial, exitStatus: status.flatMap { $0 >= 0 ? $0 : nil },
-                                  cause: cause, logFile: logFile) {
+                                  cause: cause, note: note, logFile: logFile) {
                 changed = true
                 log("\(w.namespec) (pid \(w.pid)): \(cause ?? "exit cause unknown")" + (logFile.isEmpty ? "" : "; log: \(logFile)"))
             }
@@ -324,7 +331,7 @@ final class EventListener {
         dirty = true
         let isStart = startProgram.map { $0 == pname || $0 == change.namespec } ?? false
         if (state == .exited && isStart) || ((state == .exited || state == .fatal) && change.newFailure != nil) {
-            exitsToExplain.append((change.namespec, pname, payload["pid"].flatMap { Int($0) } ?? 0, event.header.serial))
+            exitsToExplain.append((change.namespec, pname, payload["pid"].flatMap { Int($0) } ?? 0, event.header.serial, expected == false))
         }
         log("\(change.namespec) \(state.name)" + (expected.map { $0 ? " (expected)" : " (unexpected)" } ?? "")
             + " serial \(event.header.serial)")

@@ -294,12 +294,20 @@ struct Ledger: Sendable, Equatable {
     /// while the program is still EXITED from that event), the cause (`exited with status 1`,
     /// `was killed by SIGKILL`) and the program's log file, which go into a failure recorded by
     /// that event. Returns whether anything changed.
-    mutating func explainExit(namespec: String, serial: Int, exitStatus: Int?, cause: String?, logFile: String?) -> Bool {
+    /// `note` (what supervisord's log did not say) goes after the detail, before the log file.
+    mutating func explainExit(namespec: String, serial: Int, exitStatus: Int?, cause: String?, note: String? = nil,
+                              logFile: String?) -> Bool {
         guard let i = entries.firstIndex(where: { $0.namespec == namespec }) else { return false }
         var e = entries[i]
         if let exitStatus, e.serial == serial, e.state == .exited { e.exitStatus = exitStatus }
-        if var f = e.failure, f.serial == serial, f.state == .exited, let cause, f.detail.contains(" exited unexpectedly") {
-            f.detail = f.detail.replacing(" exited unexpectedly", with: " " + cause)
+        if var f = e.failure, f.serial == serial, f.state == .exited, cause != nil || note != nil,
+           f.detail.contains(" exited unexpectedly") {
+            if let cause { f.detail = f.detail.replacing(" exited unexpectedly", with: " " + cause) }
+            if let note, !f.detail.contains(note) {
+                // Before the log file, which stays the last thing to read.
+                if let r = f.detail.firstRange(of: "; log: ") { f.detail.insert(contentsOf: "; \(note)", at: r.lowerBound) }
+                else { f.detail += "; \(note)" }
+            }
             if let logFile, !logFile.isEmpty, !f.detail.contains("; log: ") { f.detail += "; log: \(logFile)" }
             e.failure = f
         } else if var f = e.failure, f.serial == serial, let logFile, !logFile.isEmpty, !f.detail.contains("; log: ") {
@@ -312,12 +320,24 @@ struct Ledger: Sendable, Equatable {
     }
 
     /// The cause of process `name`'s exit with pid `pid`, from the tail of supervisord's main log:
-    /// the first `exited: NAME (...)` line after `spawned: 'NAME' with pid PID` (supervisord
-    /// logs both at level info or above; XML-RPC does not say which signal killed a process).
-    /// `exited with status 1`, `was killed by SIGKILL`, `was killed by SIGSEGV (core dumped)`; nil if not found.
-    static func exitCause(log: String, name: String, pid: Int) -> String? {
-        guard pid > 0, let spawned = log.ranges(of: "spawned: '\(name)' with pid \(pid)\n").last else { return nil }
-        let rest = log[spawned.upperBound...]
+    /// the first `exited: NAME (...)` line after `spawned: 'NAME' with pid PID` (XML-RPC does not
+    /// say which signal killed a process). supervisord logs the spawn at level info and an
+    /// unexpected exit at warn: with `loglevel = warn` (no `spawned:` line in the log at all), an
+    /// `unexpected` exit's cause is the program's last `exited: NAME (...; not expected)` line (the
+    /// listener asks right after the exit event, and supervisord writes the line before it sends
+    /// the event). `exited with status 1`, `was killed by SIGKILL`, `was killed by SIGSEGV (core
+    /// dumped)`; nil if not found (`loglevel = error` or `critical`, a syslog-only log).
+    static func exitCause(log: String, name: String, pid: Int, unexpected: Bool = false) -> String? {
+        guard pid > 0 else { return nil }
+        let rest: Substring
+        if let spawned = log.ranges(of: "spawned: '\(name)' with pid \(pid)\n").last {
+            rest = log[spawned.upperBound...]
+        } else if unexpected, !log.contains("spawned: '"),
+                  let last = log.ranges(of: "exited: \(name) (").last(where: { log[$0.upperBound...].prefix { $0 != "\n" }.hasSuffix("; not expected)") }) {
+            rest = log[last.lowerBound...]
+        } else {
+            return nil
+        }
         guard let exited = rest.firstRange(of: "exited: \(name) (") else { return nil }
         let tail = rest[exited.upperBound...]
         let end = tail.firstIndex { $0 == ";" || $0 == "\n" } ?? tail.endIndex
