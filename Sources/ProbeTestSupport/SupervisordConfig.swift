@@ -33,16 +33,23 @@ public struct SupervisordConfig: Sendable, CustomStringConvertible {
     /// - Parameters:
     ///   - autorestart: `false` for a one-shot; nil: supervisord's default (`unexpected`).
     ///   - environment: `KEY="value"` pairs as supervisord writes them (`environment=A="1",B="2"`).
-    ///   - more: other keys (`stdout_logfile`, `numprocs`, `process_name`, `user`, ...), in order.
+    ///   - priority: start order (lower first); nil: supervisord's default (999).
+    ///   - stdoutLog, stderrLog: `stdout_logfile`/`stderr_logfile`; nil: supervisord's own (in the harness's `logs/`).
+    ///   - redirectStderr: `redirect_stderr=true` (stderr into `stdoutLog`).
+    ///   - more: other keys (`numprocs`, `process_name`, `user`, ...), in order.
     public func program(_ name: String, command: String, startsecs: Int? = 0, autostart: Bool? = nil,
                         autorestart: Bool? = nil, startretries: Int? = nil, stopwaitsecs: Int? = nil,
-                        environment: String? = nil, _ more: [(String, String)] = []) -> Self {
+                        environment: String? = nil, priority: Int? = nil, stdoutLog: String? = nil,
+                        stderrLog: String? = nil, redirectStderr: Bool = false, _ more: [(String, String)] = []) -> Self {
         section("program:\(name)", [
             ("command", command), ("startsecs", startsecs.map(String.init)), ("autostart", autostart.map(String.init)),
             ("autorestart", autorestart.map(String.init)), ("startretries", startretries.map(String.init)),
             ("stopwaitsecs", stopwaitsecs.map(String.init)), ("environment", environment),
+            ("priority", priority.map(String.init)), ("redirect_stderr", redirectStderr ? "true" : nil),
+            ("stdout_logfile", stdoutLog), ("stderr_logfile", stderrLog),
         ] + more.map { ($0.0, Optional($0.1)) })
     }
+
 
     /// `[eventlistener:NAME]` subscribed to `events` (e.g. `PROCESS_STATE,TICK_5`).
     public func eventListener(_ name: String, command: String, events: String, startsecs: Int? = 0,

@@ -10,15 +10,9 @@ import SupervisorKit
 
 @Suite(.timeLimit(.minutes(2))) struct CrashLoopLiveTests {
     @Test func startsecsZeroLoopIs13() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:looper]
-            command=/bin/sh -c 'sleep 0.2; exit 0'
-            startsecs=0
-            autorestart=true
-
-            [program:steady]
-            command=sleep 1000
-            """, probe: "[programs]\ncritical = looper, steady\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("looper", command: "/bin/sh -c 'sleep 0.2; exit 0'", autorestart: true)
+            .program("steady", command: "sleep 1000", startsecs: nil), probe: "[programs]\ncritical = looper, steady\n")
         // supervisord never reaches FATAL here (startsecs=0: every start is a success); the listener counts the exits.
         var last = rig.run(["run", "--config", rig.probeConf])
         let seen = await poll(timeout: .seconds(30), every: .milliseconds(100)) {
@@ -43,16 +37,9 @@ import SupervisorKit
 
     @Test func backoffThenFatal() async throws {
         // Exits at once: STARTING -> BACKOFF five times (1+2+3+4 s apart), then FATAL. No EXITED event at all.
-        let rig = try await ListenerRig.start(programs: """
-            [program:broken]
-            command=/bin/sh -c 'exit 1'
-            startsecs=1
-            startretries=4
-            autorestart=true
-
-            [program:steady]
-            command=sleep 1000
-            """, probe: "[programs]\ncritical = broken, steady\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("broken", command: "/bin/sh -c 'exit 1'", startsecs: 1, autorestart: true, startretries: 4)
+            .program("steady", command: "sleep 1000", startsecs: nil), probe: "[programs]\ncritical = broken, steady\n")
         var during = rig.run(["run", "--config", rig.probeConf])
         let looped = await poll(timeout: .seconds(30), every: .milliseconds(100)) {
             during = rig.run(["run", "--config", rig.probeConf])
@@ -77,17 +64,9 @@ import SupervisorKit
     }
 
     @Test func killedAndRestartedBetweenTwoProbesIsReported() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:daemon]
-            command=sleep 1000
-            startsecs=0
-            autorestart=true
-
-            [program:polite]
-            command=/bin/sh -c 'trap "exit 0" USR1; while :; do sleep 0.1; done'
-            startsecs=0
-            autorestart=true
-            """, probe: "[programs]\ncritical = daemon, polite\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("daemon", command: "sleep 1000", autorestart: true)
+            .program("polite", command: "/bin/sh -c 'trap \"exit 0\" USR1; while :; do sleep 0.1; done'", autorestart: true), probe: "[programs]\ncritical = daemon, polite\n")
         var r = rig.run(["run", "--config", rig.probeConf])
         #expect(await poll(timeout: .seconds(20), every: .milliseconds(100)) {
             r = rig.run(["run", "--config", rig.probeConf])

@@ -19,8 +19,9 @@ import Glibc
 struct DocFixture: Sendable {
     var name: String
     var about: String
-    /// supervisord `[program:x]` sections (and any other sections); nil: no supervisord.
-    var supervisord: String? = nil
+    /// supervisord's programs (and any other sections); nil: no supervisord. `{root}` and `{bin}`
+    /// (the binary under test) in a value are replaced.
+    var supervisord: SupervisordConfig? = nil
     /// The body of readiness-probe.conf after the fixture's `[probe]` lines (rundir, hooks_dir,
     /// sonic_hook) and `[supervisor] serverurl`.
     var config: String = ""
@@ -44,7 +45,7 @@ struct DocFixture: Sendable {
         }
         var harness: SupervisordHarness? = nil
         if let programs = supervisord {
-            harness = try SupervisordHarness(programs: programs.replacing("{root}", with: root)
+            harness = try SupervisordHarness(programs: programs.text.replacing("{root}", with: root)
                 .replacing("{bin}", with: TestPaths.binary))
         }
         var conf = """
@@ -168,18 +169,11 @@ enum DocFixtures {
         DocFixture(
             name: "tour",
             about: "README's tour: start still running until the webd hook has run once (then 3s more), syncd and webd RUNNING",
-            supervisord: """
-                [program:start]
-                command=sh -c 'while [ ! -e {root}/run/webd-checked ]; do sleep 0.2; done; sleep 3'
-                autorestart=false
-
-                [program:syncd]
-                command=sleep 100000
-
-                [program:webd]
-                command=sleep 100000
-
-                """,
+            supervisord: SupervisordConfig()
+                .program("start", command: "sh -c 'while [ ! -e {root}/run/webd-checked ]; do sleep 0.2; done; sleep 3'",
+                         startsecs: nil, autorestart: false)
+                .program("syncd", command: "sleep 100000", startsecs: nil)
+                .program("webd", command: "sleep 100000", startsecs: nil),
             config: """
                 [programs]
                 critical = syncd, webd
@@ -195,25 +189,15 @@ enum DocFixtures {
         DocFixture(
             name: "syncd-stopped",
             about: "start exited 0; the critical program syncd is STOPPED (autostart=false)",
-            supervisord: startExited0 + """
-                [program:syncd]
-                command=sleep 100000
-                autostart=false
-
-                """,
+            supervisord: startExited0.program("syncd", command: "sleep 100000", startsecs: nil, autostart: false),
             config: "[programs]\ncritical = syncd\n",
             ready: [("start", "EXITED")]),
         DocFixture(
             name: "ready",
             about: "start exited 0, syncd and webd RUNNING and critical, hook webd passes; a free port stands for 8080",
-            supervisord: startExited0 + """
-                [program:syncd]
-                command=sleep 100000
-
-                [program:webd]
-                command=sleep 100000
-
-                """,
+            supervisord: startExited0
+                .program("syncd", command: "sleep 100000", startsecs: nil)
+                .program("webd", command: "sleep 100000", startsecs: nil),
             config: "[programs]\ncritical = syncd, webd\n",
             files: [.hook("webd", "echo 'webd is ready'\n")],
             ready: [("start", "EXITED"), ("syncd", "RUNNING"), ("webd", "RUNNING")],
@@ -222,24 +206,13 @@ enum DocFixtures {
             name: "listener",
             about: "readiness-probe listen as supervisord's event listener; start exited 3; the critical program syncd "
                 + "killed itself with SIGKILL once (after 2s) and was restarted; the block runs once `run` and `run --cached` say so",
-            supervisord: """
-                [eventlistener:readiness]
-                command={bin} listen
-                events=PROCESS_STATE,PROCESS_GROUP,TICK_5,SUPERVISOR_STATE_CHANGE
-                priority=0
-                startsecs=0
-                buffer_size=1024
-                environment=READINESS_PROBE_CONFIG="{root}/etc/readiness-probe/readiness-probe.conf"
-
-                [program:start]
-                command=sh -c 'exit 3'
-                startsecs=0
-                autorestart=false
-
-                [program:syncd]
-                command=sh -c 'if [ -e {root}/run/killed ]; then exec sleep 100000; fi; touch {root}/run/killed; sleep 2; kill -KILL $$'
-
-                """,
+            supervisord: SupervisordConfig()
+                .eventListener("readiness", command: "{bin} listen", events: "PROCESS_STATE,PROCESS_GROUP,TICK_5,SUPERVISOR_STATE_CHANGE",
+                               bufferSize: 1024, priority: 0,
+                               [("environment", "READINESS_PROBE_CONFIG=\"{root}/etc/readiness-probe/readiness-probe.conf\"")])
+                .start(exit: 3)
+                .program("syncd", command: "sh -c 'if [ -e {root}/run/killed ]; then exec sleep 100000; fi; touch {root}/run/killed; sleep 2; kill -KILL $$'",
+                         startsecs: nil),
             config: "[programs]\ncritical = syncd\n",
             ready: [("start", "EXITED")],
             readyWhen: { env in
@@ -250,20 +223,11 @@ enum DocFixtures {
             name: "critical-typo",
             about: "SONiC layout: syncd and the group swss (orchagent, portsyncd) RUNNING; /etc/supervisor/critical_processes "
                 + "names program:syncdd (a typo) and group:swss",
-            supervisord: startExited0 + """
-                [program:syncd]
-                command=sleep 100000
-
-                [group:swss]
-                programs=orchagent,portsyncd
-
-                [program:orchagent]
-                command=sleep 100000
-
-                [program:portsyncd]
-                command=sleep 100000
-
-                """,
+            supervisord: startExited0
+                .program("syncd", command: "sleep 100000", startsecs: nil)
+                .group("swss", programs: ["orchagent", "portsyncd"])
+                .program("orchagent", command: "sleep 100000", startsecs: nil)
+                .program("portsyncd", command: "sleep 100000", startsecs: nil),
             config: "[programs]\ncritical_file = {root}/etc/supervisor/critical_processes\n",
             files: [DocFile("etc/supervisor/critical_processes", "program:syncdd\ngroup:swss\n")],
             ready: [("start", "EXITED"), ("syncd", "RUNNING"), ("swss:orchagent", "RUNNING"), ("swss:portsyncd", "RUNNING")]),
@@ -281,11 +245,5 @@ enum DocFixtures {
     ]
 
     /// A one-shot start program that has exited 0.
-    static let startExited0 = """
-        [program:start]
-        command=sh -c 'exit 0'
-        startsecs=0
-        autorestart=false
-
-        """
+    static let startExited0 = SupervisordConfig().start()
 }

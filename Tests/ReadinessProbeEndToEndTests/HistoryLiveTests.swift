@@ -17,12 +17,7 @@ import SupervisorKit
     /// shows the exit (the listener's transitions), and the next probe's failure (latched by the
     /// listener's failure_hold) is recorded with the program's name in its detail.
     @Test func aCriticalProgramKilledBetweenTwoProbesShowsInHistory() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:crit]
-            command=sleep 1000
-            startsecs=0
-            autorestart=true
-            """, probe: "[start]\nprogram =\n[programs]\ncritical = crit\n")
+        let rig = try await ListenerRig.start(SupervisordConfig().program("crit", command: "sleep 1000", autorestart: true), probe: "[start]\nprogram =\n[programs]\ncritical = crit\n")
         defer { rig.harness.stop() }
         #expect(await rig.waitFor("crit", .running))
         #expect(await poll(timeout: .seconds(15)) { rig.ledgerMatchesSupervisord() }, "\(rig.listenerLog())")
@@ -122,24 +117,11 @@ import SupervisorKit
     /// times are ordered (STARTING <= RUNNING <= EXITED), plausible (within the test's minute),
     /// and the critical chain ends at the container's first ready result.
     @Test func startProgramAndThreeDaemons() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:start]
-            command=/bin/sh -c 'sleep 0.5; exit 0'
-            startsecs=0
-            autorestart=false
-
-            [program:alpha]
-            command=sleep 1000
-            startsecs=0
-
-            [program:beta]
-            command=sleep 1000
-            startsecs=1
-
-            [program:gamma]
-            command=/bin/sh -c 'sleep 0.3; exec sleep 1000'
-            startsecs=0
-            """, probe: "[programs]\ncritical = alpha, beta, gamma\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("start", command: "/bin/sh -c 'sleep 0.5; exit 0'", autorestart: false)
+            .program("alpha", command: "sleep 1000")
+            .program("beta", command: "sleep 1000", startsecs: 1)
+            .program("gamma", command: "/bin/sh -c 'sleep 0.3; exec sleep 1000'"), probe: "[programs]\ncritical = alpha, beta, gamma\n")
         defer { rig.harness.stop() }
         #expect(await rig.waitFor("beta", .running))
         #expect(await rig.waitFor("start", .exited))

@@ -183,27 +183,12 @@ final class SchemaSamples: @unchecked Sendable {
         try s.keep("state", "error", await s.json(["state", "show", "--format", "json"] + stateArgs), status: 5)
 
         // A real supervisord with the listener: start done, syncd running, a stopped critical program.
-        let rig = try await ListenerRig.start(programs: """
-            [program:start]
-            command=sh -c 'exit 0'
-            startsecs=0
-            autorestart=false
-
-            [program:syncd]
-            command=sleep 1000
-            startsecs=0
-            autorestart=false
-
-            [program:stopped]
-            command=sleep 1000
-            autostart=false
-
-            [program:napp]
-            command=sh -c 'while :; do \(bin) notify --ready --status up WATCHDOG=1; sleep 0.5; done'
-            startsecs=0
-            environment=NOTIFY_SOCKET="{work}/run/readiness-probe/notify.sock"
-
-            """, probe: "[supervisor]\nsource = auto\n[programs]\ncritical = syncd\nnotify = napp\n[listener]\nrun_checks = true\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .start()
+            .program("syncd", command: "sleep 1000", autorestart: false)
+            .program("stopped", command: "sleep 1000", startsecs: nil, autostart: false)
+            .program("napp", command: "sh -c 'while :; do \(bin) notify --ready --status up WATCHDOG=1; sleep 0.5; done'",
+                     environment: notifyEnvironment), probe: "[supervisor]\nsource = auto\n[programs]\ncritical = syncd\nnotify = napp\n[listener]\nrun_checks = true\n")
         defer { rig.harness.stop() }
         let conf = rig.probeConf
         #expect(await rig.waitFor("syncd", .running))

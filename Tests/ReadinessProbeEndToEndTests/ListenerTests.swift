@@ -38,26 +38,12 @@ final class ListenerRig: @unchecked Sendable {
         harness = try SupervisordHarness(config, loglevel: loglevel, wrapper: wrapper)
     }
 
-    /// The same with the programs as INI text.
-    convenience init(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
-                     listener: String = "", wrapper: [String] = []) throws {
-        try self.init(SupervisordConfig().raw(programs), probe: probe, events: events, work: work, listener: listener, wrapper: wrapper)
-    }
-
     /// Starts the rig on its own thread (supervisord's start-up blocks), not on a cooperative one.
     static func start(_ programs: SupervisordConfig, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
-                      listener: String = "", wrapper: [String] = []) async throws -> ListenerRig {
-        try await Blocking.run { () -> Result<ListenerRig, any Error> in
-            Result { try ListenerRig(programs, probe: probe, events: events, work: work, listener: listener, wrapper: wrapper) }
-        }.get()
-    }
-
-    /// The same with the programs as INI text.
-    static func start(programs: String, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
                       listener: String = "", wrapper: [String] = [], loglevel: String = "info") async throws -> ListenerRig {
         try await Blocking.run { () -> Result<ListenerRig, any Error> in
-            Result { try ListenerRig(SupervisordConfig().raw(programs), probe: probe, events: events, work: work, listener: listener,
-                                     wrapper: wrapper, loglevel: loglevel) }
+            Result { try ListenerRig(programs, probe: probe, events: events, work: work, listener: listener, wrapper: wrapper,
+                                     loglevel: loglevel) }
         }.get()
     }
 
@@ -142,17 +128,9 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
     /// critical program killed by SIGKILL and restarted: the signal (from supervisord's log),
     /// that supervisord restarted it, its state now, and its log file.
     @Test func exitsSayTheStatusTheSignalAndTheLog() async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:start]
-            command=/bin/sh -c 'exit 3'
-            startsecs=0
-            autorestart=false
-
-            [program:syncd]
-            command=sleep 1000
-            startsecs=0
-            stderr_logfile={work}/syncd.err
-            """, probe: "[programs]\ncritical = syncd\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("start", command: "/bin/sh -c 'exit 3'", autorestart: false)
+            .program("syncd", command: "sleep 1000", stderrLog: "{work}/syncd.err"), probe: "[programs]\ncritical = syncd\n")
         #expect(await rig.waitForLedger { $0.entry("start")?.exitStatus == 3 }, "\(rig.listenerLog())")
         #expect(await rig.waitFor("syncd", .running))
         let pid = try #require(rig.processes().first { $0.name == "syncd" && $0.state == .running }?.pid)
@@ -178,12 +156,8 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
     /// cause would be, and the first line stays `exited unexpectedly` (#17 verification).
     @Test(arguments: ["warn", "error"])
     func exitCauseAtQuieterLoglevels(_ loglevel: String) async throws {
-        let rig = try await ListenerRig.start(programs: """
-            [program:syncd]
-            command=sleep 1000
-            startsecs=0
-            stderr_logfile={work}/syncd.err
-            """, probe: "[programs]\ncritical = syncd\n", loglevel: loglevel)
+        let rig = try await ListenerRig.start(SupervisordConfig().program("syncd", command: "sleep 1000", stderrLog: "{work}/syncd.err"),
+                                              probe: "[programs]\ncritical = syncd\n", loglevel: loglevel)
         #expect(await rig.waitFor("syncd", .running))
         let pid = try #require(rig.processes().first { $0.name == "syncd" && $0.state == .running }?.pid)
         kill(Int32(pid), SIGKILL)

@@ -12,7 +12,6 @@ import SupervisorKit
 
 extension ListenerRig {
     var notifySocket: String { rundir + "/readiness-probe/notify.sock" }
-    var notifyEnv: String { "environment=NOTIFY_SOCKET=\"\(notifySocket)\"" }
 
     /// The programs check for `name` alone as a notify program, on the listener's ledger.
     func notifyVerdict(_ name: String, watchdog: Duration? = .seconds(30)) -> CheckOutcome {
@@ -42,18 +41,18 @@ func requireTool(_ path: String) throws {
 
 let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
 
+/// A program's `environment` that points sd_notify senders at the rig's listener socket.
+let notifyEnvironment = "NOTIFY_SOCKET=\"{work}/run/readiness-probe/notify.sock\""
+
 @Suite(.serialized, .timeLimit(.minutes(3))) struct NotifyLiveTests {
     /// redis-server: 12 while it has not sent READY=1, 0 once it has, 12 again after a restart until it re-notifies.
     @Test func redisReadyAfterLoadAndAgainAfterRestart() async throws {
         try requireTool("/usr/bin/redis-server")
         let work = TempDir("nredis")
-        let rig = try await ListenerRig.start(programs: """
-            [program:redis]
-            command=sh -c 'while [ ! -e {work}/go ]; do sleep 0.05; done; exec /usr/bin/redis-server --port 0 --unixsocket \(work.path)/redis.sock --save "" --dir \(work.path) --supervised systemd --loglevel notice'
-            environment=NOTIFY_SOCKET="{work}/run/readiness-probe/notify.sock"
-            startsecs=1
-            stopwaitsecs=10
-            """, probe: "[supervisor]\nsource = events\n[programs]\nnotify = redis\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("redis", command: "sh -c 'while [ ! -e {work}/go ]; do sleep 0.05; done; exec /usr/bin/redis-server --port 0 "
+                        + "--unixsocket \(work.path)/redis.sock --save \"\" --dir \(work.path) --supervised systemd --loglevel notice'",
+                     startsecs: 1, stopwaitsecs: 10, environment: notifyEnvironment), probe: "[supervisor]\nsource = events\n[programs]\nnotify = redis\n")
         #expect(await rig.waitFor("redis", .running))
         // RUNNING (startsecs passed) but redis has not even started: 12, with how long it has waited.
         #expect(await rig.waitForVerdict("redis", code: Codes.programNotReady, containing: "has not reported ready"))
@@ -87,7 +86,7 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
     @Test func readyBeforeItsQueuedStartEventsIsKept() async throws {
         try requireTool("/usr/bin/systemd-notify")
         let work = TempDir("nseed")
-        let dummies = (1...120).map { "[program:d\($0)]\ncommand=sleep 1000\nstartsecs=0\npriority=5\n" }.joined(separator: "\n")
+        let dummies = (1...120).reduce(SupervisordConfig()) { $0.program("d\($1)", command: "sleep 1000", priority: 5) }
         let x = try work.write("x.sh", """
             #!/bin/sh
             until grep -qs '"name": "x"' \(work.path)/run/readiness-probe/ledger.json; do sleep 0.005; done
@@ -95,14 +94,8 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
             exec sleep 1000
             """)
         chmod(x, 0o755)
-        let rig = try await ListenerRig.start(programs: dummies + """
-
-            [program:x]
-            command=\(x)
-            environment=NOTIFY_SOCKET="\(work.path)/run/readiness-probe/notify.sock"
-            startsecs=0
-            priority=50
-            """, probe: "[supervisor]\nsource = events\n[programs]\nnotify = x\n", work: work, listener: "priority=900")
+        let rig = try await ListenerRig.start(dummies
+            .program("x", command: x, environment: notifyEnvironment, priority: 50), probe: "[supervisor]\nsource = events\n[programs]\nnotify = x\n", work: work, listener: "priority=900")
         #expect(await rig.waitForLedger { l in l.complete && l.entry("x")?.state == .running && l.entry("x")?.pid ?? 0 > 0
             && l.entry("d120")?.state == .running && l.entries.allSatisfy { $0.state == .running } })
         #expect(await rig.waitForVerdict("x", code: 0, containing: "x-ready", timeout: .seconds(15)),
@@ -117,23 +110,15 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
     /// period, even for a program that triggers its watchdog right after every start.
     @Test func perProgramWatchdogAndRestart() async throws {
         let bin = TestPaths.binary
-        let env = "environment=NOTIFY_SOCKET=\"{work}/run/readiness-probe/notify.sock\""
-        let rig = try await ListenerRig.start(programs: """
-            [program:dog]
-            command=sh -c 'echo "start $$ $(date +%%s.%%N)" >> {work}/dog.log; \(bin) notify --ready; for i in 1 2 3; do \(bin) notify WATCHDOG=1; sleep 0.2; done; exec sleep 1000'
-            \(env)
-            startsecs=0
-
-            [program:trigger]
-            command=sh -c 'echo "$(date +%%s.%%N)" >> {work}/trigger.log; \(bin) notify --ready; \(bin) notify WATCHDOG=trigger; exec sleep 1000'
-            \(env)
-            startsecs=0
-
-            [program:quiet]
-            command=sh -c '\(bin) notify --ready; echo "notify exit $?" > {work}/quiet.out; \(bin) notify WATCHDOG=1; exec sleep 1000'
-            \(env)
-            startsecs=0
-            """, probe: """
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("dog", command: "sh -c 'echo \"start $$ $(date +%%s.%%N)\" >> {work}/dog.log; \(bin) notify --ready; "
+                        + "for i in 1 2 3; do \(bin) notify WATCHDOG=1; sleep 0.2; done; exec sleep 1000'",
+                     environment: notifyEnvironment)
+            .program("trigger", command: "sh -c 'echo \"$(date +%%s.%%N)\" >> {work}/trigger.log; \(bin) notify --ready; "
+                        + "\(bin) notify WATCHDOG=trigger; exec sleep 1000'",
+                     environment: notifyEnvironment)
+            .program("quiet", command: "sh -c '\(bin) notify --ready; echo \"notify exit $?\" > {work}/quiet.out; \(bin) notify WATCHDOG=1; exec sleep 1000'",
+                     environment: notifyEnvironment), probe: """
             [supervisor]
             source = events
             [programs]
@@ -193,35 +178,19 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
         try requireTool(venvPython)
         let bin = TestPaths.binary
         let gate = "while [ ! -e {work}/go ]; do sleep 0.05; done"
-        let env = "environment=NOTIFY_SOCKET=\"{work}/run/readiness-probe/notify.sock\""
-        let rig = try await ListenerRig.start(programs: """
-            [program:shelly]
-            command=sh -c '\(gate); /usr/bin/systemd-notify --ready --status="shell ready"; echo "systemd-notify exit $?"; exec sleep 1000'
-            \(env)
-            startsecs=0
-            stdout_logfile={work}/shelly.out
-
-            [program:rpnotify]
-            command=sh -c '\(gate); \(bin) notify --ready --status="rp ready"; echo "notify exit $?"; exec sleep 1000'
-            \(env)
-            startsecs=0
-            stdout_logfile={work}/rpnotify.out
-
-            [program:py]
-            command=\(venvPython) -c 'import os, time, sdnotify; [time.sleep(0.05) for _ in iter(lambda: os.path.exists("{work}/go"), True)]; n = sdnotify.SystemdNotifier(); n.notify("STATUS=python ready\\nREADY=1"); time.sleep(1000)'
-            \(env)
-            startsecs=0
-
-            [program:dog]
-            command=sh -c '\(gate); \(bin) notify --ready; for i in 1 2 3; do \(bin) notify WATCHDOG=1; sleep 0.3; done; touch {work}/dog.quiet; exec sleep 1000'
-            \(env)
-            startsecs=0
-
-            [program:stopper]
-            command=sh -c '\(gate); \(bin) notify --ready; sleep 0.5; \(bin) notify --stopping --status=draining; exec sleep 1000'
-            \(env)
-            startsecs=0
-            """, probe: "[supervisor]\nsource = events\n[programs]\nnotify = shelly, rpnotify, py, dog, stopper\nwatchdog = 2s\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("shelly", command: "sh -c '\(gate); /usr/bin/systemd-notify --ready --status=\"shell ready\"; echo \"systemd-notify exit $?\"; exec sleep 1000'",
+                     environment: notifyEnvironment, stdoutLog: "{work}/shelly.out")
+            .program("rpnotify", command: "sh -c '\(gate); \(bin) notify --ready --status=\"rp ready\"; echo \"notify exit $?\"; exec sleep 1000'",
+                     environment: notifyEnvironment, stdoutLog: "{work}/rpnotify.out")
+            .program("py", command: "\(venvPython) -c 'import os, time, sdnotify; [time.sleep(0.05) for _ in iter(lambda: os.path.exists(\"{work}/go\"), True)]; "
+                        + "n = sdnotify.SystemdNotifier(); n.notify(\"STATUS=python ready\\nREADY=1\"); time.sleep(1000)'",
+                     environment: notifyEnvironment)
+            .program("dog", command: "sh -c '\(gate); \(bin) notify --ready; for i in 1 2 3; do \(bin) notify WATCHDOG=1; sleep 0.3; done; "
+                        + "touch {work}/dog.quiet; exec sleep 1000'",
+                     environment: notifyEnvironment)
+            .program("stopper", command: "sh -c '\(gate); \(bin) notify --ready; sleep 0.5; \(bin) notify --stopping --status=draining; exec sleep 1000'",
+                     environment: notifyEnvironment), probe: "[supervisor]\nsource = events\n[programs]\nnotify = shelly, rpnotify, py, dog, stopper\nwatchdog = 2s\n")
         for p in ["shelly", "rpnotify", "py", "dog", "stopper"] { #expect(await rig.waitFor(p, .running)) }
         for p in ["shelly", "rpnotify", "py"] {
             #expect(await rig.waitForVerdict(p, code: Codes.programNotReady, containing: "has not reported ready"), "\(p)")
@@ -273,39 +242,18 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
     @Test func awaitOrdersStartUpAndTimesOut() async throws {
         let bin = TestPaths.binary
         let probe = "{work}/probe.conf"  // the rig's own probe config: same rundir and notify list
-        let rig = try await ListenerRig.start(programs: """
-            [program:dep]
-            command=sh -c 'while [ ! -e {work}/go ]; do sleep 0.05; done; date +%%s.%%N > {work}/dep.ready; \(bin) notify --ready; exec sleep 1000'
-            environment=NOTIFY_SOCKET="{work}/run/readiness-probe/notify.sock"
-            startsecs=0
-
-            [program:user]
-            command=\(bin) await --config \(probe) --timeout 60s dep -- sh -c 'date +%%s.%%N > {work}/user.started; exec sleep 1000'
-            startsecs=0
-            redirect_stderr=true
-            stdout_logfile={work}/user.log
-
-            [program:never]
-            command=sleep 1000
-            startsecs=0
-
-            [program:init]
-            command=sh -c 'sleep 0.2; exit 0'
-            startsecs=0
-            autorestart=false
-
-            [program:early]
-            command=\(bin) await --config \(probe) --timeout 30s init:exited never:running -- touch {work}/early.ran
-            startsecs=0
-            autorestart=false
-
-            [program:impatient]
-            command=\(bin) await --config \(probe) --timeout 1s never -- touch {work}/impatient.ran
-            startsecs=0
-            autorestart=false
-            redirect_stderr=true
-            stdout_logfile={work}/impatient.log
-            """, probe: "[supervisor]\nsource = events\n[programs]\nnotify = dep, never\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("dep", command: "sh -c 'while [ ! -e {work}/go ]; do sleep 0.05; done; date +%%s.%%N > {work}/dep.ready; "
+                        + "\(bin) notify --ready; exec sleep 1000'",
+                     environment: notifyEnvironment)
+            .program("user", command: "\(bin) await --config \(probe) --timeout 60s dep -- sh -c 'date +%%s.%%N > {work}/user.started; exec sleep 1000'",
+                     stdoutLog: "{work}/user.log", redirectStderr: true)
+            .program("never", command: "sleep 1000")
+            .program("init", command: "sh -c 'sleep 0.2; exit 0'", autorestart: false)
+            .program("early", command: "\(bin) await --config \(probe) --timeout 30s init:exited never:running -- touch {work}/early.ran",
+                     autorestart: false)
+            .program("impatient", command: "\(bin) await --config \(probe) --timeout 1s never -- touch {work}/impatient.ran",
+                     autorestart: false, stdoutLog: "{work}/impatient.log", redirectStderr: true), probe: "[supervisor]\nsource = events\n[programs]\nnotify = dep, never\n")
         #expect(await rig.waitFor("user", .running))
         #expect(await rig.waitFor("dep", .running))
         // Give await time to look at a ledger where dep is RUNNING but not ready: it must not start.
@@ -337,17 +285,10 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
     @Test func badInputAndFlood() async throws {
         try requireTool(venvPython)
         let bin = TestPaths.binary
-        let rig = try await ListenerRig.start(programs: """
-            [program:target]
-            command=sh -c 'while [ ! -e {work}/go ]; do sleep 0.05; done; \(bin) notify --ready; exec sleep 1000'
-            environment=NOTIFY_SOCKET="{work}/run/readiness-probe/notify.sock"
-            startsecs=0
-
-            [program:blinker]
-            command=sh -c 'sleep 0.1; exit 0'
-            startsecs=0
-            autorestart=true
-            """, probe: "[supervisor]\nsource = events\n[programs]\nnotify = target\n")
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("target", command: "sh -c 'while [ ! -e {work}/go ]; do sleep 0.05; done; \(bin) notify --ready; exec sleep 1000'",
+                     environment: notifyEnvironment)
+            .program("blinker", command: "sh -c 'sleep 0.1; exit 0'", autorestart: true), probe: "[supervisor]\nsource = events\n[programs]\nnotify = target\n")
         #expect(await rig.waitFor("target", .running))
         #expect(await poll { Platform.exists(rig.notifySocket) })
         let address = try #require(NotifyAddress(rig.notifySocket))
@@ -395,11 +336,7 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
         let work = TempDir("nfile")
         try Platform.makeDirectories(work.path + "/run/readiness-probe")
         _ = try work.write("run/readiness-probe/notify.sock", "mine")
-        let rig = try await ListenerRig.start(programs: """
-            [program:prog]
-            command=sleep 1000
-            startsecs=0
-            """, probe: "[programs]\nnotify = prog\n[notify]\nsocket = \(work.path)/run/readiness-probe/notify.sock\n")
+        let rig = try await ListenerRig.start(SupervisordConfig().program("prog", command: "sleep 1000"), probe: "[programs]\nnotify = prog\n[notify]\nsocket = \(work.path)/run/readiness-probe/notify.sock\n")
         #expect(await rig.waitForLedger { $0.entry("prog")?.state == .running && $0.notify?.error != nil })
         #expect(rig.listenerLog().contains("exists and is a regular file; refusing to replace it"), "\(rig.listenerLog())")
         #expect(try Platform.readTextFile(work.file("run/readiness-probe/notify.sock")) == "mine")
@@ -422,21 +359,10 @@ let venvPython = TestPaths.packageRoot + "/.venv/bin/python"
         try Platform.changeMode(work.path, 0o755)
         let conf = try work.write("probe.conf", "[probe]\nrundir = \(work.path)/ro\nhooks_dir =\nsonic_hook =\n[programs]\nnotify = prog\n", mode: 0o644)
         let harness = try await Blocking.run { () -> Result<SupervisordHarness, any Error> in
-            Result { try SupervisordHarness(programs: """
-                [eventlistener:readiness]
-                command=\(TestPaths.binary) listen --config \(conf)
-                events=PROCESS_STATE,TICK_5
-                startsecs=0
-                buffer_size=1000
-                priority=1
-                user=nobody
-                stderr_logfile={dir}/listener.err
-
-                [program:prog]
-                command=sh -c 'sleep 0.3; exit 0'
-                startsecs=0
-                autorestart=true
-                """) }
+            Result { try SupervisordHarness(SupervisordConfig()
+                .eventListener("readiness", command: "\(TestPaths.binary) listen --config \(conf)", events: "PROCESS_STATE,TICK_5",
+                               bufferSize: 1000, priority: 1, [("user", "nobody"), ("stderr_logfile", "{dir}/listener.err")])
+                .program("prog", command: "sh -c 'sleep 0.3; exit 0'", autorestart: true)) }
         }.get()
         let log = { (try? Platform.readTextFile(harness.dir.file("listener.err"))) ?? "" }
         #expect(await poll { log().contains("cannot create the notify socket") }, "\(log())")

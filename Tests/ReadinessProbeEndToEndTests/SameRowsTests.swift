@@ -23,7 +23,7 @@ import ProbeTestSupport
         let ok = try hooks.script("ok", "echo fine\n")
         let hang = try hooks.script("hang", "sleep 30 &\nsleep 30\n")
         let gone = hooks.file("gone.sock")
-        let rig = try await ListenerRig.start(programs: "", probe: """
+        let rig = try await ListenerRig.start(SupervisordConfig(), probe: """
             timeout = 1500ms
             [supervisor]
             serverurl = unix://\(gone)
