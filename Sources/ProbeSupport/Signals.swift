@@ -42,3 +42,21 @@ public enum Signals {
         }
     }
 }
+
+extension Signals {
+    /// The number of a signal by its name as `name(_:)` and Python's `signal` module spell it
+    /// (`SIGKILL`, `SIGPOLL`, `SIGRTMIN`), or nil.
+    public static func number(named text: String) -> Int32? {
+        switch text {
+        case "SIGPOLL": return SIGIO
+        case "SIGIOT": return SIGABRT
+        case "SIGCLD": return SIGCHLD
+        case "SIGRTMIN": return 34
+        case "SIGRTMAX": return 64
+        default: break
+        }
+        guard text.hasPrefix("SIG") else { return nil }
+        for n in Int32(1)...31 where name(n) == text { return n }
+        return nil
+    }
+}

@@ -37,8 +37,9 @@ import SupervisorKit
         #expect(exited["expected"] == .bool(false))
         #expect(exited["pid"]?.intValue == pid)
         #expect(exited["by"]?.stringValue == "listen")
-        #expect(exited["exit_status"] == .null)
-        #expect(exited["detail"]?.stringValue?.contains("exited unexpectedly") == true)
+        // The exit status from supervisord's log (its events carry none): 128 + 9, as a shell says it.
+        #expect(exited["exit_status"]?.intValue == 137, "\(exited)")
+        #expect(exited["detail"]?.stringValue?.contains("was killed by SIGKILL") == true, "\(exited)")
         let states = found.compactMap { $0["state"]?.stringValue }
         #expect(states.suffix(3) == ["EXITED", "STARTING", "RUNNING"], "\(states)")
         // The programs check went 0 -> 4 (by the probe above, or the listener's TICK run).
@@ -51,7 +52,49 @@ import SupervisorKit
         // The table says how long it lasted.
         let table = rig.run(["history", "--config", rig.probeConf])
         #expect(table.stdout.contains("not ready (code 4) for "), "\(table.stdout)")
-        #expect(table.stdout.contains("program crit EXITED (pid \(pid), unexpected)"), "\(table.stdout)")
+        #expect(table.stdout.contains("program crit EXITED (pid \(pid), exit 137, unexpected)"), "\(table.stdout)")
+    }
+
+    /// #15: every program record of an exit carries its exit status: EXITED with a status outside
+    /// exitcodes (3), an expected one (0), a death by signal (SIGTERM sent by hand: 143), BACKOFF
+    /// (an exit before startsecs: its status, from supervisord's log), and FATAL (no exit: null).
+    @Test func exitStatusOfEachKindOfExit() async throws {
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("three", command: "/bin/sh -c 'sleep 0.3; exit 3'", autorestart: false)
+            .program("zero", command: "/bin/sh -c 'sleep 0.3; exit 0'", autorestart: false)
+            .program("termed", command: "sleep 1000", autorestart: false)
+            .program("early", command: "/bin/sh -c 'exit 4'", startsecs: 1, autorestart: false, startretries: 1),
+            probe: "[start]\nprogram =\n[programs]\ncritical = three\n")
+        defer { rig.harness.stop() }
+        #expect(await rig.waitFor("termed", .running))
+        let pid = try #require(rig.processes().first { $0.name == "termed" }?.pid)
+        #expect(kill(Int32(pid), SIGTERM) == 0)
+        var all: [JSONValue] = []
+        func record(_ program: String, _ state: String) -> JSONValue? {
+            all.first { $0["program"]?.stringValue == program && $0["state"]?.stringValue == state }
+        }
+        #expect(await poll(timeout: .seconds(20)) {
+            all = (try? records(rig)) ?? []
+            return ["three", "zero", "termed"].allSatisfy { record($0, "EXITED") != nil } && record("early", "FATAL") != nil
+        }, "\(all)\n\(rig.listenerLog())")
+        #expect(record("three", "EXITED")?["exit_status"]?.intValue == 3, "\(all)")
+        #expect(record("three", "EXITED")?["expected"] == .bool(false))
+        #expect(record("three", "EXITED")?["detail"]?.stringValue?.contains("exited with status 3") == true, "\(all)")
+        #expect(record("zero", "EXITED")?["exit_status"]?.intValue == 0, "\(all)")
+        #expect(record("zero", "EXITED")?["expected"] == .bool(true))
+        #expect(record("termed", "EXITED")?["exit_status"]?.intValue == 143, "\(all)")
+        #expect(record("termed", "EXITED")?["pid"]?.intValue == pid)
+        let backoffs = all.filter { $0["program"]?.stringValue == "early" && $0["state"]?.stringValue == "BACKOFF" }
+        #expect(backoffs.count == 2 && backoffs.allSatisfy { $0["exit_status"]?.intValue == 4 }, "\(backoffs)")
+        #expect(record("early", "FATAL")?["exit_status"] == .null)
+        #expect(record("early", "STARTING")?["exit_status"] == .null)
+        // Each record is written once, in the order of the events, and the table says it.
+        let early = all.filter { $0["program"]?.stringValue == "early" }.compactMap { $0["state"]?.stringValue }
+        #expect(early == ["STARTING", "BACKOFF", "STARTING", "BACKOFF", "FATAL"], "\(early)")
+        let table = rig.run(["history", "--config", rig.probeConf, "--check", "three"])
+        #expect(table.stdout.contains("program three EXITED (pid "), "\(table.stdout)")
+        #expect(table.stdout.contains(", exit 3, unexpected): critical program three exited with status 3"), "\(table.stdout)")
+        #expect(!rig.protocolBroken())
     }
 }
 

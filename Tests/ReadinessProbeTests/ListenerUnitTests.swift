@@ -265,8 +265,48 @@ import SupervisorKit
         // An expected exit is logged at info: an older unexpected line is not its cause.
         #expect(Ledger.exitCause(log: log, name: "syncd", pid: 31675) == nil)
         #expect(Ledger.exitCause(log: log, name: "web", pid: 8, unexpected: true) == nil)
-        // With info lines in the log, only the line after that pid's spawn counts.
+        // The history's exit status from the same line (SIGKILL: signal 9), not the older exit's.
+        #expect(Ledger.exitOutcome(log: log, name: "syncd", pid: 31675, unexpected: true).map { "\($0.status ?? -1)/\($0.signal ?? -1)" } == "-1/9")
+        // With info lines in the log, the spawn rule applies (exitOutcomeFromSupervisordsLog).
         let info = log + "2026-12-01 12:45:23,001 INFO spawned: 'syncd' with pid 31700\n"
-        #expect(Ledger.exitCause(log: info, name: "syncd", pid: 31675, unexpected: true) == nil)
+        #expect(Ledger.exitCause(log: info, name: "syncd", pid: 31700, unexpected: true) == nil)
+    }
+
+    /// The exit status for the history: a normal exit's status, or the signal's number (the
+    /// history says 128 + N). A spawn line gone from the tail: the first exit of the name counts
+    /// when no spawn precedes it; an exit after a later spawn is not that pid's. No pid (BACKOFF):
+    /// the exit after the last spawn.
+    @Test func exitOutcomeFromSupervisordsLog() {
+        let log = """
+            2026-12-01 09:51:29,001 WARN exited: syncd (exit status 2; not expected)
+            2026-12-01 09:51:30,001 INFO spawned: 'syncd' with pid 2190
+            2026-12-01 09:51:31,001 WARN exited: syncd (exit status 1; not expected)
+            2026-12-01 09:51:32,001 INFO spawned: 'syncd' with pid 21906
+            2026-12-01 09:51:40,123 WARN exited: syncd (terminated by SIGKILL; not expected)
+            2026-12-01 09:51:42,001 INFO spawned: 'web' with pid 300
+            2026-12-01 09:51:43,001 WARN exited: web (terminated by SIGSEGV (core dumped); not expected)
+            2026-12-01 09:51:44,001 INFO spawned: 'rt' with pid 301
+            2026-12-01 09:51:45,001 WARN exited: rt (terminated by signal 40; not expected)
+            2026-12-01 09:51:46,001 INFO spawned: 'big' with pid 302
+            2026-12-01 09:51:47,001 WARN exited: big (exit status 300; not expected)
+
+            """
+        func f(_ name: String, _ pid: Int?, in text: String? = nil) -> String {
+            guard let o = Ledger.exitOutcome(log: text ?? log, name: name, pid: pid) else { return "nil" }
+            return "\(o.status.map(String.init) ?? "-")/\(o.signal.map(String.init) ?? "-")"
+        }
+        #expect(f("syncd", 2190) == "1/-")
+        #expect(f("syncd", 21906) == "-/9")
+        #expect(f("web", 300) == "-/11")
+        #expect(f("rt", 301) == "-/40")
+        #expect(f("big", 302) == "nil")
+        // pid 17's spawn is older than the tail: the first exit of syncd, before any spawn of it.
+        #expect(f("syncd", 17) == "2/-")
+        #expect(f("web", 17) == "nil")  // a spawn of web comes first
+        #expect(f("syncd", nil) == "-/9")
+        #expect(f("nosuch", nil) == "nil")
+        #expect(f("x", nil, in: "2026-12-01 09:51:32,001 INFO spawned: 'x' with pid 5\n") == "nil")
+        #expect(Signals.number(named: "SIGKILL") == 9 && Signals.number(named: "SIGTERM") == 15)
+        #expect(Signals.number(named: "SIGPOLL") == SIGIO && Signals.number(named: "KILL") == nil && Signals.number(named: "") == nil)
     }
 }

@@ -28,9 +28,9 @@ struct HistoryQuery: Sendable {
     func filter(_ records: [HistoryRecord]) -> [HistoryRecord] { records.filter(matches) }
 
     /// The version of the JSON below (docs/schema/history.schema.json).
-    static let schema = "readiness-probe/history/1"
+    static let schema = "readiness-probe/history/2"
 
-    /// `{"schema": "readiness-probe/history/1", "records": [...]}` (each record's `contractValue`), one line.
+    /// `{"schema": "readiness-probe/history/2", "records": [...]}` (each record's `contractValue`), one line.
     static func json(_ records: [HistoryRecord], warnings: [String] = []) -> String {
         var fields: [(String, JSONValue)] = [("schema", .string(schema)), ("records", .array(records.map(\.contractValue)))]
         if !warnings.isEmpty { fields.append(("warnings", .array(warnings.map { .string($0) }))) }

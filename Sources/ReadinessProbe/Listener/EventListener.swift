@@ -25,10 +25,13 @@ final class EventListener {
     /// Set by an event that needs a fresh getAllProcessInfo (group added, serial regression);
     /// the seed runs after the event is answered.
     var reseedWanted = false
-    /// Exits of the start program and unexpected exits of critical programs (namespec, pid,
-    /// serial), whose exit status, cause and log file are asked of supervisord after the event
-    /// is answered (an event says only expected or not).
-    var exitsToExplain: [(namespec: String, name: String, pid: Int, serial: Int, unexpected: Bool)] = []
+    /// Exits (EXITED and BACKOFF of any program while the history is on, else EXITED of the start
+    /// program and critical ones; FATAL of critical ones; pid nil: BACKOFF names none), whose exit status, cause and log file are asked of
+    /// supervisord after the event is answered (an event says only expected or not).
+    var exitsToExplain: [(namespec: String, name: String, pid: Int?, serial: Int, unexpected: Bool)] = []
+    /// How long that question may take (after the answer, before the next READY: supervisord
+    /// keeps further events meanwhile). Past it the exit status stays unknown (null).
+    var exitLookupTimeout: Duration = .seconds(2)
     var dirty = false
     var lastWrite: Double = 0
     var terminateRequested = false
@@ -50,6 +53,9 @@ final class EventListener {
     var historyErrorLogged = false
     /// Per program (namespec), the READY=1 time last recorded in the history.
     var recordedReady: [(String, Double)] = []
+    /// EXITED records waiting for their exit status (`explainExits`); the signal thread writes
+    /// what is left here as it is when the listener is stopped in between.
+    let pendingHistory = PendingHistory()
 
     init(configuration: ProbeConfiguration, log: @escaping @Sendable (String) -> Void = EventListener.stderrLog) {
         settings = configuration.settings
@@ -151,10 +157,14 @@ final class EventListener {
     /// are killed) and kills what hooks left behind. Safe from any thread.
     func finish() {
         notifyHub?.socket.close()
-        Self.shutdown(files: files, background: background, ledger: ledger)
+        Self.shutdown(files: files, background: background, ledger: ledger, pending: pendingHistory, history: history)
     }
 
-    static func shutdown(files: ListenerFiles, background: BackgroundChecks, ledger: Ledger? = nil) {
+    static func shutdown(files: ListenerFiles, background: BackgroundChecks, ledger: Ledger? = nil,
+                         pending: PendingHistory? = nil, history: HistoryFile? = nil) {
+        if let history, let records = pending?.takeAll(), !records.isEmpty {
+            _ = try? history.append(needsCodes: false) { _ in records.map(\.record) }
+        }
         files.close(current: ledger)
         _ = background.stop(timeout: .seconds(2))
         ProcessRunner.shared.killOrphans()
@@ -164,9 +174,10 @@ final class EventListener {
     /// SIGTERM): close the files, stop the background run, exit 0.
     var shutdownHandler: @Sendable (Int32) -> Never {
         let files = self.files, background = self.background, log = self.log
+        let pending = pendingHistory, history = self.history
         return { signal in
             log("\(Signals.name(signal)): closing the ledger and exiting")
-            EventListener.shutdown(files: files, background: background)
+            EventListener.shutdown(files: files, background: background, pending: pending, history: history)
             _exit(0)
         }
     }
@@ -268,13 +279,17 @@ final class EventListener {
     }
 
     /// One round trip after exit events: getProcessInfo of each exited program (its exit status
-    /// while it is still EXITED, and its log file) and the tail of supervisord's log (which signal
-    /// killed it: XML-RPC says only -1). The ledger is written if that added anything.
+    /// while it is still EXITED, and its log file) and the tail of supervisord's log (the exit
+    /// status or the signal of that very pid: by the time the listener asks, an autorestarted
+    /// program is STARTING again and getProcessInfo says 0). The ledger is written if that added
+    /// anything; the EXITED records waiting in `pendingHistory` are written with what was found
+    /// (the exit status stays null when neither source says, or supervisord did not answer
+    /// within `exitLookupTimeout`).
     func explainExits() {
         let wanted = exitsToExplain
         exitsToExplain = []
-        guard !wanted.isEmpty else { return }
-        let deadline = Deadline.after(rpcTimeout)
+        guard !wanted.isEmpty else { return flushPendingHistory([]) }
+        let deadline = Deadline.after(exitLookupTimeout)
         var calls: [(method: String, params: [XMLRPCValue])] = wanted.map { ("supervisor.getProcessInfo", [.string($0.namespec)]) }
         calls.append(("supervisor.readLog", [.int(-65536), .int(0)]))
         let results: [Result<XMLRPCValue, SupervisorError>]
@@ -282,32 +297,59 @@ final class EventListener {
             results = try SupervisorClient(location: try SupervisorView.locate(settings)).multicall(calls, deadline: deadline)
         } catch {
             log("warn: cannot ask supervisord why \(wanted.map(\.namespec).joined(separator: ", ")) exited: \(error)")
-            return
+            return flushPendingHistory([])
         }
         let mainLog = (try? results[wanted.count].get())?.stringValue ?? ""
         var changed = false
+        var found: [(serial: Int, status: Int)] = []
         for (i, w) in wanted.enumerated() {
             guard case .success(let v) = results[i], let info = v.structValue else { continue }
-            let exited = info["statename"]?.stringValue == "EXITED"
-            let status = exited ? info["exitstatus"]?.intValue : nil
+            // getProcessInfo's exitstatus counts only while the program is still EXITED from this
+            // very exit (not restarted since: pid 0, and no later exit waiting in the queue).
+            let stillExited = info["statename"]?.stringValue == "EXITED"
+            let infoStatus = stillExited ? info["exitstatus"]?.intValue : nil
+            let outcome = Ledger.exitOutcome(log: mainLog, name: w.name, pid: w.pid, unexpected: w.unexpected)
             var cause = Ledger.exitCause(log: mainLog, name: w.name, pid: w.pid, unexpected: w.unexpected)
             // Not in the log (loglevel error or critical, or a syslog-only log): say so, and how to get it.
             var note: String? = nil
-            if cause == nil, let status {
-                cause = status < 0 ? "was killed by a signal" : "exited with status \(status)"
-                if status < 0 { note = "which signal is not in supervisord's log (its loglevel warn or lower records it)" }
+            if cause == nil, let infoStatus {
+                cause = infoStatus < 0 ? "was killed by a signal" : "exited with status \(infoStatus)"
+                if infoStatus < 0 { note = "which signal is not in supervisord's log (its loglevel warn or lower records it)" }
             } else if cause == nil, w.unexpected {
                 note = "how it exited is not in supervisord's log (its loglevel warn or lower records it)"
             }
+            // The ledger keeps supervisord's kind of exit status (0-255; a signal has none there);
+            // the history says 128 + N for signal N, as a shell, Docker and Kubernetes do.
+            let plain = outcome?.status ?? infoStatus.flatMap { $0 >= 0 ? $0 : nil }
+            if let status = plain ?? outcome?.signal.map({ 128 + Int($0) }) { found.append((w.serial, status)) }
             var logFile = info["stderr_logfile"]?.stringValue ?? ""
             if logFile.isEmpty { logFile = info["stdout_logfile"]?.stringValue ?? "" }
-            if ledger.explainExit(namespec: w.namespec, serial: w.serial, exitStatus: status.flatMap { $0 >= 0 ? $0 : nil },
+            if ledger.explainExit(namespec: w.namespec, serial: w.serial, exitStatus: plain,
                                   cause: cause, note: note, logFile: logFile) {
                 changed = true
-                log("\(w.namespec) (pid \(w.pid)): \(cause ?? "exit cause unknown")" + (logFile.isEmpty ? "" : "; log: \(logFile)"))
+                if ledger.entries.contains(where: { $0.namespec == w.namespec && $0.failure?.serial == w.serial }) || w.namespec == startProgram || w.name == startProgram {
+                    log("\(w.namespec) (pid \(w.pid ?? 0)): \(cause ?? "exit cause unknown")" + (logFile.isEmpty ? "" : "; log: \(logFile)"))
+                }
             }
         }
         if changed { writeLedger() }
+        flushPendingHistory(found)
+    }
+
+    /// Writes the EXITED records waiting in `pendingHistory`, with the exit status found for their
+    /// event (by serial) and the ledger's explained failure detail.
+    func flushPendingHistory(_ found: [(serial: Int, status: Int)]) {
+        var records = pendingHistory.takeAll()
+        guard !records.isEmpty else { return }
+        for i in records.indices {
+            let serial = records[i].serial
+            if let f = found.first(where: { $0.serial == serial }) { records[i].record.exitStatus = f.status }
+            if let e = ledger.entries.first(where: { $0.namespec == records[i].record.program }), let failure = e.failure,
+               failure.serial == serial {
+                records[i].record.detail = failure.detail
+            }
+        }
+        appendHistory(records.map(\.record))
     }
 
     func processState(_ event: SupervisorEvent, stateName: String) {
@@ -330,12 +372,16 @@ final class EventListener {
                                         critical: isCritical) else { return }
         dirty = true
         let isStart = startProgram.map { $0 == pname || $0 == change.namespec } ?? false
-        if (state == .exited && isStart) || ((state == .exited || state == .fatal) && change.newFailure != nil) {
-            exitsToExplain.append((change.namespec, pname, payload["pid"].flatMap { Int($0) } ?? 0, event.header.serial, expected == false))
+        let explain = (state == .exited && (isStart || history != nil)) || (state == .backoff && history != nil)
+            || ((state == .exited || state == .fatal) && change.newFailure != nil)
+        if explain {
+            let pid = state == .backoff ? nil : payload["pid"].flatMap { Int($0) } ?? 0
+            exitsToExplain.append((change.namespec, pname, pid, event.header.serial, expected == false))
         }
         log("\(change.namespec) \(state.name)" + (expected.map { $0 ? " (expected)" : " (unexpected)" } ?? "")
             + " serial \(event.header.serial)")
-        recordProgram(change, pid: payload["pid"].flatMap { Int($0) }, expected: state == .exited ? expected : nil, now: now)
+        recordProgram(change, pid: payload["pid"].flatMap { Int($0) }, expected: state == .exited ? expected : nil, now: now,
+                      serial: explain && (state == .exited || state == .backoff) ? event.header.serial : nil)
         if let hub = notifyHub, hub.programsChanged(&ledger, now: now) {
             writeLedger(now: now)
             recordReadiness()
@@ -419,13 +465,20 @@ final class EventListener {
 
     // MARK: history
 
-    /// Appends one program transition to the history (docs/history.md). supervisord's events
-    /// carry no exit status, so `exit_status` is null; `expected` is the EXITED event's flag.
-    func recordProgram(_ change: Ledger.Change, pid: Int?, expected: Bool?, now: Double) {
+    /// Appends one program transition to the history (docs/history.md), at the time the event
+    /// was read. `expected` is the EXITED event's flag. supervisord's events carry no exit status:
+    /// an EXITED record (`serial` given) waits in `pendingHistory` until `explainExits` has asked
+    /// supervisord after the answer, and is written then, before the next event is read.
+    func recordProgram(_ change: Ledger.Change, pid: Int?, expected: Bool?, now: Double, serial: Int? = nil) {
+        guard history != nil else { return }
         let record = HistoryRecord(at: now, by: "listen", program: change.namespec, state: change.state.name,
                                    pid: pid, exitStatus: nil, expected: expected,
                                    detail: change.newFailure?.detail ?? "", supervisord: ledger.writer.supervisord)
-        appendHistory([record])
+        if let serial {
+            pendingHistory.add(record, serial: serial)
+        } else {
+            appendHistory([record])
+        }
     }
 
     /// A READY=1 that the history has not seen yet, per notify program, as a `READY` transition.
@@ -573,5 +626,21 @@ final class BackgroundChecks: Sendable {
             Platform.sleep(milliseconds: 5)
         }
         return true
+    }
+}
+
+/// The listener's EXITED history records waiting for their exit status: written by the protocol
+/// loop after its question to supervisord, or by the signal thread when the listener is stopped first.
+final class PendingHistory: Sendable {
+    private let records = Mutex<[(record: HistoryRecord, serial: Int)]>([])
+
+    func add(_ record: HistoryRecord, serial: Int) { records.withLock { $0.append((record, serial)) } }
+
+    /// Everything waiting, oldest first; nothing is returned twice.
+    func takeAll() -> [(record: HistoryRecord, serial: Int)] {
+        records.withLock { r in
+            defer { r = [] }
+            return r
+        }
     }
 }

@@ -319,31 +319,72 @@ struct Ledger: Sendable, Equatable {
         return true
     }
 
-    /// The cause of process `name`'s exit with pid `pid`, from the tail of supervisord's main log:
-    /// the first `exited: NAME (...)` line after `spawned: 'NAME' with pid PID` (XML-RPC does not
-    /// say which signal killed a process). supervisord logs the spawn at level info and an
-    /// unexpected exit at warn: with `loglevel = warn` (no `spawned:` line in the log at all), an
-    /// `unexpected` exit's cause is the program's last `exited: NAME (...; not expected)` line (the
-    /// listener asks right after the exit event, and supervisord writes the line before it sends
-    /// the event). `exited with status 1`, `was killed by SIGKILL`, `was killed by SIGSEGV (core
-    /// dumped)`; nil if not found (`loglevel = error` or `critical`, a syslog-only log).
-    static func exitCause(log: String, name: String, pid: Int, unexpected: Bool = false) -> String? {
-        guard pid > 0 else { return nil }
+    /// What supervisord's main log says about the exit of process `name` with pid `pid`: the text
+    /// in `exited: NAME (...; ...)` (`exit status 1`, `terminated by SIGKILL`, `terminated by
+    /// SIGSEGV (core dumped)`), from the first such line after `spawned: 'NAME' with pid PID` and
+    /// before the next spawn of NAME. supervisord logs both at level info or above; XML-RPC does not
+    /// say which signal killed a process. When the spawn line is no longer in the tail (a program
+    /// that ran long), the first exit line of NAME in the tail counts if no spawn of NAME precedes
+    /// it: the exit of the process that was running when the tail begins. `pid` nil: the exit line
+    /// after the last spawn of NAME (a BACKOFF event names no pid; supervisord retries a second or
+    /// more later).
+    /// supervisord logs a spawn at level info and an unexpected exit at warn: with `loglevel = warn`
+    /// (no `spawned:` line in the log at all), an `unexpected` exit's line is the program's LAST
+    /// `exited: NAME (...; not expected)` line (the listener asks right after the exit event, and
+    /// supervisord writes the line before it sends the event); an expected exit (logged at info)
+    /// has none. nil if not found (`loglevel = error` or `critical`, a syslog-only log).
+    static func exitLine(log: String, name: String, pid: Int?, unexpected: Bool = false) -> Substring? {
+        let exitPrefix = "exited: \(name) ("
         let rest: Substring
-        if let spawned = log.ranges(of: "spawned: '\(name)' with pid \(pid)\n").last {
-            rest = log[spawned.upperBound...]
-        } else if unexpected, !log.contains("spawned: '"),
-                  let last = log.ranges(of: "exited: \(name) (").last(where: { log[$0.upperBound...].prefix { $0 != "\n" }.hasSuffix("; not expected)") }) {
-            rest = log[last.lowerBound...]
-        } else {
-            return nil
+        if let pid {
+            guard pid > 0 else { return nil }
+            let spawnPrefix = "spawned: '\(name)' with pid "
+            if !log.contains("spawned: '") {
+                guard unexpected, let last = log.ranges(of: exitPrefix).last(where: {
+                    log[$0.upperBound...].prefix { $0 != "\n" }.hasSuffix("; not expected)")
+                }) else { return nil }
+                return Self.exitText(log[last.upperBound...])
+            }
+            rest = log.ranges(of: spawnPrefix + "\(pid)\n").last.map { log[$0.upperBound...] } ?? log[...]
+            guard let exited = rest.firstRange(of: exitPrefix) else { return nil }
+            if let nextSpawn = rest.firstRange(of: spawnPrefix), nextSpawn.lowerBound < exited.lowerBound { return nil }
+            return Self.exitText(rest[exited.upperBound...])
         }
-        guard let exited = rest.firstRange(of: "exited: \(name) (") else { return nil }
-        let tail = rest[exited.upperBound...]
+        guard let spawned = log.ranges(of: "spawned: '\(name)' with pid ").last,
+              let exited = log[spawned.upperBound...].firstRange(of: exitPrefix) else { return nil }
+        return Self.exitText(log[exited.upperBound...])
+    }
+
+    private static func exitText(_ tail: Substring) -> Substring {
         let end = tail.firstIndex { $0 == ";" || $0 == "\n" } ?? tail.endIndex
-        let what = tail[..<end]
+        return tail[..<end]
+    }
+
+    /// The cause of process `name`'s exit with pid `pid` (`exitLine`): `exited with status 1`,
+    /// `was killed by SIGKILL`, `was killed by SIGSEGV (core dumped)`; nil if not found.
+    static func exitCause(log: String, name: String, pid: Int?, unexpected: Bool = false) -> String? {
+        guard let what = exitLine(log: log, name: name, pid: pid, unexpected: unexpected) else { return nil }
         if what.hasPrefix("terminated by ") { return "was killed by " + what.dropFirst(14) }
         if what.hasPrefix("exit status ") { return "exited with status " + what.dropFirst(12) }
+        return nil
+    }
+
+    /// How process `name` with pid `pid` ended, per supervisord's log (`exitLine`): the status
+    /// of a normal exit, or the number of the signal that killed it; nil if the log does not say.
+    static func exitOutcome(log: String, name: String, pid: Int?, unexpected: Bool = false) -> (status: Int?, signal: Int32?)? {
+        guard let what = exitLine(log: log, name: name, pid: pid, unexpected: unexpected) else { return nil }
+        if what.hasPrefix("exit status ") {
+            guard let n = Int(what.dropFirst(12)), (0...255).contains(n) else { return nil }
+            return (n, nil)
+        }
+        if what.hasPrefix("terminated by ") {
+            // supervisord's signame(): "SIGKILL", "SIGSEGV (core dumped)", or "signal 35" for a number without a name.
+            let sig = what.dropFirst(14)
+            let n: Int32? = sig.hasPrefix("signal ") ? Int32(sig.dropFirst(7).prefix { $0.isNumber })
+                                                     : Signals.number(named: String(sig.prefix { $0 != " " }))
+            guard let n, (1...127).contains(n) else { return nil }
+            return (nil, n)
+        }
         return nil
     }
 
