@@ -261,6 +261,19 @@ func which(_ tool: String) -> String? {
         for target in installs { #expect(build.contains("\"$ROOT\(target)\""), "\(target) is not where packaging/deb/build.sh installs it") }
     }
 
+    /// `listen --help` (and so the man page) names the events docs/event-listener.md and the example
+    /// supervisord.conf subscribe to: pasting the help's line must not lose SUPERVISOR_STATE_CHANGE.
+    @Test func listenHelpNamesTheDocumentedEvents() throws {
+        let help = Command.run([TestPaths.binary, "listen", "--help"]).stdout
+        for file in ["/docs/event-listener.md", "/examples/container/supervisord.conf", "/README.md"] {
+            let text = try Platform.readTextFile(TestPaths.packageRoot + file)
+            let line = text.split(separator: "\n").first { $0.hasPrefix("events=PROCESS_STATE") }
+            #expect(line.map { String($0.prefix { $0 != " " }) } == "events=\(ListenCommand.events)", "\(file): \(line ?? "none")")
+        }
+        #expect(help.contains("events=\(ListenCommand.events)") && help.contains("[eventlistener:readiness]"), "\(help)")
+        #expect(!help.contains("events=PROCESS_STATE,PROCESS_GROUP,TICK_5)"), "\(help)")
+    }
+
     @Test func unknownShellIsAUsageError() {
         #expect(Command.run([TestPaths.binary, "completion", "tcsh"]).status == 8)
         #expect(Command.run([TestPaths.binary, "completion"]).status == 8)
