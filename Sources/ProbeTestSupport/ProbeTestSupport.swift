@@ -324,8 +324,9 @@ public enum RundirGuard {
         var sawCommand = false
         while k < args.count {
             let a = args[k]
-            if a == "--config", k + 1 < args.count { configPath = args[k + 1]; k += 2; continue }
+            if (a == "--config" || a == "-c"), k + 1 < args.count { configPath = args[k + 1]; k += 2; continue }
             if a.hasPrefix("--config=") { configPath = String(a.dropFirst(9)) }
+            if a.hasPrefix("-c"), !a.hasPrefix("--"), a.count > 2 { configPath = String(a.dropFirst(2)) }
             if !sawCommand, !a.hasPrefix("-"), commands.contains(a) { command = a; sawCommand = true }
             k += 1
         }
@@ -356,5 +357,11 @@ public enum RundirGuard {
         return "test harness: refusing to run `readiness-probe \(command)` with \(path): it would write "
             + "\(rundir ?? "/run")/readiness-probe (the machine's own) — give the test's config `[probe] rundir = ` a folder of the test's own "
             + "(docs/testing.md, \"Tests write only their own folders\")"
+    }
+
+    /// A config in `dir` whose rundir is `dir`/run, then `text`: for tests whose commands end
+    /// before reading any (bad arguments) but must never fall back to the machine's /run.
+    public static func ownConfig(_ dir: TempDir, _ text: String = "") throws -> String {
+        try dir.write("own-rundir.conf", "[probe]\nrundir = \(dir.path)/run\n" + text)
     }
 }

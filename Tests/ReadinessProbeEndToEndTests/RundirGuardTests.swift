@@ -17,7 +17,8 @@ import ProbeTestSupport
         let b = TestPaths.binary
         for argv in [[b, "run", "--config", bare], [b, "--config", bare], [b, "--config", bare, "run", "--format", "json"],
                      [b, "serve", "--config", bare], [b, "listen", "--config", bare], [b, "run", "--config", machine],
-                     [b, "run", "--config", under], [b, "listen", "--config", off], ["/usr/bin/prlimit", "--", b, "run", "--config", bare]] {
+                     [b, "run", "--config", under], [b, "listen", "--config", off], ["/usr/bin/prlimit", "--", b, "run", "--config", bare],
+                     [b, "run", "-c", bare], [b, "run", "-c\(bare)", "-ojson"], [b, "serve", "--config", "/dev/null"]] {
             #expect(RundirGuard.refusal(argv) != nil, "\(argv)")
         }
         #expect(RundirGuard.refusal([b, "run"], environment: ["READINESS_PROBE_CONFIG": bare]) != nil)
@@ -28,7 +29,8 @@ import ProbeTestSupport
                      [b, "run", "--config", bare, "--only", "x"], [b, "run", "--config", bare, "--cached"],
                      [b, "wait", "--config", bare], [b, "history", "--config", bare], [b, "validate", "--config", bare],
                      [b, "run", "--config", bare, "--help"], [b, "run", "--config", dir.path + "/missing.conf"],
-                     [b, "run", "--config", included], ["/bin/true", "run"]] {
+                     [b, "run", "--config", included], ["/bin/true", "run"], [b, "run", "-c\(own)"],
+                     [b, "run", "--config", try RundirGuard.ownConfig(dir)]] {
             #expect(RundirGuard.refusal(argv) == nil, "\(argv)")
         }
         #expect(RundirGuard.refusal([b, "run"], environment: ["READINESS_PROBE_CONFIG": own]) == nil)

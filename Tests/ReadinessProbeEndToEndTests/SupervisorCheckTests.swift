@@ -129,7 +129,7 @@ extension JSONValue {
                 + "also no such group workr (did you mean worker?), no such program zzzzzz", "\(r.out.stdout)")
         let table = try probe(h, "[start]\nprogram = startok\n[programs]\ncritical = daemon, deamon\n", format: "summary")
         #expect(table.out.stdout.hasPrefix("not ready (code 4): programs: no such program deamon (did you mean daemon?)\n"), "\(table.out.stdout)")
-        #expect(table.out.stdout.contains("rp.conf:13: deamon: no such program in supervisord (did you mean daemon?)"), "\(table.out.stdout)")
+        #expect(table.out.stdout.contains("rp.conf:14: deamon: no such program in supervisord (did you mean daemon?)"), "\(table.out.stdout)")
     }
 
     @Test func authenticationRightWrongMissing() throws {
