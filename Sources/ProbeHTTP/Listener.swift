@@ -2,8 +2,8 @@
 import CShim
 import ProbeSupport
 
-/// A bound, listening, non-blocking TCP socket, for servers outside this module (the gRPC server):
-/// the same address rules and errors as HTTPServer's --listen.
+/// A bound, listening, non-blocking TCP socket: HTTPServer's, and the one of servers outside
+/// this module (the gRPC server), with the same address rules and errors.
 public enum TCPListener {
     /// Binds and listens on `listen` (`127.0.0.1:8080`, `[::]:0`, `:8080`, `localhost:0`).
     public static func bind(_ listen: String, backlog: Int32 = 128) throws(HTTPServerError)

@@ -153,33 +153,10 @@ public final class HTTPServer: @unchecked Sendable {
         self.limits = limits
         self.handler = handler
         self.logger = logger
-        let (host, port) = try Self.parseListenAddress(listen)
-        let addresses: [Sock.Address]
-        switch Sock.resolve(host: host, port: port, passive: true) {
-        case .failure(let e): throw .badListenAddress(listen, reason: e.message)
-        case .success(let a): addresses = a
-        }
-        var fd: Int32 = -1
-        var lastErrno: Int32 = 0
-        var lastAddress = listen
-        for address in addresses {
-            let s = cshim_socket_cloexec(address.family, Sock.streamType)
-            if s < 0 { lastErrno = cshim_errno(); continue }
-            Sock.setOption(s, SOL_SOCKET, SO_REUSEADDR, 1)
-            if address.family == AF_INET6 { Sock.setOption(s, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0) }
-            if Sock.bind(s, address) == 0 && Glibc.listen(s, limits.backlog) == 0 && Sock.setNonBlocking(s) {
-                fd = s
-                lastAddress = address.text
-                break
-            }
-            lastErrno = cshim_errno()
-            lastAddress = address.text
-            Sock.close(s)
-        }
-        if fd < 0 { throw .bindFailed(address: lastAddress, errno: lastErrno) }
+        let (fd, port, address) = try TCPListener.bind(listen, backlog: limits.backlog)
         listenFD = fd
-        boundPort = Sock.localPort(fd)
-        boundAddress = lastAddress.hasSuffix(":0") ? String(lastAddress.dropLast()) + String(boundPort) : lastAddress
+        boundPort = port
+        boundAddress = address
 
         var wake: [Int32] = [0, 0], done: [Int32] = [0, 0]
         if cshim_pipe_cloexec(&wake, 1) != 0 {

@@ -31,7 +31,7 @@ public enum StateFileContent: Sendable, Equatable {
     }
 
     static func from(_ error: FileAccessError) -> StateFileContent {
-        switch error.problem {
+        switch error.problem.code {
         case .missing: return .missing
         case .tooLarge: return .tooLarge
         default: return .unreadable(error)

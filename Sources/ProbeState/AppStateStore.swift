@@ -13,6 +13,7 @@ import ProbeSupport
 public protocol HealthCheck {
     /// A short name used in the error when the check fails.
     var name: String { get }
+    /// Runs the check; returns when healthy, throws (any error, its description shown) when not.
     func check() throws
 }
 
@@ -158,7 +159,7 @@ public struct AppStateStore: Sendable, Equatable {
     public func reset() throws(AppStateError) {
         let fd: Int32
         do { fd = try openUnitDirectory() } catch {
-            switch error.problem {
+            switch error.problem.code {
             case .missing, .wrongType: return  // no folder: the state files cannot exist
             default: throw .refused(error)
             }
@@ -187,8 +188,8 @@ public struct AppStateStore: Sendable, Equatable {
         do { fd = try openUnitDirectory() } catch where error.problem == .missing {
             fd = try createUnitDirectory()
         } catch {
-            if case .system(let e) = error.problem { throw .write(path: path, e) }
-            if case .wrongType = error.problem, error.path != directory {
+            if let e = error.problem.systemError { throw .write(path: path, e) }
+            if error.problem.code == .wrongType, error.path != directory {
                 // A file where the rundir (or a folder above it) should be.
                 throw .makeDirectory(path: directory, SystemError("mkdir", path: error.path, errno: ENOTDIR))
             }
@@ -210,7 +211,7 @@ public struct AppStateStore: Sendable, Equatable {
         }
         let base: Int32
         do { base = try SafeFile.openDirectory(rundir, followLinks: true) } catch {
-            if case .system(let e) = error.problem { throw .makeDirectory(path: directory, e) }
+            if let e = error.problem.systemError { throw .makeDirectory(path: directory, e) }
             throw .refused(error)
         }
         defer { close(base) }
@@ -221,7 +222,7 @@ public struct AppStateStore: Sendable, Equatable {
             throw .makeDirectory(path: directory, SystemError("mkdir", path: directory))
         }
         do { return try SafeFile.openDirectory(directory: base, name: unit, displayPath: directory) } catch {
-            if case .system(let e) = error.problem { throw .makeDirectory(path: directory, e) }
+            if let e = error.problem.systemError { throw .makeDirectory(path: directory, e) }
             throw .refused(error)
         }
     }
@@ -234,7 +235,7 @@ public struct AppStateStore: Sendable, Equatable {
         let fd: Int32
         do { fd = try openUnitDirectory() } catch {
             var content = StateFileContent.from(error)
-            if case .wrongType = error.problem, error.path != directory { content = .missing }  // rundir is a file
+            if error.problem.code == .wrongType, error.path != directory { content = .missing }  // rundir is a file
             if case .symlink = error.problem { content = .unreadable(error) }
             return AppStateSnapshot(unit: unit, directory: directory, pidFile: content, errorFile: content)
         }

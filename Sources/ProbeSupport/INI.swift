@@ -147,7 +147,7 @@ public enum INI {
 
     /// "config file PATH ...", with the fix, for a refused config or include.
     static func configFileProblem(_ error: FileAccessError, reading path: String) -> String {
-        if case .system(let e) = error.problem { return "cannot read \(error.path): \(e.message)" }
+        if let e = error.problem.systemError { return "cannot read \(error.path): \(e.message)" }
         if error.path == path || Platform.realPath(path) == error.path { return "config file \(error.description)" }
         return "config file \(path): \(error.description)"
     }

@@ -1,26 +1,97 @@
 @preconcurrency import Glibc
 import CShim
 
-/// Why a file was not read (or not trusted).
-public enum FileProblem: Sendable, Equatable {
+/// Why a file was not read (or not trusted): a `code` (compare it with `==` or `switch` over it
+/// against the static members of `FileProblem.Code`, with a `default`) and the details that go
+/// with it. Build one with the static members named as the causes (`.missing`,
+/// `.wrongType(found:wanted:)`, `.system(_:)`, ...).
+///
+/// A struct rather than an enum, as `SupervisorError` is: a new cause is not a source-breaking
+/// change for callers.
+public struct FileProblem: Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong with the file. New codes may be added; `switch` over it with a `default`.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        enum Value: String, Sendable {
+            case missing, symlink, wrongType, tooLarge, owner, writable, hardLinked, unresolvable, system
+        }
+        let value: Value
+        init(_ value: Value) { self.value = value }
+
+        /// It (or a folder on its path) does not exist.
+        public static let missing = Code(.missing)
+        /// A symbolic link where none may be followed.
+        public static let symlink = Code(.symlink)
+        /// Not a regular file (or, where a folder is wanted, not a folder): `found`, `wanted`.
+        public static let wrongType = Code(.wrongType)
+        /// Larger than the limit (`number`, in bytes).
+        public static let tooLarge = Code(.tooLarge)
+        /// Owned by a user (`number`: the uid) other than root and the probe's own user.
+        public static let owner = Code(.owner)
+        /// Writable by its group or by others (`number`: the mode).
+        public static let writable = Code(.writable)
+        /// More than one hard link (`number`: how many): the same inode is also reachable elsewhere.
+        public static let hardLinked = Code(.hardLinked)
+        /// Too many symbolic links, or a path too long to resolve (`found`: why).
+        public static let unresolvable = Code(.unresolvable)
+        /// Any other failed system call (`systemError`).
+        public static let system = Code(.system)
+
+        /// The code's name, e.g. `wrongType`.
+        public var description: String { value.rawValue }
+    }
+
+    /// What is wrong.
+    public let code: Code
+    /// `.wrongType`: what the file is ("a FIFO"); `.unresolvable`: why ("" otherwise).
+    public let found: String
+    /// `.wrongType`: what it should be ("a regular file", "a directory"; "" otherwise).
+    public let wanted: String
+    /// `.tooLarge`: the limit in bytes; `.owner`: the uid; `.writable`: the mode; `.hardLinked`:
+    /// the link count (0 otherwise).
+    public let number: Int
+    /// `.system`: the failed call.
+    public let systemError: SystemError?
+
+    init(_ code: Code, found: String = "", wanted: String = "", number: Int = 0, systemError: SystemError? = nil) {
+        self.code = code
+        self.found = found
+        self.wanted = wanted
+        self.number = number
+        self.systemError = systemError
+    }
+
     /// It (or a folder on its path) does not exist.
-    case missing
+    public static let missing = FileProblem(.missing)
     /// A symbolic link where none may be followed.
-    case symlink
+    public static let symlink = FileProblem(.symlink)
     /// Not a regular file (or, where a folder is wanted, not a folder): "a FIFO", "a directory", ...
-    case wrongType(found: String, wanted: String)
-    /// Larger than the limit, in bytes.
-    case tooLarge(limit: Int)
-    /// Owned by a user other than root and the probe's own user.
-    case owner(uid: UInt32)
-    /// Writable by its group or by others.
-    case writable(mode: UInt32)
-    /// More than one hard link: the same inode is also reachable elsewhere (a state file never is).
-    case hardLinked(count: Int)
-    /// Too many symbolic links, or a path too long to resolve.
-    case unresolvable(String)
+    public static func wrongType(found: String, wanted: String) -> FileProblem { FileProblem(.wrongType, found: found, wanted: wanted) }
+    /// Larger than `limit` bytes.
+    public static func tooLarge(limit: Int) -> FileProblem { FileProblem(.tooLarge, number: limit) }
+    /// Owned by `uid`, which is neither root nor the probe's own user.
+    public static func owner(uid: UInt32) -> FileProblem { FileProblem(.owner, number: Int(uid)) }
+    /// Writable by its group or by others (`mode`: the file's mode).
+    public static func writable(mode: UInt32) -> FileProblem { FileProblem(.writable, number: Int(mode)) }
+    /// `count` hard links: the same inode is also reachable elsewhere (a state file never is).
+    public static func hardLinked(count: Int) -> FileProblem { FileProblem(.hardLinked, number: count) }
+    /// Too many symbolic links, or a path too long to resolve: `why`.
+    public static func unresolvable(_ why: String) -> FileProblem { FileProblem(.unresolvable, found: why) }
     /// Any other failed system call.
-    case system(SystemError)
+    public static func system(_ error: SystemError) -> FileProblem { FileProblem(.system, systemError: error) }
+
+    /// The code and its details, for test failures and logs.
+    public var description: String {
+        switch code.value {
+        case .missing, .symlink: code.description
+        case .wrongType: "wrongType(found: \(found), wanted: \(wanted))"
+        case .tooLarge: "tooLarge(limit: \(number))"
+        case .owner: "owner(uid: \(number))"
+        case .writable: "writable(mode: \(String(number, radix: 8)))"
+        case .hardLinked: "hardLinked(count: \(number))"
+        case .unresolvable: "unresolvable(\(found))"
+        case .system: "system(\(systemError.map(String.init(describing:)) ?? ""))"
+        }
+    }
 }
 
 /// A file the probe refused to read or use: the path, what is wrong, and the fix.
@@ -35,40 +106,41 @@ public struct FileAccessError: Error, CustomStringConvertible, Sendable, Equatab
 
     /// errno-like value for callers that map errors (ENOENT for missing, ELOOP for a symlink, ...).
     public var errno: Int32 {
-        switch problem {
+        switch problem.code.value {
         case .missing: return ENOENT
         case .symlink: return ELOOP
-        case .wrongType(_, let wanted): return wanted == "a directory" ? ENOTDIR : EINVAL
+        case .wrongType: return problem.wanted == "a directory" ? ENOTDIR : EINVAL
         case .tooLarge: return EFBIG
         case .owner, .writable, .hardLinked: return EPERM
         case .unresolvable: return ELOOP
-        case .system(let e): return e.errno
+        case .system: return problem.systemError?.errno ?? EIO
         }
     }
 
     /// What is wrong, without the path: "is a FIFO, not a regular file".
     public var reason: String {
-        switch problem {
+        switch problem.code.value {
         case .missing: return "does not exist"
         case .symlink: return "is a symbolic link; refusing to follow it"
-        case .wrongType(let found, let wanted): return "is \(found), not \(wanted)"
-        case .tooLarge(let limit): return "is larger than \(limit) bytes"
-        case .owner(let uid):
+        case .wrongType: return "is \(problem.found), not \(problem.wanted)"
+        case .tooLarge: return "is larger than \(problem.number) bytes"
+        case .owner:
             let me = Platform.effectiveUserID
             let us = me == 0 ? "root" : "root or uid \(me) (the probe's user)"
-            return "is owned by uid \(uid), not \(us); refusing it (chown root \(path))"
-        case .writable(let mode):
+            return "is owned by uid \(problem.number), not \(us); refusing it (chown root \(path))"
+        case .writable:
+            let mode = problem.number
             let who = mode & 0o002 != 0 ? "others" : "its group"
             return "is writable by \(who) (mode \(String(mode & 0o7777, radix: 8))); refusing it (chmod go-w \(path))"
-        case .hardLinked(let n): return "has \(n) hard links; refusing to read it"
-        case .unresolvable(let why): return "cannot be resolved: \(why)"
-        case .system(let e): return "cannot be read: \(e.message)"
+        case .hardLinked: return "has \(problem.number) hard links; refusing to read it"
+        case .unresolvable: return "cannot be resolved: \(problem.found)"
+        case .system: return "cannot be read: \(problem.systemError?.message ?? "unknown error")"
         }
     }
 
     /// The reason as the tail of "cannot read PATH: ...": the system's message, or "it is a FIFO, ...".
     public var because: String {
-        if case .system(let e) = problem { return e.message }
+        if let e = problem.systemError { return e.message }
         return "it " + reason
     }
 
@@ -353,7 +425,7 @@ extension Platform {
                 offset += n
             }
         }
-        if err == 0 { fchmod(fd, mode) }
+        if err == 0 && fchmod(fd, mode) != 0 { err = Platform.errno }
         if close(fd) != 0 && err == 0 { err = Platform.errno }
         if err != 0 {
             unlinkat(directory, tmp, 0)

@@ -6,6 +6,7 @@ import ProbeSpawn
 import CShim
 import Synchronization
 
+/// Where the tests find the package, its fixtures and the binary under test.
 public enum TestPaths {
     /// The package root, found from this file's path.
     public static let packageRoot: String = {
@@ -14,6 +15,7 @@ public enum TestPaths {
         return path
     }()
 
+    /// `Tests/Fixtures` of the package (captured supervisord replies, configs, ...).
     public static var fixtures: String { packageRoot + "/Tests/Fixtures" }
 
     /// The readiness-probe binary the end-to-end tests run: `READINESS_PROBE_BIN` if set (to test
@@ -76,6 +78,7 @@ public enum TestPaths {
         exit(70)
     }
 
+    /// The bytes of `Tests/Fixtures/NAME` (at most 4 MiB).
     public static func fixture(_ name: String) throws -> [UInt8] {
         try Platform.readFile(fixtures + "/" + name, limit: 1 << 22)
     }
@@ -84,8 +87,10 @@ public enum TestPaths {
 /// A fresh temporary folder, removed (recursively) when `remove()` is called.
 /// Paths are short so that unix socket paths stay under 107 bytes.
 public final class TempDir: @unchecked Sendable {
+    /// The folder's absolute path (`/tmp/LABEL-XXXXXX`).
     public let path: String
 
+    /// Creates `/tmp/LABEL-XXXXXX` (mode 0755; LABEL cut to 8 characters).
     public init(_ label: String = "rp") {
         var template = Array("/tmp/\(label.prefix(8))-XXXXXX".utf8CString)
         let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
@@ -94,8 +99,10 @@ public final class TempDir: @unchecked Sendable {
         chmod(path, 0o755)
     }
 
+    /// The path of `name` inside the folder (nothing is created).
     public func file(_ name: String) -> String { path + "/" + name }
 
+    /// Writes `text` to `name` (creating folders on the way) atomically with `mode`; returns its path.
     @discardableResult
     public func write(_ name: String, _ text: String, mode: mode_t = 0o644) throws -> String {
         let p = file(name)
@@ -112,6 +119,7 @@ public final class TempDir: @unchecked Sendable {
         return try write(name, text, mode: 0o755)
     }
 
+    /// Removes the folder and everything in it (also done when the object goes away).
     public func remove() {
         var pid: pid_t = 0
         var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/rm"), strdup("-rf"), strdup(path), nil]
@@ -128,12 +136,16 @@ public final class TempDir: @unchecked Sendable {
 /// A thread-safe counter (how many times a closure ran).
 public final class Counter: Sendable {
     let m = Mutex(0)
+    /// A counter at 0.
     public init() {}
+    /// Adds one; returns the new count.
     @discardableResult
     public func increment() -> Int { m.withLock { $0 += 1; return $0 } }
+    /// The count now.
     public var value: Int { m.withLock { $0 } }
 }
 
+/// Waiting for a condition with a deadline (never sleep-and-hope).
 public enum Wait {
     /// Polls `condition` every `every` until it is true or `timeout` passes. Returns whether it became true.
     public static func until(timeout: Duration = .seconds(10), every: Duration = .milliseconds(20),
@@ -150,13 +162,17 @@ public enum Wait {
 /// Runs a command to completion (test use only: blocking, output to files), returning
 /// its exit status and output.
 public struct CommandResult: Sendable {
+    /// The exit status, 128 + the signal for a command killed by one, 127 when it could not be spawned.
     public var status: Int32
+    /// Everything it wrote to stdout.
     public var stdout: String
+    /// Everything it wrote to stderr (plus a line from `Command.run` when it timed out).
     public var stderr: String
     /// The command ran past its deadline and was killed (with every process it started).
     public var timedOut = false
 }
 
+/// Running a command to completion from a test, with a deadline.
 public enum Command {
     /// The deadline of a `run` that gives none: long enough for any test's command on a loaded
     /// machine, short enough that a hang fails the test instead of holding the suite.

@@ -5,22 +5,35 @@ import CShim
 import ProbeSupport
 import ProbeSpawn
 
+/// Why the harness could not give a test its supervisord (not installed, did not start, ...).
 public struct SupervisordHarnessError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong and, where it can, the command that fixes it.
     public var message: String
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
+/// A real supervisord for one test: its own folder, config, unix socket and logs, started by
+/// `init` (from `SupervisordConfig`'s sections) and stopped (SIGTERM, then SIGKILL) by `stop()`
+/// or when the object goes away.
 public final class SupervisordHarness: @unchecked Sendable {
     /// The temporary folder holding the config, socket, logs and child logs.
     public let dir: TempDir
+    /// The supervisord.conf written for it (supervisorctl's `-c`).
     public let configPath: String
+    /// Its unix socket (`[unix_http_server] file`).
     public let socketPath: String
     /// `unix://<socketPath>`.
     public let serverURL: String
+    /// The `[unix_http_server]` username, when the test asked for authentication.
     public let username: String?
+    /// The `[unix_http_server]` password, when the test asked for authentication.
     public let password: String?
+    /// The supervisord that runs (see `findSupervisord()`).
     public let supervisordPath: String
+    /// The supervisorctl beside it (or the one on PATH when there is none beside it).
     public let supervisorctlPath: String
     /// supervisord's pid (0 once it has been reaped).
     public private(set) var pid: Int32
@@ -177,6 +190,7 @@ public final class SupervisordHarness: @unchecked Sendable {
         return false
     }
 
+    /// Whether supervisord is still running (reaps it if it has exited).
     public var isRunning: Bool { !reap() }
 
     /// supervisord's own stdout/stderr and its log file (for failure messages).

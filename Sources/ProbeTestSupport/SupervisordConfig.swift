@@ -1,23 +1,24 @@
-// supervisord sections for a test, built instead of pasted:
-//
-//     let h = try SupervisordHarness(SupervisordConfig()
-//         .start()                                                   // [program:start], exits 0 at once
-//         .program("syncd", command: "sleep 100000")
-//         .program("badshot", command: "sh -c 'exit 1'", autorestart: false)
-//         .group("swss", programs: ["orchagent"]))
-//
-// A program's `startsecs` is 0 unless given (a test wants RUNNING at once, not after supervisord's
-// default 1 s); any other key is left out, so supervisord's default applies, unless given. `nil`
-// leaves `startsecs` out too. `{dir}` in a value is the harness's folder (SupervisordHarness), and
-// keys without a parameter go in `more`, in order.
-
+/// supervisord sections for a test, built instead of pasted:
+///
+///     let h = try SupervisordHarness(SupervisordConfig()
+///         .start()                                                   // [program:start], exits 0 at once
+///         .program("syncd", command: "sleep 100000")
+///         .program("badshot", command: "sh -c 'exit 1'", autorestart: false)
+///         .group("swss", programs: ["orchagent"]))
+///
+/// A program's `startsecs` is 0 unless given (a test wants RUNNING at once, not after supervisord's
+/// default 1 s); any other key is left out, so supervisord's default applies, unless given. `nil`
+/// leaves `startsecs` out too. `{dir}` in a value is the harness's folder (SupervisordHarness), and
+/// keys without a parameter go in `more`, in order.
 public struct SupervisordConfig: Sendable, CustomStringConvertible {
     private var sections: [String] = []
 
+    /// No sections yet.
     public init() {}
 
     /// The INI text (sections separated by blank lines), as `SupervisordHarness(programs:)` takes it.
     public var text: String { sections.joined(separator: "\n") }
+    /// The INI text.
     public var description: String { text }
 
     /// Any section: `[header]` and its `key=value` lines, in order.

@@ -93,6 +93,20 @@ struct HookCheck: Check {
         }
     }
 
+    /// For `validate`: an executable that is missing, unsafe or cannot start (a bad `#!`) is an
+    /// error, a missing optional one a warning (HookFile vets it as a run would).
+    func review(_ settings: ProbeSettings) -> CheckReview {
+        switch HookFile.open(executable, searchPath: settings.environment["PATH"] ?? Platform.environment("PATH")) {
+        case .success(let file):
+            guard let problem = file.contentProblem() else { return CheckReview() }
+            return CheckReview(errors: ["cannot run: \(file.path): \(problem)"])
+        case .failure(let refusal) where refusal.missing && optional:
+            return CheckReview(warnings: ["(optional) is not installed: \(refusal.detail)"])
+        case .failure(let refusal):
+            return CheckReview(errors: ["cannot run: \(refusal.detail)"])
+        }
+    }
+
     /// How a hook that ran ended. A hook killed at its timeout or the overall deadline never gets
     /// here: the run plan writes those rows (codes 6 and 9).
     static func interpret(_ outcome: ProcessOutcome) -> CheckOutcome {

@@ -155,16 +155,16 @@ enum HookFile {
     }
 
     static func refusal(_ error: FileAccessError, shown: String) -> HookRefusal {
-        switch error.problem {
+        switch error.problem.code {
         case .missing:
             let detail = error.path == shown ? "\(shown) does not exist" : "\(shown): \(error.path) does not exist"
             return HookRefusal(detail: detail, summary: "hook executable missing", missing: true)
         case .owner, .writable:
             let detail = error.path == shown ? error.description : "\(shown): \(error.description)"
             return HookRefusal(detail: detail, summary: "hook refused: unsafe permissions")
-        case .wrongType(let found, _):
+        case .wrongType:
             let detail = error.path == shown ? error.description : "\(shown): \(error.description)"
-            return HookRefusal(detail: detail, summary: found == "a directory" ? "hook is a directory" : "hook is not a regular file")
+            return HookRefusal(detail: detail, summary: error.problem.found == "a directory" ? "hook is a directory" : "hook is not a regular file")
         default:
             let detail = error.path == shown ? error.description : "\(shown): \(error.description)"
             return HookRefusal(detail: detail, summary: "cannot start")
@@ -200,8 +200,8 @@ enum HookFile {
         }
         let fd: Int32
         do { fd = try SafeFile.openDirectory(real) } catch {
-            if case .wrongType(let found, _) = error.problem {
-                throw ConfigError("hooks_dir \(dir) is \(found), not a directory", at: location)
+            if error.problem.code == .wrongType {
+                throw ConfigError("hooks_dir \(dir) is \(error.problem.found), not a directory", at: location)
             }
             throw ConfigError("hooks_dir \(dir): \(error.description)", at: location)
         }
@@ -266,22 +266,13 @@ struct ConfigReview: Sendable {
 
     init(_ config: ProbeConfiguration) {
         let settings = config.settings
-        let searchPath = settings.environment["PATH"] ?? Platform.environment("PATH")
         for entry in config.entries {
             if let t = entry.timeout, t > settings.timeout {
                 warnings.append("\(entry.origin): check \(entry.name): timeout \(DurationText.format(t)) is longer than [probe] timeout \(DurationText.format(settings.timeout)); the overall deadline ends it first (code 9)")
             }
-            guard let hook = entry.check as? HookCheck else { continue }
-            switch HookFile.open(hook.executable, searchPath: searchPath) {
-            case .success(let file):
-                if let problem = file.contentProblem() {
-                    errors.append("\(entry.origin): hook \(entry.name) cannot run: \(file.path): \(problem)")
-                }
-            case .failure(let refusal) where refusal.missing && hook.optional:
-                warnings.append("\(entry.origin): hook \(entry.name) (optional) is not installed: \(refusal.detail)")
-            case .failure(let refusal):
-                errors.append("\(entry.origin): hook \(entry.name) cannot run: \(refusal.detail)")
-            }
+            let review = entry.check.review(settings)
+            errors += review.errors.map { "\(entry.origin): \(entry.kind) \(entry.name) \($0)" }
+            warnings += review.warnings.map { "\(entry.origin): \(entry.kind) \(entry.name) \($0)" }
         }
         if !settings.hooksDir.isEmpty, let listing = try? HookFile.list(directory: settings.hooksDir, location: nil) {
             skipped = listing.skipped

@@ -234,7 +234,7 @@ public struct ProbeConfiguration: Sendable {
         settings.environment = environment
         try settings.apply(doc)
         let entries = try registry.makeEntries(document: doc, settings: settings)
-        if let sec = doc.sections(kind: "program").first, !entries.contains(where: { $0.check is ProgramsCheck }) {
+        if let sec = doc.sections(kind: "program").first, !entries.contains(where: { !$0.check.watchedPrograms.programWatchdogs.isEmpty }) {
             throw ConfigError("[\(sec.name)] sets a notify program's watchdog, but there is no [programs] notify = \(sec.instance ?? "NAME")", at: sec.location)
         }
         if entries.isEmpty && !settings.allowNoChecks {

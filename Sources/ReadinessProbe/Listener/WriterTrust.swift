@@ -241,35 +241,10 @@ enum WriterTrust {
     }
 
     /// Writes `bytes` to `name` in the folder `dirFD` atomically: a temporary `NAME.tmp.PID.RANDOM`
-    /// created exclusively (never following a link), mode 0644, then renameat(2) over `name`.
+    /// created exclusively (never following a link), mode 0644, then renameat(2) over `name`
+    /// (`Platform.writeFileAtomically(directory:...)`, the one implementation).
     static func writeAtomically(dirFD: Int32, name: String, _ bytes: [UInt8]) throws(SystemError) {
-        let tmp = "\(name).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
-        let fd = openat(dirFD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        if fd < 0 { throw SystemError("create", path: tmp) }
-        var err: Int32 = 0
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if Platform.errno == EINTR { continue }
-                    err = Platform.errno
-                    return
-                }
-                offset += n
-            }
-        }
-        if err == 0 && fchmod(fd, 0o644) != 0 { err = Platform.errno }
-        if close(fd) != 0 && err == 0 { err = Platform.errno }
-        if err != 0 {
-            unlinkat(dirFD, tmp, 0)
-            throw SystemError("write", path: tmp, errno: err)
-        }
-        if renameat(dirFD, tmp, dirFD, name) != 0 {
-            let e = Platform.errno
-            unlinkat(dirFD, tmp, 0)
-            throw SystemError("rename", path: name, errno: e)
-        }
+        try Platform.writeFileAtomically(directory: dirFD, name: name, displayPath: name, bytes, mode: 0o644)
     }
 
     /// Removes temporary files (`NAME.tmp.PID.RANDOM`) that a killed writer left in the folder

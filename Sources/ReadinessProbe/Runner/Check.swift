@@ -23,6 +23,10 @@ public protocol Check: Sendable {
     /// instead of running the check (the event listener, `await`, `serve`'s notify summary):
     /// critical programs, the start rule, notify programs. Optional: the default watches nothing.
     var watchedPrograms: WatchedPrograms { get }
+    /// What `validate` (and `checks`) should say about this check beyond its section's syntax:
+    /// problems that make it fail on every run (errors: `validate` exits 8) and ones worth a
+    /// warning. Called by those commands only, never by a run. Optional: the default finds nothing.
+    func review(_ settings: ProbeSettings) -> CheckReview
 }
 
 extension Check {
@@ -30,6 +34,23 @@ extension Check {
     public func work(_ settings: ProbeSettings) -> CheckWork { .task { await self.check($0) } }
     /// The default: the check watches no supervisord program.
     public var watchedPrograms: WatchedPrograms { .none }
+    /// The default: nothing to say.
+    public func review(_ settings: ProbeSettings) -> CheckReview { CheckReview() }
+}
+
+/// What `validate` says about one check beyond its config section's syntax (`Check.review`).
+/// Each text follows "`origin`: KIND NAME ", e.g. `cannot run: /usr/bin/x does not exist`.
+public struct CheckReview: Sendable, Equatable {
+    /// Problems that make the check fail on every run: `validate` prints them and exits 8.
+    public var errors: [String]
+    /// Things worth knowing that do not make the configuration invalid.
+    public var warnings: [String]
+
+    /// A review with these errors and warnings (none: nothing to say).
+    public init(errors: [String] = [], warnings: [String] = []) {
+        self.errors = errors
+        self.warnings = warnings
+    }
 }
 
 /// How a check's work runs. The runner runs every kind of work of one run at once, on one poll
