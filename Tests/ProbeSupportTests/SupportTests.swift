@@ -1,5 +1,5 @@
 import Testing
-import ProbeSupport
+@testable import ProbeSupport
 import ProbeTestSupport
 
 @Suite struct DurationTests {
@@ -43,6 +43,22 @@ import ProbeTestSupport
         #expect(sections[1].entry("command")?.location == FileLocation(file: "t.conf", line: 8))
     }
 
+    /// Lines end at LF bytes, so a CRLF file reads as its LF twin (it used to be one line:
+    /// "\r\n" is one Character), with the same line numbers; other text is untouched.
+    @Test func crlfAndUnicodeLines() throws {
+        let lf = "[probe]\ntimeout = 5s\n\n[hook:caf\u{E9}]\ncommand = /bin/echo \u{1F600}\n  more\n"
+        let crlf = lf.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
+        for text in [lf, crlf] {
+            let sections = try INI.parse(text, file: "t.conf")
+            #expect(sections.map(\.name) == ["probe", "hook:caf\u{E9}"])
+            #expect(sections[0]["timeout"] == "5s")
+            #expect(sections[1]["command"] == "/bin/echo \u{1F600}\nmore")
+            #expect(sections[1].entry("command")?.location == FileLocation(file: "t.conf", line: 5))
+        }
+        #expect(INI.lines("a\nb\n").map(String.init) == ["a", "b", ""])
+        #expect(INI.lines("").map(String.init) == [""])
+    }
+
     @Test(arguments: [
         ("key = v\n", 1, "outside any [section]"),
         ("[a]\n[a]\n", 2, "already defined"),
@@ -81,6 +97,27 @@ import ProbeTestSupport
             #expect(error.description.contains("does not exist"))
             #expect(error.location == FileLocation(file: dir.file("missing.conf"), line: 2))
         }
+    }
+
+    /// A binary file given as config (`--config /bin/true`) is named as one, with where its first
+    /// NUL byte is, instead of its first "line" as escaped bytes; an included one at the include line.
+    @Test func binaryFileIsNamedAsOne() throws {
+        let dir = TempDir("ini")
+        var bytes = Array("[probe]\ntimeout = 1s\n\u{7f}ELF".utf8) + [0x02, 0x00, 0xff, 0x1b] + Array("\n=x\n".utf8)
+        try Platform.writeFileAtomically(dir.file("bin.conf"), bytes, mode: 0o644)
+        do { _ = try INI.load(path: dir.file("bin.conf")); Issue.record("expected error") } catch {
+            #expect(error.location == nil, "\(error)")
+            #expect(error.message == "config file \(dir.file("bin.conf")) is a binary file, not INI text (a NUL byte on line 3)", "\(error)")
+        }
+        try dir.write("main.conf", "[probe]\ntimeout = 1s\n[include]\nfiles = bin.conf\n")
+        do { _ = try INI.load(path: dir.file("main.conf")); Issue.record("expected error") } catch {
+            #expect(error.location == FileLocation(file: dir.file("main.conf"), line: 4), "\(error)")
+            #expect(error.message.hasPrefix("config file \(dir.file("bin.conf")) is a binary file"), "\(error)")
+        }
+        // Invalid UTF-8 without a NUL is still read (as supervisord-style text), as before.
+        bytes = Array("[probe]\n; caf".utf8) + [0xe9] + Array("\ntimeout = 1s\n".utf8)
+        try Platform.writeFileAtomically(dir.file("latin1.conf"), bytes, mode: 0o644)
+        #expect(try INI.load(path: dir.file("latin1.conf")).section("probe")?["timeout"] == "1s")
     }
 }
 
