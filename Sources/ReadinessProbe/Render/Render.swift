@@ -51,6 +51,13 @@ public struct OutputFormat: Sendable, Hashable, CaseIterable, RawRepresentable {
     /// Hashes the name.
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
+    /// The formats for a usage line: "summary|table|json|verbose" (a plain loop, as `choices`).
+    static var usage: String {
+        var out = ""
+        for f in allCases { out += out.isEmpty ? f.rawValue : "|" + f.rawValue }
+        return out
+    }
+
     /// The formats for `--help`: "summary (default), table, json or verbose", from the cases.
     /// A plain loop: `dropLast().joined(separator:)` cost `run` a conformance scan (~130k
     /// instructions; docs/architecture.md, "The probe path").
