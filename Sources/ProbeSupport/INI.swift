@@ -167,7 +167,15 @@ public enum INI {
             }
             if doc.files.count >= maxFiles { throw ConfigError("more than \(maxFiles) included files", at: from) }
             // `--config /dev/null` is the usual way to say "no config file": read as empty.
-            text = real == "/dev/null" ? "" : try SafeFile.readText(real, limit: 1 << 20, policy: .trusted)
+            let bytes = real == "/dev/null" ? [] : try SafeFile.read(real, limit: 1 << 20, policy: .trusted)
+            // A NUL byte: a binary file given as config (`--config /bin/true`). Say so, rather
+            // than quote its first "line" (as grep and diff call such a file binary).
+            if let nul = bytes.firstIndex(of: 0) {
+                var line = 1
+                for b in bytes[..<nul] where b == 0x0a { line += 1 }
+                throw ConfigError("config file \(path) is a binary file, not INI text (a NUL byte on line \(line))", at: from)
+            }
+            text = String(decoding: bytes, as: UTF8.self)
         } catch let error as FileAccessError {
             throw ConfigError(configFileProblem(error, reading: path), at: from)
         } catch let error as ConfigError {

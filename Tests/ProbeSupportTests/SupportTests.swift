@@ -82,6 +82,27 @@ import ProbeTestSupport
             #expect(error.location == FileLocation(file: dir.file("missing.conf"), line: 2))
         }
     }
+
+    /// A binary file given as config (`--config /bin/true`) is named as one, with where its first
+    /// NUL byte is, instead of its first "line" as escaped bytes; an included one at the include line.
+    @Test func binaryFileIsNamedAsOne() throws {
+        let dir = TempDir("ini")
+        var bytes = Array("[probe]\ntimeout = 1s\n\u{7f}ELF".utf8) + [0x02, 0x00, 0xff, 0x1b] + Array("\n=x\n".utf8)
+        try Platform.writeFileAtomically(dir.file("bin.conf"), bytes, mode: 0o644)
+        do { _ = try INI.load(path: dir.file("bin.conf")); Issue.record("expected error") } catch {
+            #expect(error.location == nil, "\(error)")
+            #expect(error.message == "config file \(dir.file("bin.conf")) is a binary file, not INI text (a NUL byte on line 3)", "\(error)")
+        }
+        try dir.write("main.conf", "[probe]\ntimeout = 1s\n[include]\nfiles = bin.conf\n")
+        do { _ = try INI.load(path: dir.file("main.conf")); Issue.record("expected error") } catch {
+            #expect(error.location == FileLocation(file: dir.file("main.conf"), line: 4), "\(error)")
+            #expect(error.message.hasPrefix("config file \(dir.file("bin.conf")) is a binary file"), "\(error)")
+        }
+        // Invalid UTF-8 without a NUL is still read (as supervisord-style text), as before.
+        bytes = Array("[probe]\n; caf".utf8) + [0xe9] + Array("\ntimeout = 1s\n".utf8)
+        try Platform.writeFileAtomically(dir.file("latin1.conf"), bytes, mode: 0o644)
+        #expect(try INI.load(path: dir.file("latin1.conf")).section("probe")?["timeout"] == "1s")
+    }
 }
 
 @Suite struct JSONTests {

@@ -143,7 +143,14 @@ func which(_ tool: String) -> String? {
         #expect(r.status == 8)
         let bad = r.stderr.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n") || (0x7f...0x9f).contains($0.value) || $0.value == 0xfffd }
         #expect(bad.isEmpty, "raw bytes on stderr: \(bad.map(\.value))")
-        #expect(r.stderr.contains("\\x7fELF\\x02\\x01\\x1b[2J"), "\(r.stderr)")
+        // It has a NUL byte: named as a binary file, not quoted (`--config /bin/true` by mistake).
+        #expect(r.stderr == "readiness-probe: invalid configuration: config file \(path) is a binary file, not INI text (a NUL byte on line 1)\n", "\(r.stderr)")
+        // Control bytes in a text file are escaped where the message quotes them.
+        let text = dir.file("ctl.conf")
+        try Platform.writeFileAtomically(text, [0x7f, 0x45, 0x4c, 0x46, 0x1b, 0x5b, 0x32, 0x4a, 0xff, 0x9b] + Array("\n".utf8), mode: 0o644)
+        let t = Command.run([bin, "validate", "--config", text])
+        #expect(t.status == 8)
+        #expect(t.stderr.contains("\"\\x7fELF\\x1b[2J\\ufffd\\ufffd\" is outside any [section]"), "\(t.stderr)")
     }
 
     @Test func escapingControls() {
@@ -239,6 +246,32 @@ func which(_ tool: String) -> String? {
         try dir.write("bin/.keep", "")
         #expect(symlink(TestPaths.binary, dir.file("bin/readiness-probe")) == 0)
         return dir.file("bin") + ":" + (Platform.environment("PATH") ?? "/usr/bin:/bin")
+    }
+
+    /// An example that installs a script writes it where the package does (a folder the shell's
+    /// completion package creates: bookworm's bash-completion has no /etc/bash_completion.d).
+    @Test func installExamplesUseThePackagesPaths() throws {
+        let build = try Platform.readTextFile(TestPaths.packageRoot + "/packaging/deb/build.sh")
+        let installs = CompletionCommand.spec.examples.compactMap { e -> String? in
+            let words = e.command.split(separator: " ")
+            guard let gt = words.firstIndex(of: ">"), gt + 1 < words.count else { return nil }
+            return String(words[gt + 1])
+        }
+        #expect(!installs.isEmpty)
+        for target in installs { #expect(build.contains("\"$ROOT\(target)\""), "\(target) is not where packaging/deb/build.sh installs it") }
+    }
+
+    /// `listen --help` (and so the man page) names the events docs/event-listener.md and the example
+    /// supervisord.conf subscribe to: pasting the help's line must not lose SUPERVISOR_STATE_CHANGE.
+    @Test func listenHelpNamesTheDocumentedEvents() throws {
+        let help = Command.run([TestPaths.binary, "listen", "--help"]).stdout
+        for file in ["/docs/event-listener.md", "/examples/container/supervisord.conf", "/README.md"] {
+            let text = try Platform.readTextFile(TestPaths.packageRoot + file)
+            let line = text.split(separator: "\n").first { $0.hasPrefix("events=PROCESS_STATE") }
+            #expect(line.map { String($0.prefix { $0 != " " }) } == "events=\(ListenCommand.events)", "\(file): \(line ?? "none")")
+        }
+        #expect(help.contains("events=\(ListenCommand.events)") && help.contains("[eventlistener:readiness]"), "\(help)")
+        #expect(!help.contains("events=PROCESS_STATE,PROCESS_GROUP,TICK_5)"), "\(help)")
     }
 
     @Test func unknownShellIsAUsageError() {

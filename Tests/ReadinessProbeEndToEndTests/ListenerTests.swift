@@ -22,7 +22,7 @@ final class ListenerRig: @unchecked Sendable {
     /// - listener: more `key=value` lines for the [eventlistener:readiness] section.
     /// - wrapper: runs supervisord (see SupervisordHarness).
     init(_ programs: SupervisordConfig, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
-         listener: String = "", wrapper: [String] = []) throws {
+         listener: String = "", wrapper: [String] = [], loglevel: String = "info") throws {
         self.work = work ?? TempDir("lrig")
         let work = self.work
         probeConf = try work.write("probe.conf", "[probe]\nrundir = \(work.path)/run\nhooks_dir =\nsonic_hook =\n" + probe + "\n")
@@ -35,14 +35,15 @@ final class ListenerRig: @unchecked Sendable {
                            bufferSize: 1000, priority: more.contains { $0.0 == "priority" } ? nil : 1,
                            [("stderr_logfile", "{dir}/listener.err")] + more)
             .raw(programs.text.replacing("{work}", with: work.path))
-        harness = try SupervisordHarness(config, wrapper: wrapper)
+        harness = try SupervisordHarness(config, loglevel: loglevel, wrapper: wrapper)
     }
 
     /// Starts the rig on its own thread (supervisord's start-up blocks), not on a cooperative one.
     static func start(_ programs: SupervisordConfig, probe: String, events: String = "PROCESS_STATE,TICK_5", work: TempDir? = nil,
-                      listener: String = "", wrapper: [String] = []) async throws -> ListenerRig {
+                      listener: String = "", wrapper: [String] = [], loglevel: String = "info") async throws -> ListenerRig {
         try await Blocking.run { () -> Result<ListenerRig, any Error> in
-            Result { try ListenerRig(programs, probe: probe, events: events, work: work, listener: listener, wrapper: wrapper) }
+            Result { try ListenerRig(programs, probe: probe, events: events, work: work, listener: listener, wrapper: wrapper,
+                                     loglevel: loglevel) }
         }.get()
     }
 
@@ -147,6 +148,34 @@ func poll(timeout: Duration = .seconds(20), every: Duration = .milliseconds(50),
         let programs = rig.run(["run", "--config", rig.probeConf, "--only", "programs"])
         #expect(programs.status == 4)
         #expect(programs.stdout.hasPrefix("not ready (code 4): programs: program syncd was killed by SIGKILL\n"), "\(programs.stdout)")
+        #expect(!rig.protocolBroken())
+    }
+
+    /// The same kill with supervisord at `loglevel = warn` (no `spawned:` lines): the signal still
+    /// comes from its `exited:` line; at `error` (no exit lines either) the detail says where the
+    /// cause would be, and the first line stays `exited unexpectedly` (#17 verification).
+    @Test(arguments: ["warn", "error"])
+    func exitCauseAtQuieterLoglevels(_ loglevel: String) async throws {
+        let rig = try await ListenerRig.start(SupervisordConfig().program("syncd", command: "sleep 1000", stderrLog: "{work}/syncd.err"),
+                                              probe: "[programs]\ncritical = syncd\n", loglevel: loglevel)
+        #expect(await rig.waitFor("syncd", .running))
+        let pid = try #require(rig.processes().first { $0.name == "syncd" && $0.state == .running }?.pid)
+        kill(Int32(pid), SIGKILL)
+        #expect(await rig.waitForLedger { l in
+            guard let e = l.entry("syncd") else { return false }
+            return e.state == .running && e.pid != pid && (e.failure?.detail.contains("; log: ") ?? false)
+        }, "\(rig.listenerLog())")
+        let r = rig.run(["run", "--config", rig.probeConf, "--only", "programs"])
+        #expect(r.status == 4)
+        if loglevel == "warn" {
+            #expect(r.stdout.hasPrefix("not ready (code 4): programs: program syncd was killed by SIGKILL\n"), "\(r.stdout)")
+            #expect(r.stdout.contains("program syncd was killed by SIGKILL (pid \(pid)); seen by the event listener; restarted by supervisord"), "\(r.stdout)")
+        } else {
+            #expect(r.stdout.hasPrefix("not ready (code 4): programs: program syncd exited unexpectedly\n"), "\(r.stdout)")
+            #expect(r.stdout.contains("program syncd exited unexpectedly (pid \(pid)); seen by the event listener; how it exited is not in "
+                                      + "supervisord's log (its loglevel warn or lower records it); restarted by supervisord"), "\(r.stdout)")
+        }
+        #expect(r.stdout.contains("; log: \(rig.work.path)/syncd.err\n"), "\(r.stdout)")
         #expect(!rig.protocolBroken())
     }
 

@@ -132,6 +132,31 @@ extension JSONValue {
         #expect(table.out.stdout.contains("rp.conf:13: deamon: no such program in supervisord (did you mean daemon?)"), "\(table.out.stdout)")
     }
 
+    /// `validate` finds the same typos when supervisord answers (in the running container), and
+    /// says it did not check the names when it does not (an image build): exit 0 then.
+    @Test func validateFindsCriticalTyposWhenSupervisordAnswers() throws {
+        let h = try SupervisordHarness(Self.programs)
+        defer { h.stop() }
+        #expect(h.waitFor(program: "daemon", state: "RUNNING"))
+        let dir = TempDir("crit")
+        let file = try dir.write("critical_processes", "# SONiC\nprogram:daemon\nprogram:deamon\ngroup:worker\ngroup:workr\n")
+        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nserverurl = \(h.serverURL)\n"
+                                 + "[start]\nprogram = startok\n[programs]\ncritical = daemon, worker_01, *\ncritical_file = \(file)\n")
+        let r = Command.run([TestPaths.binary, "validate", "--config", conf])
+        #expect(r.status == 8, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr == "readiness-probe: invalid configuration: \(file):3: program:deamon: no such program in supervisord (did you mean daemon?)\n"
+                + "readiness-probe: invalid configuration: \(file):5: group:workr: no such group in supervisord (did you mean worker?)\n", "\(r.stderr)")
+        let fixed = try dir.write("critical_processes", "program:daemon\ngroup:worker\n")
+        let ok = Command.run([TestPaths.binary, "validate", "--config", conf])
+        #expect(ok.status == 0 && ok.stdout == "ok: \(conf): 2 checks (start, programs)\n", "\(fixed) \(ok.stdout) \(ok.stderr)")
+        // No supervisord to ask: valid, with a note.
+        let gone = try dir.write("gone.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nserverurl = unix://\(dir.path)/none.sock\n"
+                                 + "[programs]\ncritical = deamon\n")
+        let g = Command.run([TestPaths.binary, "validate", "--config", gone])
+        #expect(g.status == 0, "\(g.stderr)")
+        #expect(g.stdout.hasSuffix("\nnote: critical program names not checked against supervisord (supervisord unreachable: no socket); `run` checks them\n"), "\(g.stdout)")
+    }
+
     @Test func authenticationRightWrongMissing() throws {
         let h = try SupervisordHarness(SupervisordConfig().start(),
                                        username: "user", password: "s3cret")

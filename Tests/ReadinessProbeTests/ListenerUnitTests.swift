@@ -114,6 +114,18 @@ import SupervisorKit
                 + "([listener] failure_hold); log: /var/log/syncd.err")
         let olderSerial = explained.explainExit(namespec: "syncd", serial: 9, exitStatus: 1, cause: "exited with status 1", logFile: "/x")
         #expect(!olderSerial)
+        // Nothing in supervisord's log (loglevel error): the plain words, and a note on where the
+        // cause would be, before the log file; the first line stays "exited unexpectedly".
+        var unexplained = l
+        let noted = unexplained.explainExit(namespec: "syncd", serial: 10, exitStatus: nil, cause: nil,
+                                            note: "how it exited is not in supervisord's log (its loglevel warn or lower records it)",
+                                            logFile: "/var/log/syncd.err")
+        #expect(noted)
+        let u = check.evaluate(unexplained.snapshot(now: 110, hold: hold))
+        #expect(u.summary == "program syncd exited unexpectedly")
+        #expect(u.detail == "program syncd exited unexpectedly (pid 5); seen by the event listener; how it exited is not in "
+                + "supervisord's log (its loglevel warn or lower records it); restarted by supervisord, now RUNNING (pid 6); "
+                + "reported for 30s after the exit ([listener] failure_hold); log: /var/log/syncd.err")
         #expect(check.evaluate(l.snapshot(now: 132, hold: hold)).code == 0)
         let early = l.expireFailures(now: 120, hold: hold)
         #expect(!early)
@@ -235,6 +247,29 @@ import SupervisorKit
         #expect(Ledger.exitCause(log: log, name: "web", pid: 300) == "was killed by SIGSEGV (core dumped)")
         #expect(Ledger.exitCause(log: log, name: "syncd", pid: 0) == nil)
         #expect(Ledger.exitCause(log: "", name: "syncd", pid: 21906) == nil)
+    }
+
+    /// supervisord at `loglevel = warn` writes no `spawned:` lines (info), only the unexpected
+    /// exits (warn): an unexpected exit's cause is the program's last such line (#17).
+    @Test func exitCauseAtLoglevelWarn() {
+        let log = """
+            2026-12-01 12:45:18,421 CRIT Supervisor is running as root.
+            2026-12-01 12:45:19,751 WARN exited: syncd (exit status 1; not expected)
+            2026-12-01 12:45:20,001 WARN exited: syncd2 (terminated by SIGTERM; not expected)
+            2026-12-01 12:45:21,751 WARN exited: syncd (terminated by SIGKILL; not expected)
+            2026-12-01 12:45:22,001 WARN stopped: web (terminated by SIGKILL)
+
+            """
+        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 31675, unexpected: true) == "was killed by SIGKILL")
+        #expect(Ledger.exitCause(log: log, name: "syncd2", pid: 7, unexpected: true) == "was killed by SIGTERM")
+        // An expected exit is logged at info: an older unexpected line is not its cause.
+        #expect(Ledger.exitCause(log: log, name: "syncd", pid: 31675) == nil)
+        #expect(Ledger.exitCause(log: log, name: "web", pid: 8, unexpected: true) == nil)
+        // The history's exit status from the same line (SIGKILL: signal 9), not the older exit's.
+        #expect(Ledger.exitOutcome(log: log, name: "syncd", pid: 31675, unexpected: true).map { "\($0.status ?? -1)/\($0.signal ?? -1)" } == "-1/9")
+        // With info lines in the log, the spawn rule applies (exitOutcomeFromSupervisordsLog).
+        let info = log + "2026-12-01 12:45:23,001 INFO spawned: 'syncd' with pid 31700\n"
+        #expect(Ledger.exitCause(log: info, name: "syncd", pid: 31700, unexpected: true) == nil)
     }
 
     /// The exit status for the history: a normal exit's status, or the signal's number (the

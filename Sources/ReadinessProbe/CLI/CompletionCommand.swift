@@ -22,7 +22,7 @@ enum CompletionCommand: CLICommand {
           fish: readiness-probe completion fish > /usr/share/fish/vendor_completions.d/readiness-probe.fish
         """,
         examples: [
-            CommandExample("completion bash > /etc/bash_completion.d/readiness-probe", "Install the bash completion."),
+            CommandExample("completion bash > /usr/share/bash-completion/completions/readiness-probe", "Install the bash completion where bash-completion loads it (as the package does)."),
             CommandExample("completion --check-names --config ./readiness-probe.conf", "The names --only accepts for that file."),
         ],
         arguments: CompletionScripts.Shell.allCases.map(\.rawValue))

@@ -138,6 +138,7 @@ struct ProgramsCheck: Check {
 
     var watchedPrograms: WatchedPrograms {
         var w = WatchedPrograms(critical: selectors, startProgram: startProgram, notify: notify, watchdog: watchdog)
+        w.criticalOrigins = origins
         w.programWatchdogs = programWatchdogs
         return w
     }

@@ -28,7 +28,7 @@ final class EventListener {
     /// Exits (EXITED and BACKOFF of any program while the history is on, else EXITED of the start
     /// program and critical ones; FATAL of critical ones; pid nil: BACKOFF names none), whose exit status, cause and log file are asked of
     /// supervisord after the event is answered (an event says only expected or not).
-    var exitsToExplain: [(namespec: String, name: String, pid: Int?, serial: Int)] = []
+    var exitsToExplain: [(namespec: String, name: String, pid: Int?, serial: Int, unexpected: Bool)] = []
     /// How long that question may take (after the answer, before the next READY: supervisord
     /// keeps further events meanwhile). Past it the exit status stays unknown (null).
     var exitLookupTimeout: Duration = .seconds(2)
@@ -308,9 +308,16 @@ final class EventListener {
             // very exit (not restarted since: pid 0, and no later exit waiting in the queue).
             let stillExited = info["statename"]?.stringValue == "EXITED"
             let infoStatus = stillExited ? info["exitstatus"]?.intValue : nil
-            let outcome = Ledger.exitOutcome(log: mainLog, name: w.name, pid: w.pid)
-            var cause = Ledger.exitCause(log: mainLog, name: w.name, pid: w.pid)
-            if cause == nil, let infoStatus { cause = infoStatus < 0 ? "was killed by a signal" : "exited with status \(infoStatus)" }
+            let outcome = Ledger.exitOutcome(log: mainLog, name: w.name, pid: w.pid, unexpected: w.unexpected)
+            var cause = Ledger.exitCause(log: mainLog, name: w.name, pid: w.pid, unexpected: w.unexpected)
+            // Not in the log (loglevel error or critical, or a syslog-only log): say so, and how to get it.
+            var note: String? = nil
+            if cause == nil, let infoStatus {
+                cause = infoStatus < 0 ? "was killed by a signal" : "exited with status \(infoStatus)"
+                if infoStatus < 0 { note = "which signal is not in supervisord's log (its loglevel warn or lower records it)" }
+            } else if cause == nil, w.unexpected {
+                note = "how it exited is not in supervisord's log (its loglevel warn or lower records it)"
+            }
             // The ledger keeps supervisord's kind of exit status (0-255; a signal has none there);
             // the history says 128 + N for signal N, as a shell, Docker and Kubernetes do.
             let plain = outcome?.status ?? infoStatus.flatMap { $0 >= 0 ? $0 : nil }
@@ -318,7 +325,7 @@ final class EventListener {
             var logFile = info["stderr_logfile"]?.stringValue ?? ""
             if logFile.isEmpty { logFile = info["stdout_logfile"]?.stringValue ?? "" }
             if ledger.explainExit(namespec: w.namespec, serial: w.serial, exitStatus: plain,
-                                  cause: cause, logFile: logFile) {
+                                  cause: cause, note: note, logFile: logFile) {
                 changed = true
                 if ledger.entries.contains(where: { $0.namespec == w.namespec && $0.failure?.serial == w.serial }) || w.namespec == startProgram || w.name == startProgram {
                     log("\(w.namespec) (pid \(w.pid ?? 0)): \(cause ?? "exit cause unknown")" + (logFile.isEmpty ? "" : "; log: \(logFile)"))
@@ -369,7 +376,7 @@ final class EventListener {
             || ((state == .exited || state == .fatal) && change.newFailure != nil)
         if explain {
             let pid = state == .backoff ? nil : payload["pid"].flatMap { Int($0) } ?? 0
-            exitsToExplain.append((change.namespec, pname, pid, event.header.serial))
+            exitsToExplain.append((change.namespec, pname, pid, event.header.serial, expected == false))
         }
         log("\(change.namespec) \(state.name)" + (expected.map { $0 ? " (expected)" : " (unexpected)" } ?? "")
             + " serial \(event.header.serial)")
@@ -593,7 +600,7 @@ final class BackgroundChecks: Sendable {
             do { try files.writeResult(report) } catch { log("error: cannot write the cached result: \(error)") }
             if settings.history.enabled && !stopped.load(ordering: .acquiring) {
                 do {
-                    try HistoryRecorder.record(report, settings: settings, by: "listen")
+                    try HistoryRecorder.record(raw, settings: settings, by: "listen")  // undamped, as serve's (docs/history.md)
                     historyFailed.store(false, ordering: .relaxed)
                 } catch {
                     if !historyFailed.exchange(true, ordering: .relaxed) { log("error: cannot write the history: \(error)") }

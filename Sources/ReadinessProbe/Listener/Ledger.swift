@@ -294,12 +294,20 @@ struct Ledger: Sendable, Equatable {
     /// while the program is still EXITED from that event), the cause (`exited with status 1`,
     /// `was killed by SIGKILL`) and the program's log file, which go into a failure recorded by
     /// that event. Returns whether anything changed.
-    mutating func explainExit(namespec: String, serial: Int, exitStatus: Int?, cause: String?, logFile: String?) -> Bool {
+    /// `note` (what supervisord's log did not say) goes after the detail, before the log file.
+    mutating func explainExit(namespec: String, serial: Int, exitStatus: Int?, cause: String?, note: String? = nil,
+                              logFile: String?) -> Bool {
         guard let i = entries.firstIndex(where: { $0.namespec == namespec }) else { return false }
         var e = entries[i]
         if let exitStatus, e.serial == serial, e.state == .exited { e.exitStatus = exitStatus }
-        if var f = e.failure, f.serial == serial, f.state == .exited, let cause, f.detail.contains(" exited unexpectedly") {
-            f.detail = f.detail.replacing(" exited unexpectedly", with: " " + cause)
+        if var f = e.failure, f.serial == serial, f.state == .exited, cause != nil || note != nil,
+           f.detail.contains(" exited unexpectedly") {
+            if let cause { f.detail = f.detail.replacing(" exited unexpectedly", with: " " + cause) }
+            if let note, !f.detail.contains(note) {
+                // Before the log file, which stays the last thing to read.
+                if let r = f.detail.firstRange(of: "; log: ") { f.detail.insert(contentsOf: "; \(note)", at: r.lowerBound) }
+                else { f.detail += "; \(note)" }
+            }
             if let logFile, !logFile.isEmpty, !f.detail.contains("; log: ") { f.detail += "; log: \(logFile)" }
             e.failure = f
         } else if var f = e.failure, f.serial == serial, let logFile, !logFile.isEmpty, !f.detail.contains("; log: ") {
@@ -320,13 +328,23 @@ struct Ledger: Sendable, Equatable {
     /// it: the exit of the process that was running when the tail begins. `pid` nil: the exit line
     /// after the last spawn of NAME (a BACKOFF event names no pid; supervisord retries a second or
     /// more later).
-    /// nil if not found.
-    static func exitLine(log: String, name: String, pid: Int?) -> Substring? {
+    /// supervisord logs a spawn at level info and an unexpected exit at warn: with `loglevel = warn`
+    /// (no `spawned:` line in the log at all), an `unexpected` exit's line is the program's LAST
+    /// `exited: NAME (...; not expected)` line (the listener asks right after the exit event, and
+    /// supervisord writes the line before it sends the event); an expected exit (logged at info)
+    /// has none. nil if not found (`loglevel = error` or `critical`, a syslog-only log).
+    static func exitLine(log: String, name: String, pid: Int?, unexpected: Bool = false) -> Substring? {
         let exitPrefix = "exited: \(name) ("
         let rest: Substring
         if let pid {
             guard pid > 0 else { return nil }
             let spawnPrefix = "spawned: '\(name)' with pid "
+            if !log.contains("spawned: '") {
+                guard unexpected, let last = log.ranges(of: exitPrefix).last(where: {
+                    log[$0.upperBound...].prefix { $0 != "\n" }.hasSuffix("; not expected)")
+                }) else { return nil }
+                return Self.exitText(log[last.upperBound...])
+            }
             rest = log.ranges(of: spawnPrefix + "\(pid)\n").last.map { log[$0.upperBound...] } ?? log[...]
             guard let exited = rest.firstRange(of: exitPrefix) else { return nil }
             if let nextSpawn = rest.firstRange(of: spawnPrefix), nextSpawn.lowerBound < exited.lowerBound { return nil }
@@ -344,8 +362,8 @@ struct Ledger: Sendable, Equatable {
 
     /// The cause of process `name`'s exit with pid `pid` (`exitLine`): `exited with status 1`,
     /// `was killed by SIGKILL`, `was killed by SIGSEGV (core dumped)`; nil if not found.
-    static func exitCause(log: String, name: String, pid: Int?) -> String? {
-        guard let what = exitLine(log: log, name: name, pid: pid) else { return nil }
+    static func exitCause(log: String, name: String, pid: Int?, unexpected: Bool = false) -> String? {
+        guard let what = exitLine(log: log, name: name, pid: pid, unexpected: unexpected) else { return nil }
         if what.hasPrefix("terminated by ") { return "was killed by " + what.dropFirst(14) }
         if what.hasPrefix("exit status ") { return "exited with status " + what.dropFirst(12) }
         return nil
@@ -353,8 +371,8 @@ struct Ledger: Sendable, Equatable {
 
     /// How process `name` with pid `pid` ended, per supervisord's log (`exitLine`): the status
     /// of a normal exit, or the number of the signal that killed it; nil if the log does not say.
-    static func exitOutcome(log: String, name: String, pid: Int?) -> (status: Int?, signal: Int32?)? {
-        guard let what = exitLine(log: log, name: name, pid: pid) else { return nil }
+    static func exitOutcome(log: String, name: String, pid: Int?, unexpected: Bool = false) -> (status: Int?, signal: Int32?)? {
+        guard let what = exitLine(log: log, name: name, pid: pid, unexpected: unexpected) else { return nil }
         if what.hasPrefix("exit status ") {
             guard let n = Int(what.dropFirst(12)), (0...255).contains(n) else { return nil }
             return (n, nil)

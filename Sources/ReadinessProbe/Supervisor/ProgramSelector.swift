@@ -41,6 +41,8 @@ enum ProgramSelector: Sendable, Equatable, CustomStringConvertible {
 /// (`watchedPrograms`), so no command asks what type a check is.
 public struct WatchedPrograms: Sendable, Equatable {
     var critical: [ProgramSelector]
+    /// Where each of `critical` was written (`FILE:LINE: program:NAME`), for messages; may be shorter.
+    var criticalOrigins: [String] = []
     var startProgram: String?
     /// The start check's rule (program, exit codes), when this is the start check.
     var start: StartCheck?
@@ -70,6 +72,9 @@ public struct WatchedPrograms: Sendable, Equatable {
         var watchdogSet = false
         for e in entries {
             let w = e.check.watchedPrograms
+            for (i, sel) in w.critical.enumerated() {
+                all.criticalOrigins.append(i < w.criticalOrigins.count ? w.criticalOrigins[i] : sel.description)
+            }
             all.critical += w.critical
             if all.startProgram == nil { all.startProgram = w.startProgram }
             if all.start == nil { all.start = w.start }
