@@ -145,6 +145,28 @@ import SupervisorKit
         #expect(omFamilies.first { $0.name == "readiness_probe_transitions" }?.samples.contains { $0.labels == ["check": "", "to": "40"] } == true)
     }
 
+    /// A hook that fails on every other run, with `failure_threshold = 3`: serve's answer is damped
+    /// (200 all along), but the flapping is visible in the history and the transition metrics, which
+    /// record what the checks said (issue #15: "visible in history and metrics; damped in results").
+    /// No record is a damped row ("failed 1 of the 3 times ..." as a change to 0).
+    @Test func aDampedFlappingHookIsVisibleInHistoryAndMetrics() async throws {
+        let b = HookBench()
+        let flag = b.dir.file("flap.flag")
+        let hook = try b.dir.script("flap", "echo run >> \(b.dir.file("flap.runs"))\nif [ -e \(flag) ]; then rm -f \(flag); exit 40; else touch \(flag); exit 0; fi\n")
+        let conf = try b.config([("flap", hook, "failure_threshold = 3")])
+        let s = try await ServeProcess.start(config: conf, extra: ["--period", "100ms", "--quiet"])
+        #expect(await Wait.untilAsync { b.runs("flap") >= 8 })
+        #expect(try s.get("/readyz").status == 200)  // damped: never two failures in a row
+        let records = try #require(try JSON.parse(try s.get("/readyz/history?check=flap").bodyText)["records"]?.arrayValue)
+        #expect(records.contains { $0["to"]?.intValue == 40 }, "\(records)")
+        #expect(records.contains { $0["from"]?.intValue == 40 && $0["to"]?.intValue == 0 }, "\(records)")
+        #expect(!records.contains { $0["detail"]?.stringValue?.contains("failure_threshold needs") == true }, "\(records)")
+        let families = try await PrometheusParser.parse(try s.get("/metrics").bodyText, format: "text")
+        let transitions = try #require(families.first { $0.name == "readiness_probe_transitions" })
+        let to40 = transitions.samples.first { $0.labels == ["check": "flap", "to": "40"] }?.value ?? 0
+        #expect(to40 >= 1, "\(transitions.samples)")
+    }
+
     @Test func historyDisabledIs404() async throws {
         let b = HookBench()
         let conf = try b.config([("db", try b.flip("db"), "")], extra: "[history]\nenabled = false\n")

@@ -17,6 +17,22 @@ import ProbeSupport
         }
     }
 
+    /// `--since` with a record's own `at` (copied from the output) keeps that record: the parsed
+    /// time is exactly the record's (both `ms / 1000`), for every millisecond of a second.
+    @Test func sinceARecordsOwnTimeKeepsIt() {
+        for ms in Int64(1796128529000)..<1796128530000 {
+            let at = Double(ms) / 1000
+            let text = RFC3339.format(at)
+            #expect(RFC3339.parse(text) == at, "\(text)")
+            let since = HistoryQuery.parseSince(text, now: at + 60)
+            #expect(HistoryQuery(since: since).matches(HistoryRecord(at: at, by: "run", check: "", from: nil, to: 0, detail: "")), "\(text)")
+        }
+        #expect(RFC3339.parse("2026-12-01T04:12:05.9450+01:00") == 1796094725.945)
+        #expect(RFC3339.parse("2026-12-01T03:12:05.9455Z")! > 1796094725.945)
+        #expect(RFC3339.parse("2026-12-01T03:12:05.9455Z")! < 1796094725.946)
+        #expect(RFC3339.parse("1969-12-31T23:59:59.5Z") == -0.5)
+    }
+
     @Test func recordLinesRoundTrip() throws {
         var r = HistoryRecord(at: 1796094725.123, by: "run", check: "db", from: nil, to: 20, detail: "exited 20: \"db\"\ndown", output: "db down")
         r.codes = [HistoryCode("", 20), HistoryCode("db", 20)]

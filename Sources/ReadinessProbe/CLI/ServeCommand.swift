@@ -102,15 +102,18 @@ enum ServeCommand: CLICommand {
             var historyFailed = false
             while !Task.isCancelled {
                 let began = ContinuousClock.now
-                let report = damper.apply(await ProbeRunner.run(entries, settings: settings, timeout: timeout), entries: entries)
+                let raw = await ProbeRunner.run(entries, settings: settings, timeout: timeout)
+                let report = damper.apply(raw, entries: entries)
                 ProcessRunner.shared.killOrphans()
                 if Task.isCancelled { break }
-                cache.store(report, notify: NotifySummary.take(settings: settings, entries: entries))
+                cache.store(report, raw: raw, notify: NotifySummary.take(settings: settings, entries: entries))
                 cache.note(code: report.code, line: Render.firstLine(report))
-                // The flight recorder (docs/history.md): changes only; an error is logged once.
+                // The flight recorder (docs/history.md): changes only, of what the checks said (the
+                // thresholds damp the answer, not the record: a flapping check stays visible, and
+                // every writer records the same codes); an error is logged once.
                 if settings.history.enabled {
                     do {
-                        try HistoryRecorder.record(report, settings: settings, by: "serve")
+                        try HistoryRecorder.record(raw, settings: settings, by: "serve")
                         historyFailed = false
                     } catch {
                         if !historyFailed { Platform.writeStderr("serve: error: cannot write the history: \(error)\n") }

@@ -238,34 +238,47 @@ enum RFC3339 {
         }
         guard let y = digits(4), expect("-"), let mo = digits(2), expect("-"), let d = digits(2),
               (1...12).contains(mo), (1...31).contains(d) else { return nil }
-        var seconds = Double(days(year: y, month: mo, day: d) * 86400)
-        if i == b.count { return seconds }
+        // Whole seconds and milliseconds as integers, so a time this file wrote ("...05.945Z")
+        // parses to exactly the record's `at` (ms / 1000: one rounding) and `--since` with a
+        // record's own time keeps that record; digits past the millisecond are added after.
+        var whole = days(year: y, month: mo, day: d) * 86400
+        var ms: Int64 = 0
+        var belowMs = 0.0
+        func result() -> Double { Double(whole * 1000 + ms) / 1000 + belowMs / 1000 }
+        if i == b.count { return result() }
         guard i < b.count, b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") || b[i] == UInt8(ascii: " ") else { return nil }
         i += 1
         guard let h = digits(2), expect(":"), let mi = digits(2), expect(":"), let s = digits(2), h < 24, mi < 60, s < 61 else { return nil }
-        seconds += Double(h * 3600 + mi * 60 + s)
+        whole += h * 3600 + mi * 60 + s
         if i < b.count, b[i] == UInt8(ascii: ".") {
             i += 1
-            var scale = 0.1, any = false
+            var n = 0
+            var scale = 0.1
             while i < b.count, b[i] >= 48 && b[i] <= 57 {
-                seconds += Double(b[i] - 48) * scale
-                scale /= 10
+                let digit = Int64(b[i] - 48)
+                if n < 3 {
+                    ms = ms * 10 + digit
+                } else {
+                    belowMs += Double(digit) * scale
+                    scale /= 10
+                }
+                n += 1
                 i += 1
-                any = true
             }
-            if !any { return nil }
+            if n == 0 { return nil }
+            for _ in n..<max(n, 3) { ms *= 10 }
         }
         guard i < b.count else { return nil }
         if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
             i += 1
         } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
-            let sign: Double = b[i] == UInt8(ascii: "+") ? 1 : -1
+            let sign: Int64 = b[i] == UInt8(ascii: "+") ? 1 : -1
             i += 1
             guard let oh = digits(2), expect(":"), let om = digits(2), oh < 24, om < 60 else { return nil }
-            seconds -= sign * Double(oh * 3600 + om * 60)
+            whole -= sign * (oh * 3600 + om * 60)
         } else {
             return nil
         }
-        return i == b.count ? seconds : nil
+        return i == b.count ? result() : nil
     }
 }

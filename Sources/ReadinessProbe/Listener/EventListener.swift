@@ -600,7 +600,7 @@ final class BackgroundChecks: Sendable {
             do { try files.writeResult(report) } catch { log("error: cannot write the cached result: \(error)") }
             if settings.history.enabled && !stopped.load(ordering: .acquiring) {
                 do {
-                    try HistoryRecorder.record(report, settings: settings, by: "listen")
+                    try HistoryRecorder.record(raw, settings: settings, by: "listen")  // undamped, as serve's (docs/history.md)
                     historyFailed.store(false, ordering: .relaxed)
                 } catch {
                     if !historyFailed.exchange(true, ordering: .relaxed) { log("error: cannot write the history: \(error)") }

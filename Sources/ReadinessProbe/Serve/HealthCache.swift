@@ -45,15 +45,18 @@ final class HealthCache: Sendable {
         self.log = log
     }
 
-    /// Stores a finished run.
-    func store(_ report: ProbeReport, notify: NotifySummary? = nil) {
+    /// Stores a finished run: `report` is the answer (after failure_threshold/success_threshold),
+    /// `raw` what the checks said, from which the transition metrics count (as the history
+    /// records them: a damped flapping check still shows as transitions); nil: the same as `report`.
+    func store(_ report: ProbeReport, raw: ProbeReport? = nil, notify: NotifySummary? = nil) {
         state.withLock { s in
             s.report = report
             s.notify = notify
             s.finished = .now
             s.runs += 1
             for r in report.results { s.checkRuns[r.name, default: [:]][r.status, default: 0] += 1 }
-            let changes = HistoryRecorder.changes(report, previous: s.codes, by: "serve", at: report.finishedAt)
+            let seen = raw ?? report
+            let changes = HistoryRecorder.changes(seen, previous: s.codes, by: "serve", at: seen.finishedAt)
             if let codes = changes.last?.codes { s.codes = codes }
             for c in changes {
                 if let i = s.transitions.firstIndex(where: { $0.check == c.check && $0.to == c.to }) {
