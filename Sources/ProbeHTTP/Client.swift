@@ -257,52 +257,145 @@ public enum HTTPClient {
 
     static func receive(_ fd: Int32, method: String, deadline: Deadline, maxBodyBytes: Int,
                         sendError: String?) throws(HTTPClientError) -> HTTPResponse {
-        let maxHead = min(64 << 10, max(maxBodyBytes, 1024))
-        var buffer: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        var atEOF = false
+        var reader = ReplyReader(method: method, maxBodyBytes: maxBodyBytes, sendError: sendError)
         while true {
-            if !buffer.isEmpty || atEOF {
-                switch HTTPResponseParser.parse(buffer, maxHeaderBytes: maxHead, maxBodyBytes: maxBodyBytes,
-                                                atEOF: atEOF, requestMethod: method) {
-                case .complete(let response, let consumed):
-                    if response.status >= 100 && response.status < 200 {
-                        // An interim response (100 Continue): the real one follows.
-                        buffer.removeFirst(consumed)
-                        continue
-                    }
-                    return response
-                case .error(let e):
-                    if atEOF && buffer.isEmpty {
-                        if let sendError { throw .io("\(sendError) (the server closed the connection)") }
-                        throw .closedEarly(receivedBytes: 0)
-                    }
-                    switch e.kind {
-                    case .tooLarge(let limit): throw .tooLarge(limit: limit)
-                    case .malformed where atEOF: throw .closedEarly(receivedBytes: buffer.count)
-                    default: throw .malformed(e.message)
-                    }
-                case .needMore:
-                    if atEOF { throw .closedEarly(receivedBytes: buffer.count) }
-                }
-            }
-            let phase = buffer.isEmpty ? "waiting for the reply" : "reading the reply"
+            if let response = try reader.parse() { return response }
             let revents = Sock.wait(fd, events: Int16(POLLIN), deadline: deadline)
-            if revents == 0 { throw .timedOut(phase: phase) }
-            let n = chunk.withUnsafeMutableBytes { Sock.recv(fd, $0) }
-            if n > 0 {
-                buffer.append(contentsOf: chunk[0..<n])
-            } else if n == 0 {
-                atEOF = true
-            } else {
-                let e = cshim_errno()
-                if e == EINTR || e == EAGAIN || e == EWOULDBLOCK { continue }
-                if e == ECONNRESET {
-                    if buffer.isEmpty, let sendError { throw .io("\(sendError); then the connection was reset") }
-                    throw .io("connection reset by the server after \(buffer.count) bytes of the reply")
+            if revents == 0 { throw reader.timedOut }
+            _ = try reader.read(fd)
+        }
+    }
+}
+
+/// The reading half of one exchange: what has arrived, and the reply once it is complete. Shared
+/// by the blocking `HTTPClient.send` and `HTTPPendingReply` (a caller's own poll loop).
+struct ReplyReader {
+    let method: String
+    let maxHead: Int
+    let maxBodyBytes: Int
+    let sendError: String?
+    var buffer: [UInt8] = []
+    var atEOF = false
+    private var chunk: [UInt8] = []
+
+    init(method: String, maxBodyBytes: Int, sendError: String?) {
+        self.method = method
+        self.maxHead = min(64 << 10, max(maxBodyBytes, 1024))
+        self.maxBodyBytes = maxBodyBytes
+        self.sendError = sendError
+    }
+
+    /// What the deadline means at this point of the exchange.
+    var timedOut: HTTPClientError {
+        .timedOut(phase: buffer.isEmpty ? "waiting for the reply" : "reading the reply")
+    }
+
+    /// The response if what has arrived holds one (interim 1xx responses are skipped), nil while
+    /// more is needed; an error for a reply that cannot become valid.
+    mutating func parse() throws(HTTPClientError) -> HTTPResponse? {
+        while !buffer.isEmpty || atEOF {
+            switch HTTPResponseParser.parse(buffer, maxHeaderBytes: maxHead, maxBodyBytes: maxBodyBytes,
+                                            atEOF: atEOF, requestMethod: method) {
+            case .complete(let response, let consumed):
+                if response.status >= 100 && response.status < 200 {
+                    // An interim response (100 Continue): the real one follows.
+                    buffer.removeFirst(consumed)
+                    continue
                 }
-                throw .io("recv: \(Platform.describe(errno: e))")
+                return response
+            case .error(let e):
+                if atEOF && buffer.isEmpty {
+                    if let sendError { throw .io("\(sendError) (the server closed the connection)") }
+                    throw .closedEarly(receivedBytes: 0)
+                }
+                switch e.kind {
+                case .tooLarge(let limit): throw .tooLarge(limit: limit)
+                case .malformed where atEOF: throw .closedEarly(receivedBytes: buffer.count)
+                default: throw .malformed(e.message)
+                }
+            case .needMore:
+                if atEOF { throw .closedEarly(receivedBytes: buffer.count) }
+                return nil
             }
         }
+        return nil
+    }
+
+    /// One `recv`; false when nothing was there (EAGAIN, EINTR). 16 KiB at a time: a multicall's
+    /// reply fits, and a larger one takes a few more calls instead of a 64 KiB buffer's page faults.
+    mutating func read(_ fd: Int32) throws(HTTPClientError) -> Bool {
+        if chunk.isEmpty { chunk = [UInt8](repeating: 0, count: 16 << 10) }
+        let n = chunk.withUnsafeMutableBytes { Sock.recv(fd, $0) }
+        if n > 0 {
+            buffer.append(contentsOf: chunk[0..<n])
+            return true
+        }
+        if n == 0 { atEOF = true; return true }
+        let e = cshim_errno()
+        if e == EINTR || e == EAGAIN || e == EWOULDBLOCK { return false }
+        if e == ECONNRESET {
+            if buffer.isEmpty, let sendError { throw .io("\(sendError); then the connection was reset") }
+            throw .io("connection reset by the server after \(buffer.count) bytes of the reply")
+        }
+        throw .io("recv: \(Platform.describe(errno: e))")
+    }
+}
+
+/// One request whose reply is read without blocking, for a caller that waits in its own poll loop
+/// (the executor's, so that a run's supervisord call needs no thread): `begin` connects and sends
+/// (a request of a few KiB goes at once on a unix socket; a full socket buffer is waited for,
+/// under the deadline); the caller polls `fd` for POLLIN and calls `receive()` until it returns
+/// the response, and gives up with `timedOut` at its deadline. The same bounds, errors and texts
+/// as `HTTPClient.send`. Closes its socket when done, on an error, or when released.
+public final class HTTPPendingReply {
+    /// The socket to poll for POLLIN; -1 once closed.
+    public private(set) var fd: Int32
+    private var reader: ReplyReader
+
+    private init(fd: Int32, reader: ReplyReader) {
+        self.fd = fd
+        self.reader = reader
+    }
+
+    deinit { close() }
+
+    public static func begin(_ request: HTTPClientRequest, to endpoint: HTTPEndpoint, deadline: Deadline,
+                             maxResponseBytes: Int = 4 << 20) throws(HTTPClientError) -> HTTPPendingReply {
+        let bytes = try request.serialized(for: endpoint)
+        let fd = try HTTPClient.connect(endpoint, deadline: deadline)
+        let sendError: String?
+        do {
+            sendError = try HTTPClient.sendAll(fd, bytes, deadline: deadline)
+        } catch {
+            Sock.close(fd)
+            throw error
+        }
+        return HTTPPendingReply(fd: fd, reader: ReplyReader(method: request.method, maxBodyBytes: maxResponseBytes, sendError: sendError))
+    }
+
+    /// Reads what has arrived, never blocking: the response once it is complete, nil while more
+    /// is needed. After a response or an error the socket is closed.
+    public func receive() throws(HTTPClientError) -> HTTPResponse? {
+        guard fd >= 0 else { throw .io("the reply was already read") }
+        do {
+            while true {
+                if let response = try reader.parse() {
+                    close()
+                    return response
+                }
+                guard try reader.read(fd) else { return nil }
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// The error for a reply that did not come by the deadline (as `send` says it).
+    public var timedOut: HTTPClientError { reader.timedOut }
+
+    public func close() {
+        if fd >= 0 { Sock.close(fd) }
+        fd = -1
     }
 }

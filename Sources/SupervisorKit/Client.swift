@@ -180,11 +180,20 @@ public struct SupervisorClient: Sendable {
     public func multicall(_ calls: [(method: String, params: [XMLRPCValue])], deadline: Deadline)
         throws(SupervisorError) -> [Result<XMLRPCValue, SupervisorError>]
     {
-        let param = XMLRPCValue.array(calls.map { .struct(["methodName": .string($0.method), "params": .array($0.params)]) })
-        let v = try call(method: "system.multicall", params: [param], deadline: deadline)
+        let v = try call(method: "system.multicall", params: [SupervisorClient.multicallParam(calls)], deadline: deadline)
+        return try SupervisorClient.multicallResults(v, count: calls.count)
+    }
+
+    /// `system.multicall`'s one parameter for `calls`.
+    public static func multicallParam(_ calls: [(method: String, params: [XMLRPCValue])]) -> XMLRPCValue {
+        .array(calls.map { .struct(["methodName": .string($0.method), "params": .array($0.params)]) })
+    }
+
+    /// `system.multicall`'s value `v` as one result per call (`count` of them).
+    public static func multicallResults(_ v: XMLRPCValue, count: Int) throws(SupervisorError) -> [Result<XMLRPCValue, SupervisorError>] {
         guard let items = v.arrayValue else { throw .malformedReply("system.multicall returned \(v.typeName), expected an array") }
-        guard items.count == calls.count else {
-            throw .malformedReply("system.multicall returned \(items.count) results for \(calls.count) calls")
+        guard items.count == count else {
+            throw .malformedReply("system.multicall returned \(items.count) results for \(count) calls")
         }
         return items.map { item in
             if let s = item.structValue, s.count == 2, let code = s["faultCode"]?.intValue, let str = s["faultString"]?.stringValue {
@@ -193,4 +202,48 @@ public struct SupervisorClient: Sendable {
             return .success(item)
         }
     }
+
+    /// Sends a call and returns without waiting for its reply, for a caller that waits in its own
+    /// poll loop (`SupervisorPendingCall`). Connect and send errors are thrown here, as `call` throws them.
+    public func begin(method: String, params: [XMLRPCValue] = [], deadline: Deadline) throws(SupervisorError) -> SupervisorPendingCall {
+        do {
+            let reply = try HTTPPendingReply.begin(request(method: method, params: params), to: url.endpoint,
+                                                   deadline: deadline, maxResponseBytes: maxReplyBytes)
+            return SupervisorPendingCall(reply: reply, client: self)
+        } catch {
+            throw map(error)
+        }
+    }
+}
+
+/// A call sent by `SupervisorClient.begin` whose reply has not been read yet: poll `fd` for
+/// POLLIN, then `value()`; at the deadline, `timedOut` is the error `call` would have thrown.
+/// The values and errors are `call`'s.
+public final class SupervisorPendingCall {
+    private let reply: HTTPPendingReply
+    private let client: SupervisorClient
+
+    init(reply: HTTPPendingReply, client: SupervisorClient) {
+        self.reply = reply
+        self.client = client
+    }
+
+    /// The socket to poll for POLLIN (-1 once the reply was read or the call failed).
+    public var fd: Int32 { reply.fd }
+
+    /// The call's value once its reply is complete, nil while more is needed; never blocks.
+    public func value() throws(SupervisorError) -> XMLRPCValue? {
+        let response: HTTPResponse
+        do {
+            guard let r = try reply.receive() else { return nil }
+            response = r
+        } catch {
+            throw client.map(error)
+        }
+        return try SupervisorClient.interpret(response, url: client.url, username: client.username)
+    }
+
+    public var timedOut: SupervisorError { client.map(reply.timedOut) }
+
+    public func close() { reply.close() }
 }

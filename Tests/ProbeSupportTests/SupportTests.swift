@@ -1,5 +1,5 @@
 import Testing
-import ProbeSupport
+@testable import ProbeSupport
 import ProbeTestSupport
 
 @Suite struct DurationTests {
@@ -41,6 +41,22 @@ import ProbeTestSupport
         #expect(sections[1]["command"] == "/bin/echo a\ncontinued")
         #expect(sections[1].kind == "hook" && sections[1].instance == "a")
         #expect(sections[1].entry("command")?.location == FileLocation(file: "t.conf", line: 8))
+    }
+
+    /// Lines end at LF bytes, so a CRLF file reads as its LF twin (it used to be one line:
+    /// "\r\n" is one Character), with the same line numbers; other text is untouched.
+    @Test func crlfAndUnicodeLines() throws {
+        let lf = "[probe]\ntimeout = 5s\n\n[hook:caf\u{E9}]\ncommand = /bin/echo \u{1F600}\n  more\n"
+        let crlf = lf.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
+        for text in [lf, crlf] {
+            let sections = try INI.parse(text, file: "t.conf")
+            #expect(sections.map(\.name) == ["probe", "hook:caf\u{E9}"])
+            #expect(sections[0]["timeout"] == "5s")
+            #expect(sections[1]["command"] == "/bin/echo \u{1F600}\nmore")
+            #expect(sections[1].entry("command")?.location == FileLocation(file: "t.conf", line: 5))
+        }
+        #expect(INI.lines("a\nb\n").map(String.init) == ["a", "b", ""])
+        #expect(INI.lines("").map(String.init) == [""])
     }
 
     @Test(arguments: [

@@ -189,3 +189,53 @@ func soon() -> Deadline { .after(.seconds(5)) }
         #expect(version == pinned, "\(path) is supervisord \(version); the project pins \(pinned): run `make venv`")
     }
 }
+
+/// SupervisorPendingCall (the executor's supervisord call on its own poll loop) gives what `call` gives.
+@Suite(.serialized) struct PendingCallTests {
+    func drive(_ p: SupervisorPendingCall) throws(SupervisorError) -> XMLRPCValue {
+        let deadline = soon()
+        while true {
+            if let v = try p.value() { return v }
+            var pfd = pollfd(fd: p.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, deadline.pollTimeout) == 0 { throw p.timedOut }
+        }
+    }
+
+    @Test func sameValuesAndFaultsAsCall() throws {
+        let h = try SupervisordHarness(SupervisordConfig().program("a", command: "sleep 100000").program("b", command: "sleep 100000"))
+        defer { h.stop() }
+        let c = try client(h)
+        let ready = try Wait.until(timeout: .seconds(20), every: .milliseconds(100)) {
+            try c.getAllProcessInfo(deadline: soon()).allSatisfy { $0.state == .running }
+        }
+        #expect(ready)
+        let all = try SupervisorProcess.list(fromProcessInfo: drive(try c.begin(method: "supervisor.getAllProcessInfo", deadline: soon())))
+        #expect(all.map(\.namespec) == ["a", "b"])
+        #expect(all.map(\.pid) == (try c.getAllProcessInfo(deadline: soon())).map(\.pid))
+
+        let calls: [(method: String, params: [XMLRPCValue])] = [("supervisor.getProcessInfo", [.string("b")]), ("supervisor.getProcessInfo", [.string("nosuch")])]
+        let v = try drive(try c.begin(method: "system.multicall", params: [SupervisorClient.multicallParam(calls)], deadline: soon()))
+        let results = try SupervisorClient.multicallResults(v, count: 2)
+        guard case .success(let b) = results[0], case .failure(let bad) = results[1] else {
+            Issue.record("expected a process and a fault: \(results)")
+            return
+        }
+        #expect(try SupervisorProcess(processInfo: b).namespec == "b")
+        #expect(bad.code == .fault)
+        #expect(throws: SupervisorError.self) { _ = try drive(try c.begin(method: "supervisor.noSuchMethod", deadline: soon())) }
+    }
+
+    @Test func stoppedSupervisordTimesOutWithTheCallsError() throws {
+        let h = try SupervisordHarness(SupervisordConfig().program("a", command: "sleep 100000"))
+        defer { h.stop() }
+        let c = try client(h)
+        _ = try c.getState(deadline: soon())
+        h.signal(SIGSTOP)
+        defer { h.signal(SIGCONT) }
+        let p = try c.begin(method: "supervisor.getAllProcessInfo", deadline: soon())
+        #expect(try p.value() == nil)
+        #expect(p.timedOut == .timedOut(phase: "waiting for the reply"))
+        p.close()
+        #expect(p.fd == -1)
+    }
+}

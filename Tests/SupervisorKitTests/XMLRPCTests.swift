@@ -1,5 +1,5 @@
 import ProbeTestSupport
-import SupervisorKit
+@testable import SupervisorKit
 import Testing
 
 @Suite struct XMLRPCFixtureTests {
@@ -107,6 +107,29 @@ import Testing
         #expect(try value("<value><double>-1.5</double></value>") == .double(-1.5))
         #expect(try value("<value><array><data/></array></value>") == .array([]))
         #expect(try value("<value><struct></struct></value>") == .struct([:]))
+    }
+
+    /// Integers are read byte by byte (not with the generic `Int(Substring)`): the same numbers,
+    /// to both ends of Int, and nothing else.
+    @Test func integerEdges() {
+        #expect(XMLParser.integer("9223372036854775807") == Int.max)
+        #expect(XMLParser.integer("-9223372036854775808") == Int.min)
+        #expect(XMLParser.integer("\t\n +0042 \r\u{0B}\u{0C}") == 42)
+        #expect(XMLParser.integer("-0") == 0)
+        for bad in ["9223372036854775808", "-9223372036854775809", "", " ", "+", "-", "++5", "+-5", "--5", "5 5", "0x10", "1e3", "٣", "99999999999999999999999"] {
+            #expect(XMLParser.integer(bad) == nil, "\(bad)")
+        }
+        for n in [0, 1, -1, 7, 1_000_000, -123_456_789, Int.max - 1, Int.min + 1] {
+            #expect(XMLParser.integer(String(n)) == n)
+            #expect(XMLParser.integer(String(n)) == Int(String(n)))
+        }
+    }
+
+    /// Text is decoded as it is when it is ASCII, validated otherwise: the same strings.
+    @Test func textFastPathKeepsTheStrings() throws {
+        #expect(try value("<value><string>pid 123, uptime 0:01:02</string></value>") == .string("pid 123, uptime 0:01:02"))
+        #expect(try value("<value><string>caf\u{E9} \u{1F600}</string></value>") == .string("caf\u{E9} \u{1F600}"))
+        #expect(throws: XMLRPCError.self) { _ = try XMLRPC.parseValue([0x3C, 0x76, 0x61, 0x6C, 0x75, 0x65, 0x3E, 0xFF, 0x3C, 0x2F, 0x76, 0x61, 0x6C, 0x75, 0x65, 0x3E]) }
     }
 
     @Test func entitiesAndReferences() throws {

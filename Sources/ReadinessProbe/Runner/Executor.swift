@@ -109,6 +109,8 @@ enum Executor {
         }
         var sharedServices = services
         var fetchStarted = false
+        // The supervisord call when it runs on this loop (SupervisorFetch.startInline).
+        var inline: InlineFetch?
 
         for (i, entry) in entries.enumerated() {
             switch entry.check.work(settings) {
@@ -126,8 +128,9 @@ enum Executor {
                 // supervisord's answer is a run's long pole (docs/benchmarks.md, section 14).
                 if !fetchStarted {
                     fetchStarted = true
-                    theFetch().notify(wake)
-                    theFetch().start()
+                    // On this loop, the reply is read here and needs no wake; from a thread, it does.
+                    inline = theFetch().startInline()
+                    if inline == nil { theFetch().notify(wake) }
                 }
             case .task(let body):
                 let box = inbox ?? TaskInbox()
@@ -147,7 +150,8 @@ enum Executor {
 
         var stopping = false
         while true {
-            // What came in: the snapshot, task results (each judged by when it came).
+            // What came in: the supervisord reply, the snapshot, task results (each judged by when it came).
+            if let call = inline, call.pump() { inline = nil }
             if let fetch { verdicts(fetch, waiting, &rows, plan) }
             if let inbox {
                 for item in inbox.take() where rows[item.index] == nil {
@@ -179,12 +183,14 @@ enum Executor {
             // (or stopping) only the children are left: the loop kills and reaps them.
             var until: ContinuousClock.Instant? = (stopping || now >= plan.overall.instant) ? nil : next
             if wake.readFD < 0, let u = until { until = min(u, now + .milliseconds(5)) }
-            if loop.step(wakeFDs: [wake.readFD, control.signalFD], until: until) {
+            if let call = inline, let u = until { until = min(u, call.deadline.instant) }
+            if loop.step(wakeFDs: [wake.readFD, control.signalFD, inline?.fd ?? -1], until: until) {
                 wake.drain()
                 control.takeSignals()
             }
         }
         for w in waiting { w.cancel?() }
+        inline?.abandon()
         return plan.report(rows, stopped: control.isStopped, at: .now)
     }
 

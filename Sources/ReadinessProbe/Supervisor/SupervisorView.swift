@@ -23,12 +23,23 @@ enum SupervisorView {
             return supervisorctlBlocking(settings, deadline: deadline)
         case .auto:
             if case .success(let s) = LedgerSource.snapshot(settings) { return .success(s) }
-            let viaRPC = xmlrpcBlocking(settings, deadline: deadline, query: query)
-            guard case .failure = viaRPC, let err = lastXMLRPCError(viaRPC), worthSupervisorctl(err), !deadline.hasPassed else { return viaRPC }
-            let viaCtl = supervisorctlBlocking(settings, deadline: deadline)
-            if case .success = viaCtl { return viaCtl }
-            return viaRPC
+            return autoFallback(xmlrpcBlocking(settings, deadline: deadline, query: query), settings, deadline: deadline)
         }
+    }
+
+    /// `source = auto`, after XML-RPC: `supervisorctl status` when XML-RPC was refused for
+    /// credentials or permissions (supervisorctl may read what the probe cannot), else `viaRPC`.
+    static func autoFallback(_ viaRPC: SupervisorResult, _ settings: ProbeSettings, deadline: Deadline) -> SupervisorResult {
+        guard needsAutoFallback(viaRPC, settings, deadline: deadline) else { return viaRPC }
+        let viaCtl = supervisorctlBlocking(settings, deadline: deadline)
+        if case .success = viaCtl { return viaCtl }
+        return viaRPC
+    }
+
+    static func needsAutoFallback(_ viaRPC: SupervisorResult, _ settings: ProbeSettings, deadline: Deadline) -> Bool {
+        guard settings.supervisor.source == .auto, case .failure = viaRPC, let err = lastXMLRPCError(viaRPC),
+              worthSupervisorctl(err), !deadline.hasPassed else { return false }
+        return true
     }
 
     static func worthSupervisorctl(_ e: SupervisorError) -> Bool {
@@ -72,13 +83,30 @@ enum SupervisorView {
                let some = try named(names, client: client, deadline: deadline) {
                 return .success(SupervisorSnapshot(processes: some, source: "xmlrpc"))
             }
-            let processes = try client.getAllProcessInfo(deadline: deadline)
-            return .success(SupervisorSnapshot(processes: processes, source: "xmlrpc"))
+            return allProcesses(client, deadline: deadline)
         } catch {
-            var f = SupervisorFailure(error)
-            f.cause = error
-            return .failure(f)
+            return failure(error)
         }
+    }
+
+    /// `getAllProcessInfo` on the calling thread.
+    static func allProcesses(_ client: SupervisorClient, deadline: Deadline) -> SupervisorResult {
+        do throws(SupervisorError) {
+            return .success(SupervisorSnapshot(processes: try client.getAllProcessInfo(deadline: deadline), source: "xmlrpc"))
+        } catch {
+            return failure(error)
+        }
+    }
+
+    static func failure(_ error: SupervisorError) -> SupervisorResult {
+        var f = SupervisorFailure(error)
+        f.cause = error
+        return .failure(f)
+    }
+
+    /// The `system.multicall` of `getProcessInfo` that `named` sends for `names`.
+    static func namedCalls(_ names: [String]) -> [(method: String, params: [XMLRPCValue])] {
+        names.map { (method: "supervisor.getProcessInfo", params: [.string($0)]) }
     }
 
     /// The processes `names` (plain names) in one `system.multicall` of `getProcessInfo(name)`, or
@@ -93,11 +121,16 @@ enum SupervisorView {
     static func named(_ names: [String], client: SupervisorClient, deadline: Deadline) throws(SupervisorError) -> [SupervisorProcess]? {
         let results: [Result<XMLRPCValue, SupervisorError>]
         do {
-            results = try client.multicall(names.map { (method: "supervisor.getProcessInfo", params: [.string($0)]) }, deadline: deadline)
+            results = try client.multicall(namedCalls(names), deadline: deadline)
         } catch {
             if error.code == .fault { return nil }
             throw error
         }
+        return try named(names, results: results)
+    }
+
+    /// `named`'s reading of the multicall's results (nil: ask for `getAllProcessInfo`).
+    static func named(_ names: [String], results: [Result<XMLRPCValue, SupervisorError>]) throws(SupervisorError) -> [SupervisorProcess]? {
         if results.contains(where: { if case .failure(.shuttingDown) = $0 { true } else { false } }) { throw .shuttingDown }
         var processes: [SupervisorProcess] = []
         processes.reserveCapacity(names.count)
