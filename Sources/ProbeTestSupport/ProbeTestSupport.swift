@@ -196,8 +196,12 @@ public enum Command {
     /// Runs `argv` until it exits or `timeout` passes. Past the deadline the command and every
     /// process it started are killed (SIGKILL) and reaped; the result has `timedOut`, status 137
     /// and a last stderr line that says so.
+    /// A command the harness refuses (`RundirGuard`) is not run: status 125 and the reason on stderr.
     public static func run(_ argv: [String], environment: [String: String] = [:], stdin: String? = nil,
                            clearEnvironment: Bool = false, timeout: Duration = defaultTimeout) -> CommandResult {
+        if let why = RundirGuard.refusal(argv, environment: environment, clearEnvironment: clearEnvironment) {
+            return CommandResult(status: 125, stdout: "", stderr: why + "\n")
+        }
         let dir = TempDir("cmd")
         let outPath = dir.file("out"), errPath = dir.file("err"), inPath = dir.file("in")
         _ = try? dir.write("in", stdin ?? "")
@@ -304,5 +308,76 @@ public enum Children {
             frontier = Set(next)
         }
         return out
+    }
+}
+
+/// Tests never write outside their own temporary folders: `readiness-probe run`, `serve` and
+/// `listen` write `<rundir>/readiness-probe` (the history; the listener's ledger, result and notify
+/// socket), and the default rundir is the machine's `/run`. `Command.run` (and the end-to-end
+/// target's `BackgroundProcess`) refuse to start the binary under test for such a command when its
+/// config does not set `[probe] rundir` to a folder outside `/run` (or, for `run` and `serve`,
+/// `[history] enabled = false`), so a test that forgets it fails at once, naming the fix, instead of
+/// writing the machine's `/run/readiness-probe/history` (docs/testing.md).
+public enum RundirGuard {
+    /// Commands that write the rundir; the others (`history`, `validate`, `wait`, ...) only read it.
+    static let writers = ["run", "serve", "listen"]
+    /// Every command word (the first one of a group), to tell the command from an option's value.
+    static let commands = ["run", "serve", "listen", "wait", "await", "report", "history", "timeline", "validate", "checks",
+                           "codes", "state", "notify", "completion", "man", "version", "help"]
+
+    /// Why `argv` may not run in a test, or nil. Looks only at the binary under test run directly
+    /// (`argv[0]`) or behind a wrapper's `--` (`prlimit ... -- BINARY ...`).
+    public static func refusal(_ argv: [String], environment: [String: String] = [:], clearEnvironment: Bool = false) -> String? {
+        // Commands that do not name a readiness-probe never touch TestPaths.binary (which stops the
+        // run when the binary is missing, and other targets' tests may not have built it).
+        guard argv.contains(where: { $0.hasSuffix("/readiness-probe") }),
+              let i = argv.firstIndex(of: TestPaths.binary), i == 0 || argv[i - 1] == "--" else { return nil }
+        let args = Array(argv[(i + 1)...])
+        if args.contains(where: { ["--help", "-h", "--version", "-V"].contains($0) }) { return nil }
+        var command = "run"
+        var configPath: String? = nil
+        var k = 0
+        var sawCommand = false
+        while k < args.count {
+            let a = args[k]
+            if (a == "--config" || a == "-c"), k + 1 < args.count { configPath = args[k + 1]; k += 2; continue }
+            if a.hasPrefix("--config=") { configPath = String(a.dropFirst(9)) }
+            if a.hasPrefix("-c"), !a.hasPrefix("--"), a.count > 2 { configPath = String(a.dropFirst(2)) }
+            if !sawCommand, !a.hasPrefix("-"), commands.contains(a) { command = a; sawCommand = true }
+            k += 1
+        }
+        guard writers.contains(command) else { return nil }
+        if command == "run" && args.contains(where: { $0 == "--cached" || $0 == "--only" || $0 == "--exclude" }) { return nil }
+        let given = [configPath, environment["READINESS_PROBE_CONFIG"],
+                     clearEnvironment ? nil : Platform.environment("READINESS_PROBE_CONFIG")].compactMap { $0 }.first { !$0.isEmpty }
+        let path = given ?? "/etc/readiness-probe/readiness-probe.conf"
+        // A config given but missing ends the command before it writes anything; a missing default
+        // one means the built-in defaults: rundir /run.
+        let text: String
+        if let t = try? Platform.readTextFile(path, limit: 1 << 20) { text = t } else if given != nil { return nil } else { text = "" }
+        var section = ""
+        var rundir: String? = nil
+        var historyOff = false
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            let line = raw.trimmingASCIIWhitespace()
+            if line.hasPrefix("[") { section = line; continue }
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq]).trimmingASCIIWhitespace()
+            let value = String(line[line.index(after: eq)...]).trimmingASCIIWhitespace()
+            if section == "[include]" { return nil }  // the included files may set it: not judged here
+            if section == "[probe]" && key == "rundir" { rundir = value }
+            if section == "[history]" && key == "enabled" && value == "false" { historyOff = true }
+        }
+        if let rundir, rundir != "/run", !rundir.hasPrefix("/run/") { return nil }
+        if historyOff && command != "listen" && rundir == nil { return nil }
+        return "test harness: refusing to run `readiness-probe \(command)` with \(path): it would write "
+            + "\(rundir ?? "/run")/readiness-probe (the machine's own) — give the test's config `[probe] rundir = ` a folder of the test's own "
+            + "(docs/testing.md, \"Tests write only their own folders\")"
+    }
+
+    /// A config in `dir` whose rundir is `dir`/run, then `text`: for tests whose commands end
+    /// before reading any (bad arguments) but must never fall back to the machine's /run.
+    public static func ownConfig(_ dir: TempDir, _ text: String = "") throws -> String {
+        try dir.write("own-rundir.conf", "[probe]\nrundir = \(dir.path)/run\n" + text)
     }
 }

@@ -6,12 +6,16 @@ import ProbeSpawn
 import ProbeTestSupport
 import ProbeHTTP
 
+/// The harness would not start this command (`RundirGuard`: it would write the machine's /run).
+struct HarnessRefusal: Error, CustomStringConvertible { var description: String }
+
 final class BackgroundProcess: @unchecked Sendable {
     let pid: pid_t
     let dir: TempDir
     private var status: Int32?
 
     init(_ argv: [String], environment: [String: String] = [:]) throws {
+        if let why = RundirGuard.refusal(argv, environment: environment) { throw HarnessRefusal(description: why) }
         dir = TempDir("bg")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

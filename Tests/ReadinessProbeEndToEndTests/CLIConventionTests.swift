@@ -71,19 +71,19 @@ func which(_ tool: String) -> String? {
     @Test func attachedShortValues() throws {
         let dir = TempDir("cli")
         defer { dir.remove() }
-        let conf = try dir.write("rp.conf", "[start]\nprogram =\n[hook:slow]\ncommand = /bin/sleep 5\ntimeout = 4s\n")
+        let conf = try dir.write("rp.conf", "[probe]\nrundir = \(dir.path)/run\n[start]\nprogram =\n[hook:slow]\ncommand = /bin/sleep 5\ntimeout = 4s\n")
         // -t300ms is the overall deadline: the hook is killed at it (code 9), not at its own 4s (6).
         let r = Command.run([bin, "run", "-c\(conf)", "-t300ms", "-ojson"])
         #expect(r.status == Codes.deadlineExceeded, "\(r.stdout) \(r.stderr)")
         #expect(r.stdout.hasPrefix("{"), "\(r.stdout)")
         // A flag with something attached is still an unknown option.
-        #expect(Command.run([bin, "serve", "-qx"]).status == 8)
+        #expect(Command.run([bin, "serve", "-qx"], environment: ["READINESS_PROBE_CONFIG": conf]).status == 8)
     }
 
     @Test func optionsBeforeTheCommand() throws {
         let dir = TempDir("cli")
         defer { dir.remove() }
-        let conf = try dir.write("rp.conf", "[start]\nprogram =\n[hook:alpha]\ncommand = /bin/true\n")
+        let conf = try dir.write("rp.conf", "[probe]\nrundir = \(dir.path)/run\n[start]\nprogram =\n[hook:alpha]\ncommand = /bin/true\n")
         let r = Command.run([bin, "--config", conf, "checks"])
         #expect(r.status == 0 && r.stdout.contains("config: \(conf)") && r.stdout.contains("alpha"), "\(r.stdout) \(r.stderr)")
         let j = Command.run([bin, "-c", conf, "--format", "json", "checks"])
@@ -177,7 +177,8 @@ func which(_ tool: String) -> String? {
         }
         try #require(bound)
         let port = UInt16(bigEndian: addr.sin_port)
-        let r = Command.run([bin, "serve", "--listen", "127.0.0.1:\(port)"])
+        let dir = TempDir("bind")
+        let r = Command.run([bin, "serve", "--listen", "127.0.0.1:\(port)"], environment: ["READINESS_PROBE_CONFIG": try RundirGuard.ownConfig(dir)])
         #expect(r.status == Codes.systemError, "\(r.stderr)")
         #expect(r.stderr.contains("127.0.0.1:\(port)"), "\(r.stderr)")
         #expect(Codes.info(Codes.systemError)?.name == "system-error")

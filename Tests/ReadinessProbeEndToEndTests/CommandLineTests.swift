@@ -31,10 +31,13 @@ import ProbeSupport
         #expect(v.status == 0 && v.stdout.hasPrefix("readiness-probe "))
     }
 
-    @Test func argumentErrorsAreCode8WithUsage() {
+    @Test func argumentErrorsAreCode8WithUsage() throws {
+        // A config with a rundir of its own: these end at the arguments, but never write the machine's /run.
+        let dir = TempDir("args")
+        let env = ["READINESS_PROBE_CONFIG": try RundirGuard.ownConfig(dir)]
         for args in [["run", "--bogus"], ["run", "--format", "xml"], ["run", "--timeout", "soon"], ["nosuch"],
                      ["run", "--timeout"], ["codes", "extra"]] {
-            let r = Command.run([TestPaths.binary] + args)
+            let r = Command.run([TestPaths.binary] + args, environment: env)
             #expect(r.status == 8, "\(args)")
             #expect(r.stderr.contains("Usage:") || r.stderr.contains("usage"), "\(args): \(r.stderr)")
         }

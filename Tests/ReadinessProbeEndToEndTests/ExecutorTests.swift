@@ -151,7 +151,7 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
         // The hook reports how many threads its parent, the probe, has while it runs.
         let dir = TempDir("exec")
         let counter = try dir.script("threads", "ls /proc/$PPID/task | wc -l\n")
-        let hooksOnly = try dir.write("hooks.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n[hook:threads]\ncommand = \(counter)\n")
+        let hooksOnly = try dir.write("hooks.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n[hook:threads]\ncommand = \(counter)\n")
         var r = Command.run([TestPaths.binary, "run", "--config", hooksOnly, "--format", "json"])
         #expect(r.status == 0)
         #expect(try JSON.parse(r.stdout)["checks"]?.arrayValue?.first?["detail"]?.stringValue == "1", "\(r.stdout)")
@@ -159,7 +159,7 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
         let h = try SupervisordHarness(SupervisordConfig().start())
         defer { h.stop() }
         #expect(h.waitFor(program: "start", state: "EXITED"))
-        let withStart = try dir.write("start.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nserverurl = \(h.serverURL)\n[hook:threads]\ncommand = \(counter)\n")
+        let withStart = try dir.write("start.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir =\nsonic_hook =\n[supervisor]\nserverurl = \(h.serverURL)\n[hook:threads]\ncommand = \(counter)\n")
         r = Command.run([TestPaths.binary, "run", "--config", withStart, "--format", "json"])
         #expect(r.status == 0, "\(r.stdout)")
         let checks = try JSON.parse(r.stdout)["checks"]?.arrayValue ?? []
@@ -177,7 +177,7 @@ func liveProcesses(inGroup pgid: Int32) -> [Int32] {
             let script = try dir.script(name, "echo $$ > \(dir.file("\(name).pid"))\nsleep 30 &\nsh -c 'sleep 30' &\nsleep 30\n")
             hooks += "[hook:\(name)]\ncommand = \(script)\ntimeout = 60s\n"
         }
-        let conf = try dir.write("rp.conf", "[probe]\ntimeout = 60s\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n" + hooks)
+        let conf = try dir.write("rp.conf", "[probe]\nrundir = \(dir.path)/run\ntimeout = 60s\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n" + hooks)
         let probe = try BackgroundProcess([TestPaths.binary] + command + ["--config", conf])
         func pgid(_ name: String) -> Int32? {
             (try? Platform.readTextFile(dir.file("\(name).pid"))).flatMap { $0.hasSuffix("\n") ? Int32($0.trimmingASCIIWhitespace()) : nil }

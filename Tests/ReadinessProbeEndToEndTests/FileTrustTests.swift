@@ -121,6 +121,7 @@ func stateOnlyConfig(_ dir: TempDir, units: [String]) throws -> String {
             [probe]
             hooks_dir =
             sonic_hook =
+            rundir = \(dir.path)/run
             [start]
             program =
             [hook:t]
@@ -157,7 +158,7 @@ func stateOnlyConfig(_ dir: TempDir, units: [String]) throws -> String {
     func configFolderOfAnotherUserIsRefused() throws {
         let dir = TempDir("cfg")
         try Platform.makeDirectories(dir.file("etc"))
-        let conf = try dir.write("etc/rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n[hook:t]\ncommand = /bin/true\n")
+        let conf = try dir.write("etc/rp.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n[hook:t]\ncommand = /bin/true\n")
         #expect(chown(dir.file("etc"), nobody.uid, nobody.gid) == 0)
         var r = probe(["validate", "--config", conf])
         #expect(r.status == 8, "\(r)")
@@ -200,7 +201,7 @@ func stateOnlyConfig(_ dir: TempDir, units: [String]) throws -> String {
     @Test func symlinkedConfigInTrustedFoldersIsRead() throws {
         let dir = TempDir("cfg")
         try Platform.makeDirectories(dir.file("..2026_01"))
-        try dir.write("..2026_01/rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n[hook:x]\ncommand = /bin/true\n")
+        try dir.write("..2026_01/rp.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n[hook:x]\ncommand = /bin/true\n")
         #expect(symlink("..2026_01", dir.file("..data")) == 0)
         #expect(symlink("..data/rp.conf", dir.file("rp.conf")) == 0)
         let r = probe(["run", "--config", dir.file("rp.conf")])

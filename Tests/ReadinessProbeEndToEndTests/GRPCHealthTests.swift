@@ -215,8 +215,9 @@ enum GRPCClient {
         #expect(s.process.stderr.contains("serve: stopped"))
     }
 
-    @Test func badGRPCAddressIsAUsageError() async {
-        let r = await runCommand([TestPaths.binary, "serve", "--grpc", "nonsense"])
+    @Test func badGRPCAddressIsAUsageError() async throws {
+        let dir = TempDir("grpc")
+        let r = await runCommand([TestPaths.binary, "serve", "--grpc", "nonsense"], environment: ["READINESS_PROBE_CONFIG": try RundirGuard.ownConfig(dir)])
         #expect(r.status == 8, "\(r.stderr)")
         #expect(r.stderr.contains("--grpc"))
     }

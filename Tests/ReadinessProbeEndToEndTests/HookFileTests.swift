@@ -32,6 +32,7 @@ func hooksDirConfig(_ dir: TempDir, _ hooksDir: String, _ extra: String = "") th
         [probe]
         hooks_dir = \(hooksDir)
         sonic_hook =
+        rundir = \(dir.path)/run
         [start]
         program =
         \(extra)
@@ -160,7 +161,7 @@ func hooksDirConfig(_ dir: TempDir, _ hooksDir: String, _ extra: String = "") th
             let conf = try hooksDirConfig(dir, "", "[hook:h]\ncommand = \(command) --flag\n")
             let r = probe(["validate", "--config", conf])
             #expect(r.status == 8, "\(command): \(r)")
-            #expect(r.stderr.contains("\(conf):6: hook h cannot run: \(message)"), "\(r.stderr)")
+            #expect(r.stderr.contains("\(conf):7: hook h cannot run: \(message)"), "\(r.stderr)")
         }
     }
 
@@ -176,8 +177,8 @@ func hooksDirConfig(_ dir: TempDir, _ hooksDir: String, _ extra: String = "") th
             """)
         let r = probe(["validate", "--config", conf])
         #expect(r.status == 0, "\(r)")
-        #expect(r.stdout.contains("warning: \(conf):6: check slow: timeout 10s is longer than [probe] timeout 5s; the overall deadline ends it first (code 9)\n"), "\(r.stdout)")
-        #expect(r.stdout.contains("warning: \(conf):9: hook opt (optional) is not installed"), "\(r.stdout)")
+        #expect(r.stdout.contains("warning: \(conf):7: check slow: timeout 10s is longer than [probe] timeout 5s; the overall deadline ends it first (code 9)\n"), "\(r.stdout)")
+        #expect(r.stdout.contains("warning: \(conf):10: hook opt (optional) is not installed"), "\(r.stdout)")
     }
 }
 

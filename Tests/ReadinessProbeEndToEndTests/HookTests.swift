@@ -139,7 +139,7 @@ extension HookFixtures {
         let dir = TempDir("hook")
         try dir.script("hooks.d/10-ok", "echo all good\n")
         try dir.script("hooks.d/20-bad", "echo 'quote \" and \\\\ backslash'\nexit 42\n")
-        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
+        let conf = try dir.write("rp.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
         let r = Command.run([TestPaths.binary, "run", "--config", conf, "--format", "json"])
         #expect(r.status == 42)
         let py = Command.run(["python3", "-m", "json.tool"], stdin: r.stdout)
@@ -160,7 +160,7 @@ extension HookFixtures {
     @Test func probeSurvivesClosedStandardDescriptors() throws {
         let dir = TempDir("hook")
         try dir.script("hooks.d/10-ok", "echo fine\n")
-        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
+        let conf = try dir.write("rp.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
         let r = Command.run(["/bin/sh", "-c", "\"$0\" run --config \"$1\" <&- >&- 2>&-; echo $?", TestPaths.binary, conf])
         #expect(r.stdout.trimmingASCIIWhitespace() == "0")
     }
@@ -173,7 +173,7 @@ extension HookFixtures {
         // setsid puts the daemon in a session (and group) of its own, out of reach of killpg;
         // it keeps the hook's stdout open. The probe must still answer promptly and leave nothing.
         try dir.script("hooks.d/10-daemon", "setsid sh -c 'echo $$ > \(pidFile); exec sleep 60' &\nsleep 0.2\necho started\nexit 0\n")
-        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
+        let conf = try dir.write("rp.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir = \(dir.file("hooks.d"))\nsonic_hook =\n[start]\nprogram =\n")
         let start = ContinuousClock.now
         let r = Command.run([TestPaths.binary, "run", "--config", conf])
         #expect(ContinuousClock.now - start < .seconds(3))
@@ -185,7 +185,7 @@ extension HookFixtures {
     @Test func hookIgnoringSIGTERMIsStillKilled() throws {
         let dir = TempDir("hook")
         try dir.script("hooks.d/10-stubborn", "trap '' TERM\nwhile :; do sleep 0.1; done\n")
-        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir = \(dir.file("hooks.d"))\nhook_timeout = 300ms\nsonic_hook =\n[start]\nprogram =\n")
+        let conf = try dir.write("rp.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir = \(dir.file("hooks.d"))\nhook_timeout = 300ms\nsonic_hook =\n[start]\nprogram =\n")
         let start = ContinuousClock.now
         let r = Command.run([TestPaths.binary, "run", "--config", conf])
         #expect(ContinuousClock.now - start < .seconds(2))

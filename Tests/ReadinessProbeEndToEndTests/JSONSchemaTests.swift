@@ -239,8 +239,10 @@ final class SchemaSamples: @unchecked Sendable {
         let syncd = try #require(rig.processes().first { $0.name == "syncd" })
         kill(pid_t(syncd.pid), SIGKILL)
         #expect(await rig.waitFor("syncd", .exited))
-        try s.keep("run", "not-ready", await s.json(["run", "--config", conf, "--format", "json"]), status: 4)
+        // supervisord hands the EXITED event to the listener on its next loop pass (up to a second
+        // after XML-RPC says EXITED): the probe answers from the ledger once the listener has it.
         #expect(await poll { (try? Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))?.contains("\"failure\": {") ?? false })
+        try s.keep("run", "not-ready", await s.json(["run", "--config", conf, "--format", "json"]), status: 4)
         try s.keep("ledger", "failure", try Platform.readTextFile(rig.ledgerPath, limit: 1 << 22))
         let notReady = await serve.waitFor("/readyz?format=json", status: 503)
         try s.keep("run", "serve-not-ready", notReady?.bodyText ?? "")

@@ -238,7 +238,8 @@ struct HookBench {
     }
 
     @Test func badListenAddressIsACommandLineError() async throws {
-        let r = await runCommand([TestPaths.binary, "serve", "--listen", "nowhere", "--config", "/dev/null"])
+        let dir = TempDir("listen")
+        let r = await runCommand([TestPaths.binary, "serve", "--listen", "nowhere", "--config", try RundirGuard.ownConfig(dir)])
         #expect(r.status == 8)
         #expect(r.stderr.contains("invalid listen address"))
     }

@@ -11,7 +11,7 @@ import Glibc
 func probe(_ h: SupervisordHarness?, _ sections: String, serverURL: String? = nil, source: String = "xmlrpc",
            extra: [String] = [], format: String = "json", timeout: String = "5s") throws -> (status: Int32, json: JSONValue?, out: CommandResult) {
     let dir = TempDir("pcfg")
-    var text = "[probe]\nhooks_dir =\nsonic_hook =\ntimeout = \(timeout)\n[supervisor]\nsource = \(source)\n"
+    var text = "[probe]\nrundir = \(dir.path)/run\nhooks_dir =\nsonic_hook =\ntimeout = \(timeout)\n[supervisor]\nsource = \(source)\n"
     if let url = serverURL ?? h?.serverURL { text += "serverurl = \(url)\n" }
     if let h, let u = h.username, serverURL == nil { text += "username = \(u)\npassword = \(h.password ?? "")\n" }
     if let h { text += "config = \(h.configPath)\nsupervisorctl = \(h.supervisorctlPath)\n" }
@@ -129,7 +129,7 @@ extension JSONValue {
                 + "also no such group workr (did you mean worker?), no such program zzzzzz", "\(r.out.stdout)")
         let table = try probe(h, "[start]\nprogram = startok\n[programs]\ncritical = daemon, deamon\n", format: "summary")
         #expect(table.out.stdout.hasPrefix("not ready (code 4): programs: no such program deamon (did you mean daemon?)\n"), "\(table.out.stdout)")
-        #expect(table.out.stdout.contains("rp.conf:13: deamon: no such program in supervisord (did you mean daemon?)"), "\(table.out.stdout)")
+        #expect(table.out.stdout.contains("rp.conf:14: deamon: no such program in supervisord (did you mean daemon?)"), "\(table.out.stdout)")
     }
 
     /// `validate` finds the same typos when supervisord answers (in the running container), and
@@ -165,16 +165,16 @@ extension JSONValue {
         let right = try probe(h, "")
         #expect(right.status == 0, "\(right.out.stdout)")
         let dir = TempDir("auth")
-        let wrong = try dir.write("w.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\nusername = user\npassword = nope\n")
+        let wrong = try dir.write("w.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\nusername = user\npassword = nope\n")
         let w = Command.run([TestPaths.binary, "run", "--config", wrong])
         #expect(w.status == 3)
         #expect(w.stdout.contains("rejected the credentials of user \"user\""), "\(w.stdout)")
-        let missing = try dir.write("m.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\n")
+        let missing = try dir.write("m.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\n")
         let m = Command.run([TestPaths.binary, "run", "--config", missing])
         #expect(m.status == 3)
         #expect(m.stdout.contains("requires authentication"))
         // auto: XML-RPC is refused, but supervisorctl knows the credentials (its config has them).
-        let auto = try dir.write("a.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = auto\nserverurl = \(h.serverURL)\nconfig = \(h.configPath)\nsupervisorctl = \(h.supervisorctlPath)\n")
+        let auto = try dir.write("a.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = auto\nserverurl = \(h.serverURL)\nconfig = \(h.configPath)\nsupervisorctl = \(h.supervisorctlPath)\n")
         let a = Command.run([TestPaths.binary, "run", "--config", auto, "--format", "json"])
         #expect(a.status == 0, "\(a.stdout)")
     }
@@ -318,7 +318,7 @@ final class FakeServer: @unchecked Sendable {
         let h = try SupervisordHarness(SupervisordConfig().start())
         defer { h.stop() }
         let dir = TempDir("perm")
-        let conf = try dir.write("rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\n")
+        let conf = try dir.write("rp.conf", "[probe]\nrundir = \(dir.path)/run\nhooks_dir =\nsonic_hook =\n[supervisor]\nsource = xmlrpc\nserverurl = \(h.serverURL)\n")
         let r = Command.run(["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                              TestPaths.binary, "run", "--config", conf])
         #expect(r.status == 3, "\(r.stdout) \(r.stderr)")

@@ -88,3 +88,72 @@ import ProbeSupport
         #expect(HistoryQuery.span(3 * 3600 + 300) == "3h5m")
     }
 }
+
+/// `timeline`'s times from supervisord's own log (SupervisordLogTimes): the lines of the current
+/// instance only, its local time mapped to UTC by its start, the first of each transition.
+@Suite struct SupervisordLogTimesTests {
+    // supervisord pid 42 started at 03:10:00.120 UTC; its log is in UTC+01:00 and keeps an older instance.
+    static let log = """
+        2026-12-01 04:00:00,000 INFO supervisord started with pid 42
+        2026-12-01 04:00:01,000 INFO spawned: 'start' with pid 5
+        2026-12-01 04:10:00,500 INFO supervisord started with pid 7
+        2026-12-01 04:10:00,500 INFO supervisord started with pid 42
+        2026-12-01 04:10:01,000 INFO spawned: 'readiness' with pid 100
+        2026-12-01 04:10:01,010 INFO spawned: 'start' with pid 101
+        2026-12-01 04:10:01,020 INFO spawned: 'orchagent' with pid 102
+        2026-12-01 04:10:01,030 INFO success: start entered RUNNING state, process has stayed up for > than 0 seconds (startsecs)
+        garbage line
+        2026-12-01 04:10:0x,000 INFO spawned: 'bogus' with pid 9
+        2026-12-01 04:10:02,100 WARN exited: orchagent (exit status 1; not expected)
+        2026-12-01 04:10:02,200 INFO spawned: 'orchagent' with pid 103
+        2026-12-01 04:10:03,210 INFO success: orchagent entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)
+        2026-12-01 04:10:03,531 INFO exited: start (exit status 0; expected)
+
+        """
+    static let startedAt = 1_796_094_600.120  // 2026-12-01T03:10:00.120Z
+
+    @Test func timesOfTheCurrentInstanceInUTC() throws {
+        let t = try #require(SupervisordLogTimes.parse(Self.log, supervisordPID: 42, startedAt: Self.startedAt))
+        let start = try #require(t.times(of: "start"))
+        #expect(abs(start.starting! - (Self.startedAt + 0.89)) < 0.0005)
+        #expect(abs(start.running! - (Self.startedAt + 0.91)) < 0.0005)
+        #expect(abs(start.exited! - (Self.startedAt + 3.411)) < 0.0005)
+        let orch = try #require(t.times(of: "orchagent"))
+        #expect(abs(orch.starting! - (Self.startedAt + 0.9)) < 0.0005)   // the first spawn
+        #expect(abs(orch.running! - (Self.startedAt + 3.09)) < 0.0005)
+        #expect(orch.exited == nil)                                     // an unexpected exit is no end
+        #expect(t.times(of: "bogus") == nil)
+        #expect(SupervisordLogTimes.parse(Self.log, supervisordPID: 43, startedAt: Self.startedAt) == nil)
+        #expect(SupervisordLogTimes.parse("", supervisordPID: 42, startedAt: Self.startedAt) == nil)
+    }
+
+    /// The log's times replace the listener's (received late, here: RUNNING after EXITED) for the
+    /// programs it names; READY stays the listener's; a program the log does not name, or a name two
+    /// groups share, keeps the listener's times.
+    @Test func timelineTakesTheLogsTimes() throws {
+        let sv = ProcessIdentity(pid: 42, startTime: 1000)
+        func rec(_ program: String, _ state: String, _ after: Double, expected: Bool? = nil) -> HistoryRecord {
+            HistoryRecord(at: Self.startedAt + after, by: "listen", program: program, state: state, pid: 1, exitStatus: nil,
+                          expected: expected, supervisord: sv)
+        }
+        let records = [rec("start", "STARTING", 1.5), rec("start", "EXITED", 4.4, expected: true), rec("start", "RUNNING", 4.5),
+                       rec("orchagent", "STARTING", 1.6), rec("orchagent", "RUNNING", 4.1), rec("orchagent", "READY", 4.3),
+                       rec("g:worker", "STARTING", 1.7), rec("h:worker", "STARTING", 1.8), rec("other", "STARTING", 2.0)]
+        let watched = WatchedPrograms(startProgram: "start")
+        let own = Timeline(records: records, supervisord: sv, startedAt: Self.startedAt, watched: watched)
+        #expect(own.timesFrom == "listener")
+        let log = SupervisordLogTimes.parse(Self.log + "2026-12-01 04:10:01,100 INFO spawned: 'worker' with pid 200\n",
+                                            supervisordPID: 42, startedAt: Self.startedAt)
+        let t = Timeline(records: records, supervisord: sv, startedAt: Self.startedAt, watched: watched, log: log)
+        #expect(t.timesFrom == "supervisord-log")
+        let start = try #require(t.programs.first { $0.name == "start" })
+        #expect(start.starting.map { abs($0 - 0.89) < 0.0005 } == true && start.running.map { abs($0 - 0.91) < 0.0005 } == true)
+        #expect(start.exited.map { abs($0 - 3.411) < 0.0005 } == true)
+        let orch = try #require(t.programs.first { $0.name == "orchagent" })
+        #expect(orch.ready.map { abs($0 - 4.3) < 0.0005 } == true)
+        #expect(t.programs.first { $0.name == "g:worker" }?.starting.map { abs($0 - 1.7) < 0.0005 } == true)
+        #expect(t.programs.first { $0.name == "other" }?.starting.map { abs($0 - 2.0) < 0.0005 } == true)
+        #expect(t.json.contains("\"times\": \"supervisord-log\"") && t.table.contains("from supervisord's log"))
+        #expect(own.table.contains("when the listener received the events"))
+    }
+}

@@ -1,5 +1,6 @@
 // `readiness-probe timeline`: the current supervisord's start-up from the history (docs/history.md).
 import ProbeSupport
+import SupervisorKit
 
 enum TimelineCommand: CLICommand {
     static let name = "timeline"
@@ -13,8 +14,10 @@ enum TimelineCommand: CLICommand {
             .format(Format.self, help: "table (default) or json (times in seconds after supervisord started)."),
         ],
         discussion: """
-        Times are seconds after supervisord started, from the event listener's records in the history
-        (<rundir>/readiness-probe/history); the current supervisord is the one named in the listener's ledger.
+        Times are seconds after supervisord started: STARTING, RUNNING and EXITED from supervisord's own
+        log (asked over XML-RPC, the last 1 MiB), else from the event listener's records in the history
+        (<rundir>/readiness-probe/history: when the listener received the events, up to a second late);
+        READY from the listener. The current supervisord is the one named in the listener's ledger.
         The critical chain lists what the container waited for: the start program's EXITED, each critical
         program's RUNNING (READY for a program that sent sd_notify READY=1), latest first.
         Exit status: 0; 11 when there is no event listener ledger; 14 when the history or the ledger may not be trusted.
@@ -44,8 +47,22 @@ enum TimelineCommand: CLICommand {
         case .success(let l): log = l
         }
         for w in log.warnings { Platform.writeStderr("readiness-probe timeline: warning: \(w)\n") }
-        let t = Timeline(records: log.records, supervisord: sv, startedAt: startedAt, watched: WatchedPrograms.of(config.entries))
+        let t = Timeline(records: log.records, supervisord: sv, startedAt: startedAt, watched: WatchedPrograms.of(config.entries),
+                         log: supervisordLog(config.settings, pid: sv.pid, startedAt: startedAt))
         Platform.writeStdout(format == .json ? t.json : t.table)
         return 0
+    }
+
+    /// supervisord's own transition times from the last 1 MiB of its main log (readLog, 3 s
+    /// deadline), or nil when it cannot be asked or the log does not reach back to its start.
+    static func supervisordLog(_ settings: ProbeSettings, pid: Int, startedAt: Double) -> SupervisordLogTimes? {
+        do throws(SupervisorError) {
+            let client = SupervisorClient(location: try SupervisorView.locate(settings))
+            let text = try client.call(method: "supervisor.readLog", params: [.int(-(1 << 20)), .int(0)], deadline: .after(.seconds(3)))
+            guard let log = text.stringValue else { return nil }
+            return SupervisordLogTimes.parse(log, supervisordPID: pid, startedAt: startedAt)
+        } catch {
+            return nil
+        }
     }
 }

@@ -31,6 +31,9 @@ struct Timeline: Sendable {
     /// Seconds after supervisord started when the first ready result was recorded, and by whom.
     var readyAt: Double? = nil
     var readyBy: String = ""
+    /// Where the STARTING, RUNNING and EXITED times come from: "supervisord-log" (supervisord's
+    /// own times, SupervisordLogTimes) or "listener" (when the listener received the events).
+    var timesFrom = "listener"
 
     /// The programs the container waits for (the start program and critical ones), ordered by
     /// when they reached their gate; those that never did last.
@@ -46,7 +49,10 @@ struct Timeline: Sendable {
 
     /// Builds from the history records of the supervisord `identity` (program records carry it);
     /// `watched` says which programs are critical and which one is the start program.
-    init(records: [HistoryRecord], supervisord identity: ProcessIdentity, startedAt: Double, watched: WatchedPrograms) {
+    /// `log`: supervisord's own times; they replace the records' STARTING, RUNNING and EXITED times of
+    /// every program whose spawn it logged (READY stays the listener's: it comes from the program).
+    init(records: [HistoryRecord], supervisord identity: ProcessIdentity, startedAt: Double, watched: WatchedPrograms,
+         log: SupervisordLogTimes? = nil) {
         supervisord = identity
         self.startedAt = startedAt
         for r in records {
@@ -75,6 +81,18 @@ struct Timeline: Sendable {
                 readyBy = r.by
             }
         }
+        guard let log else { return }
+        timesFrom = "supervisord-log"
+        func processName(_ namespec: String) -> Substring { namespec.split(separator: ":", maxSplits: 1).last ?? Substring(namespec) }
+        for i in programs.indices {
+            let name = processName(programs[i].name)
+            // supervisord logs the process name only: two groups' `worker`s cannot be told apart.
+            if programs.indices.contains(where: { $0 != i && processName(programs[$0].name) == name }) { continue }
+            guard let t = log.times(of: String(name)), let starting = t.starting else { continue }
+            programs[i].starting = starting - startedAt
+            programs[i].running = t.running.map { $0 - startedAt }
+            programs[i].exited = t.exited.map { $0 - startedAt }
+        }
     }
 
     /// When a process started, as epoch seconds: boot time (/proc/stat btime) + its start time in
@@ -94,7 +112,9 @@ struct Timeline: Sendable {
     }
 
     var table: String {
-        var out = "supervisord pid \(supervisord.pid), started \(RFC3339.format(startedAt)); times are after its start\n\n"
+        var out = "supervisord pid \(supervisord.pid), started \(RFC3339.format(startedAt)); times are after its start, "
+            + (timesFrom == "listener" ? "when the listener received the events (supervisord's log could not be read; events arrive up to a second late)\n\n"
+                                       : "from supervisord's log\n\n")
         let header = ["PROGRAM", "STARTING", "RUNNING", "READY", "EXITED", ""]
         var rows = [header]
         for p in programs {
@@ -139,11 +159,12 @@ struct Timeline: Sendable {
             .object([("program", .string(p.name)), ("state", .string(p.gate.state)), ("at", n(p.gate.at))])
         }
         return JSON.serialize(.object([
-            ("schema", .string("readiness-probe/timeline/1")),
+            ("schema", .string("readiness-probe/timeline/2")),
             ("supervisord", .object([("pid", .number(Double(supervisord.pid))), ("started_at", .string(RFC3339.format(startedAt)))])),
             ("programs", .array(programs)),
             ("ready_at", n(readyAt)),
             ("critical_chain", .array(chain)),
+            ("times", .string(timesFrom)),
         ])) + "\n"
     }
 }
