@@ -39,6 +39,11 @@ func which(_ tool: String) -> String? {
                 #expect(throws: Never.self, "\(e.command)") { try ArgumentParser.parse(words, c.spec) }
             }
         }
+        // A group's help too (`readiness-probe state --help`).
+        let group = Command.run([TestPaths.binary, "state", "--help"])
+        let groupTail = group.stdout.split(separator: "\n\n").last.map(String.init) ?? ""
+        #expect(group.status == 0 && groupTail.hasPrefix("Examples:\n  readiness-probe state "), "\(group.stdout)")
+        #expect((1...3).contains(groupTail.split(separator: "\n").filter { $0.hasPrefix("  readiness-probe ") }.count), "\(groupTail)")
         let top = Command.run([TestPaths.binary, "--help"])
         for name in CLI.names { #expect(top.stdout.contains("\n  \(name) "), "\(name) missing from --help") }
         #expect(top.stdout.contains("\nExamples:\n"))
