@@ -132,7 +132,7 @@ end-to-end: venv deps
 # The example images (examples/container, examples/sonic) built and probed under podman + runc,
 # as the kubelet probes them (Tests/E2E/e2e.sh; Tests/deps.sh installs podman, runc and
 # debootstrap when root). Without root: one SKIP line. BENCH=1: also the node's cost per probe.
-e2e: build
+e2e: build deb
 	BENCH=$(BENCH) ./Tests/E2E/e2e.sh $(CURDIR)/$(BIN)
 
 docs: debug

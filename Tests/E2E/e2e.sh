@@ -232,6 +232,27 @@ bad_gate() {
 check validate-gate "a bad readiness-probe.conf fails the image build" bad_gate
 pm rmi -f localhost/rp-e2e-bad:latest >/dev/null 2>&1
 
+# README's "Install" lines for the Debian package, as written, on the base image with the
+# package `make deb` built (the e2e target makes it): the doc and the package kept together.
+readme_deb() {
+    local deb
+    deb="$(ls "$ROOT"/.build/deb/readiness-probe_*.deb 2>/dev/null | head -1)"
+    [ -n "$deb" ] || { log "no .build/deb/readiness-probe_*.deb: run make deb"; return 1; }
+    mkdir -p "$CTX/readme"
+    cp "$deb" "$CTX/"
+    { echo "FROM $BASE_IMAGE"
+      awk '/^In the image:/ {f = 1} f && /^```dockerfile/ {b = 1; next} b && /^```/ {exit} b' "$ROOT/README.md"; } > "$CTX/readme/Dockerfile"
+    grep -q '^RUN dpkg -i' "$CTX/readme/Dockerfile" || { log "README.md: no dockerfile block after 'In the image:'"; return 1; }
+    build localhost/rp-e2e-readme:latest readme/Dockerfile "$WORK/build-readme.log" || return 1
+    pm run --rm "${ULIMITS[@]}" localhost/rp-e2e-readme:latest sh -c '
+        readiness-probe --version | grep -q "^readiness-probe [0-9]" &&
+        [ "$(readlink /usr/bin/readiness_probe.sh)" = /usr/share/readiness-probe/readiness_probe.sh ] &&
+        [ -s /usr/share/man/man1/readiness-probe.1.gz ] &&
+        [ -s /usr/share/bash-completion/completions/readiness-probe ]' >"$WORK/readme-run.log" 2>&1
+}
+check readme-deb-install "README's Dockerfile lines install the .deb in an image (version, drop-in link, man page, completion)" readme_deb
+pm rmi -f localhost/rp-e2e-readme:latest >/dev/null 2>&1
+
 # ---------------------------------------------------------------------------------------
 hc_is() { timeout 20 "${PM[@]}" healthcheck run "$1" >"$WORK/hc.out" 2>&1; local rc=$?; [ "$2" = 0 ] && [ $rc = 0 ] || { [ "$2" != 0 ] && [ $rc != 0 ]; }; }
 cached_is() { pexec "$1" "$PROBE_T" /usr/bin/readiness-probe run --cached; [ "$RC" = "$2" ]; }
