@@ -347,7 +347,8 @@ public enum RundirGuard {
             k += 1
         }
         guard writers.contains(command) else { return nil }
-        if command == "run" && args.contains(where: { $0 == "--cached" || $0 == "--only" || $0 == "--exclude" }) { return nil }
+        // `--only`/`--exclude` do not help: a selection that names every check is a whole run, recorded.
+        if command == "run" && args.contains("--cached") { return nil }
         let given = [configPath, environment["READINESS_PROBE_CONFIG"],
                      clearEnvironment ? nil : Platform.environment("READINESS_PROBE_CONFIG")].compactMap { $0 }.first { !$0.isEmpty }
         let path = given ?? "/etc/readiness-probe/readiness-probe.conf"
