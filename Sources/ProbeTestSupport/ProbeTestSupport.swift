@@ -325,13 +325,15 @@ public enum RundirGuard {
     static let commands = ["run", "serve", "listen", "wait", "await", "report", "history", "timeline", "validate", "checks",
                            "codes", "state", "notify", "completion", "man", "version", "help"]
 
-    /// Why `argv` may not run in a test, or nil. Looks only at the binary under test run directly
-    /// (`argv[0]`) or behind a wrapper's `--` (`prlimit ... -- BINARY ...`).
+    /// Why `argv` may not run in a test, or nil. Looks at the binary under test run directly or
+    /// behind a wrapper (`timeout -s KILL 30 BINARY ...`, `prlimit ... -- BINARY ...`, `setpriv ...
+    /// BINARY ...`); not into a shell script (`sh -c SCRIPT BINARY ...`: those are its arguments).
     public static func refusal(_ argv: [String], environment: [String: String] = [:], clearEnvironment: Bool = false) -> String? {
         // Commands that do not name a readiness-probe never touch TestPaths.binary (which stops the
         // run when the binary is missing, and other targets' tests may not have built it).
         guard argv.contains(where: { $0.hasSuffix("/readiness-probe") }),
-              let i = argv.firstIndex(of: TestPaths.binary), i == 0 || argv[i - 1] == "--" else { return nil }
+              let i = argv.firstIndex(of: TestPaths.binary),
+              i == 0 || !["sh", "bash", "dash"].contains(argv[0].split(separator: "/").last.map(String.init) ?? "") else { return nil }
         let args = Array(argv[(i + 1)...])
         if args.contains(where: { ["--help", "-h", "--version", "-V"].contains($0) }) { return nil }
         var command = "run"
