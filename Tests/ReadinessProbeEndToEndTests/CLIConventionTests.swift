@@ -39,6 +39,11 @@ func which(_ tool: String) -> String? {
                 #expect(throws: Never.self, "\(e.command)") { try ArgumentParser.parse(words, c.spec) }
             }
         }
+        // A group's help too (`readiness-probe state --help`).
+        let group = Command.run([TestPaths.binary, "state", "--help"])
+        let groupTail = group.stdout.split(separator: "\n\n").last.map(String.init) ?? ""
+        #expect(group.status == 0 && groupTail.hasPrefix("Examples:\n  readiness-probe state "), "\(group.stdout)")
+        #expect((1...3).contains(groupTail.split(separator: "\n").filter { $0.hasPrefix("  readiness-probe ") }.count), "\(groupTail)")
         let top = Command.run([TestPaths.binary, "--help"])
         for name in CLI.names { #expect(top.stdout.contains("\n  \(name) "), "\(name) missing from --help") }
         #expect(top.stdout.contains("\nExamples:\n"))
@@ -304,7 +309,11 @@ func which(_ tool: String) -> String? {
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         try #require(lines.count >= 10, "\(r.stdout)")
         #expect(lines[0] == "complete -F _readiness_probe readiness-probe")
-        #expect(lines[1] == "run codes checks validate listen serve wait report history timeline notify await state version man completion")
+        // Every command word of the table, in its order (a group such as `state` once).
+        var words: [String] = []
+        for c in CLI.table { let w = String(c.name.split(separator: " ")[0]); if !words.contains(w) { words.append(w) } }
+        #expect(lines[1] == words.joined(separator: " "))
+        #expect(words.starts(with: ["run", "codes", "checks", "validate", "listen", "serve", "wait"]))
         #expect(lines[2] == "load set reset show")
         #expect(lines[3] == OutputFormat.allCases.map(\.rawValue).joined(separator: " "))
         #expect(lines[4] == "table json")
@@ -325,7 +334,7 @@ func which(_ tool: String) -> String? {
         let text = try Platform.readTextFile(file)
         #expect(text.hasPrefix("#compdef readiness-probe\n"))
         for c in CLI.commands { for o in c.spec.options { #expect(text.contains(o.name), "\(c.name) \(o.name)") } }
-        #expect(text.contains("(summary table json verbose)") && text.contains("_readiness_probe_checks"))
+        #expect(text.contains("(" + OutputFormat.allCases.map(\.rawValue).joined(separator: " ") + ")") && text.contains("_readiness_probe_checks"))
         // compinit registers it for the command, from its #compdef line, as it would from vendor-completions.
         try Platform.makeDirectories(dir.file("fpath"))
         _ = try dir.write("fpath/_readiness-probe", text)

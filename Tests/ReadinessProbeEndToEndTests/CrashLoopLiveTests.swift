@@ -91,6 +91,29 @@ import SupervisorKit
         #expect(!rig.protocolBroken())
     }
 
+    /// supervisord hands an event to its listener on its next loop turn, up to 1 s after the exit
+    /// when nothing else wakes it (nothing does here: no client talks to it after the kill). A
+    /// probe in that second read the ledger's RUNNING and said ready (measured: 0 for 0.93 s);
+    /// the pid is gone once supervisord has reaped it, so the probe says 4 at once.
+    @Test func aCriticalProgramThatDiedIsReportedBeforeItsEventArrives() async throws {
+        let rig = try await ListenerRig.start(SupervisordConfig()
+            .program("daemon", command: "sleep 1000", autorestart: false), probe: "[programs]\ncritical = daemon\n")
+        var r = rig.run(["run", "--config", rig.probeConf])
+        #expect(await poll(timeout: .seconds(20), every: .milliseconds(100)) {
+            r = rig.run(["run", "--config", rig.probeConf])
+            return r.status == 0
+        }, "\(r.stdout)")
+        let pid = try #require(runningPID(rig, "daemon"))
+        #expect(rig.ledger()?.entry("daemon")?.pid == pid)
+        kill(pid_t(pid), SIGKILL)
+        // Reaped by supervisord (a zombie still answers kill 0); no supervisord call in between.
+        #expect(await poll(timeout: .seconds(20), every: .milliseconds(1)) { kill(pid_t(pid), 0) != 0 })
+        r = rig.run(["run", "--config", rig.probeConf])
+        #expect(r.status == 4, "\(r.stdout)")
+        #expect(r.stdout.hasPrefix("not ready (code 4): programs: program daemon "), "\(r.stdout)")
+        #expect(!rig.protocolBroken())
+    }
+
     @Test func badValueIsCode8WithFileAndLine() throws {
         let dir = TempDir("cl")
         let path = try dir.write("rp.conf", "[probe]\nhooks_dir =\nsonic_hook =\n[programs]\ncritical = a\ncrash_loop = 3 per minute\n")

@@ -55,6 +55,12 @@ private struct NoteCheck: Check {
                                     "\(path):8: note b looks odd"], "\(review.warnings)")
     }
 
+    /// `checks` shows a hook's 16 as the range it stands for, and a plugin's own code as itself.
+    @Test func checksShowsAPluginsCodesAsThemselves() {
+        #expect(ChecksCommand.codeRanges([0, 1, 16]) == [0...0, 1...1, 16...254])
+        #expect(ChecksCommand.codeRanges([0, 30, 200]) == [0...0, 30...30, 200...200])
+    }
+
     /// A check that says nothing (the protocol's default) adds nothing.
     @Test func theDefaultReviewIsEmpty() {
         let check = ClosureCheck { _ in .pass("") }

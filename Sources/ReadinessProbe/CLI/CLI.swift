@@ -145,6 +145,16 @@ public enum CLI {
         var help = "Usage: readiness-probe \(group) SUBCOMMAND [OPTIONS]\n\nSubcommands:\n"
         for c in subs { help += "  \(c.name.padding(16))\(c.spec.summary)\n" }
         help += "\nRun `readiness-probe \(group) SUBCOMMAND --help` for its options.\n"
+        // Ends with examples, as every command's help does: the first of the first two
+        // subcommands and of the last (state: load, set, show).
+        var picked: [CommandExample] = []
+        for c in Array(subs.prefix(2)) + Array(subs.suffix(1)) {
+            if let e = c.spec.examples.first, !picked.contains(where: { $0.command == e.command }) { picked.append(e) }
+        }
+        if !picked.isEmpty {
+            help += "\nExamples:\n"
+            for e in picked { help += "  readiness-probe \(e.command)\n      \(e.explanation)\n" }
+        }
         if !args.isEmpty && args.allSatisfy({ $0 == "--help" || $0 == "-h" }) { Platform.writeStdout(help); return 0 }
         let why = args.first.map { "unknown subcommand \"\($0)\"" } ?? "which subcommand?"
         writeError("readiness-probe \(group): \(why)\n" + help)

@@ -19,9 +19,8 @@ enum ChecksCommand: CLICommand {
     static let command = CLI.Command(name: name, spec: spec) { (args, inv) throws(ExitError) -> Int32 in
         let f: Format = try ArgumentParser.choice(args, "--format", spec, default: .table)
         let config = try CLI.loadConfiguration(args, inv)
-        // A kind's codes, with a range code (16 for a hook's own status) widened to its table row (16-254).
         func codes(_ e: CheckEntry) -> [ClosedRange<Int32>] {
-            (inv.registry.kinds.first { $0.resultKind == e.kind }?.codes ?? []).map { Codes.info($0)?.range ?? $0...$0 }
+            codeRanges(inv.registry.kinds.first { $0.resultKind == e.kind }?.codes ?? [])
         }
         func label(_ r: ClosedRange<Int32>) -> String { r.count == 1 ? "\(r.lowerBound)" : "\(r.lowerBound)-\(r.upperBound)" }
         func codeText(_ e: CheckEntry) -> String { codes(e).map(label).joined(separator: ",") }
@@ -61,5 +60,11 @@ enum ChecksCommand: CLICommand {
         for skipped in ConfigReview(config).skipped { out += "skipped: \(skipped.path): \(skipped.reason)\n" }
         Platform.writeStdout(out)
         return 0
+    }
+
+    /// A kind's codes as the CODES column shows them: a range's first code (16 for a hook's own
+    /// status) widened to its table row (16-254); any other code (a plugin's 30) as itself.
+    static func codeRanges(_ codes: [Int32]) -> [ClosedRange<Int32>] {
+        codes.map { code in Codes.info(code).flatMap { $0.range.lowerBound == code ? $0.range : nil } ?? code...code }
     }
 }

@@ -6,7 +6,7 @@ enum HistoryCommand: CLICommand {
     enum Format: String, CaseIterable { case table, json }
 
     static let spec = CommandSpec(
-        path: "readiness-probe history", summary: "Show every recorded change of the result, of each check, and of supervisord's programs.",
+        path: "readiness-probe \(name)", summary: "Show every recorded change of the result, of each check, and of supervisord's programs.",
         usage: "[--since 10m|TIMESTAMP] [--check NAME] [--format table|json] [--config PATH]",
         options: [
             CLI.configOption,

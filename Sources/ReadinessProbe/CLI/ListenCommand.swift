@@ -44,7 +44,7 @@ enum ListenCommand: CLICommand {
             return 0
         case .readFailed(let why), .writeFailed(let why):
             listener.log("error: \(why)")
-            return 1
+            return Codes.systemError
         }
     }
 }

@@ -9,7 +9,7 @@ enum RunCommand: CLICommand {
 
     static let spec = CommandSpec(
         path: "readiness-probe \(name)", summary: "Run every enabled check once and print the result.",
-        usage: "[--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES] [--timeout D] [--cached [--max-age D]]",
+        usage: "[--config PATH] [--format \(OutputFormat.usage)] [--only NAMES] [--exclude NAMES] [--timeout D] [--cached [--max-age D]]",
         options: [
             CLI.configOption,
             .format(OutputFormat.self, help: OutputFormat.choices + "."),

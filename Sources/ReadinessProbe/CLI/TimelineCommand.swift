@@ -7,7 +7,7 @@ enum TimelineCommand: CLICommand {
     enum Format: String, CaseIterable { case table, json }
 
     static let spec = CommandSpec(
-        path: "readiness-probe timeline", summary: "Show when each program of the current supervisord reached STARTING, RUNNING, READY, EXITED, and the critical chain to ready.",
+        path: "readiness-probe \(name)", summary: "Show when each program of the current supervisord reached STARTING, RUNNING, READY, EXITED, and the critical chain to ready.",
         usage: "[--format table|json] [--config PATH]",
         options: [
             CLI.configOption,

@@ -10,7 +10,7 @@ enum WaitCommand: CLICommand {
 
     static let spec = CommandSpec(
         path: "readiness-probe \(name)", summary: "Re-run the checks until ready or the deadline; exit with the last code.",
-        usage: "[--timeout D] [--interval D] [--stable-for D] [--fail-after D] [--config PATH] [--format summary|table|json|verbose] [--only NAMES] [--exclude NAMES]",
+        usage: "[--timeout D] [--interval D] [--stable-for D] [--fail-after D] [--config PATH] [--format \(OutputFormat.usage)] [--only NAMES] [--exclude NAMES]",
         options: [
             CLI.configOption,
             OptionSpec("--timeout", short: "-t", value: "DURATION", help: "How long to wait in all (default 300s)."),

@@ -151,12 +151,17 @@ struct ProgramsCheck: Check {
             if selectors.contains(.all) && snapshot.listenerGroups.isEmpty {
                 snapshot.listenerGroups = SupervisorView.listenerGroups(settings)
             }
-            return evaluate(snapshot)
+            return evaluate(snapshot, isGone: snapshot.source == "events" ? Self.pidIsGone : { _ in false })
         }
     }
 
-    /// The verdict for a snapshot, kept pure for tests.
-    func evaluate(_ snapshot: SupervisorSnapshot, now: Double? = nil) -> CheckOutcome {
+    /// Whether /proc says the pid has exited (no such process, or a zombie). Unknown (no /proc,
+    /// hidepid) is not "gone": the ledger's word stands, as before.
+    static func pidIsGone(_ pid: Int) -> Bool { ProcessIdentity.lookup(pid) == .gone }
+
+    /// The verdict for a snapshot, kept pure for tests (`isGone`: the /proc look-up for the
+    /// ledger's RUNNING pids; none by default).
+    func evaluate(_ snapshot: SupervisorSnapshot, now: Double? = nil, isGone: (Int) -> Bool = { _ in false }) -> CheckOutcome {
         var critical: [SupervisorProcess] = []
         var problems: [(String, String)] = []
         func add(_ p: SupervisorProcess) { if !critical.contains(p) { critical.append(p) } }
@@ -182,6 +187,13 @@ struct ProgramsCheck: Check {
             var detail = loops[0].1
             if loops.count > 1 { detail += "; also " + loops.dropFirst().map(\.0).joined(separator: ", ") }
             return .fail(Codes.crashLooping, detail, summary: loops[0].0 + (loops.count > 1 ? " (+\(loops.count - 1) more)" : ""))
+        }
+        // The listener's ledger says RUNNING, but supervisord hands an exit to its listener only on
+        // its next loop turn, up to 1 s later (docs/event-listener.md): a RUNNING pid that is gone
+        // has exited already; a probe in that second must not say ready.
+        for p in critical where p.state == .running && p.pid > 0 && isGone(p.pid) {
+            problems.append(("program \(p.namespec) exited",
+                             "program \(p.namespec) exited: its pid \(p.pid) is gone, and supervisord has not told the event listener yet (it hands events over up to 1s late)"))
         }
         for p in critical where p.state != .running {
             // The event listener's record of an unexpected exit (Ledger.process): it says what

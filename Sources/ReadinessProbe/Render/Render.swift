@@ -2,9 +2,61 @@
 // table, json (Report/ReportJSON.swift: the contract's shape) and verbose (kube-apiserver style).
 import ProbeSupport
 
-/// How a report is printed: `--format` of `run` and `wait` (`Render.render(_:as:)`).
-public enum OutputFormat: String, Sendable, CaseIterable {
-    case summary, table, json, verbose
+/// How a report is printed: `--format` of `run` and `wait` (`Render.render(_:as:)`), with the
+/// function that prints it.
+///
+/// A struct rather than an enum, as the growing errors are (`SupervisorError`): a new format is
+/// one static member and its line in `allCases`, and not a source-breaking change for a caller
+/// that compares formats (`format == .json`). It is `CaseIterable` and `RawRepresentable` by its
+/// name, so `--format`, `--help`, the man page and the completions list every format.
+public struct OutputFormat: Sendable, Hashable, CaseIterable, RawRepresentable {
+    /// The name `--format` takes: `summary`, `table`, `json`, `verbose`.
+    public let rawValue: String
+    let body: @Sendable (ProbeReport) -> String
+
+    init(_ name: String, _ body: @escaping @Sendable (ProbeReport) -> String) {
+        rawValue = name
+        self.body = body
+    }
+
+    /// The format named `rawValue`, or nil when there is none.
+    public init?(rawValue: String) {
+        for f in Self.allCases where f.rawValue == rawValue {
+            self = f
+            return
+        }
+        return nil
+    }
+
+    /// The stable first line (`Render.firstLine`), then the table: the default.
+    public static let summary = OutputFormat("summary") { Render.firstLine($0) + "\n" + Render.table($0) }
+    /// The result table only.
+    public static let table = OutputFormat("table") { Render.table($0) }
+    /// The JSON document of docs/json.md (`readiness-probe/run/N`).
+    public static let json = OutputFormat("json") { ReportJSON.text($0) + "\n" }
+    /// kube-apiserver style: `[+]name ok`, `[-]name failed: ...`, then the verdict.
+    public static let verbose = OutputFormat("verbose") { Render.verbose($0) }
+
+    /// Every format, in the order `--help` lists them. A new format is its static member (in
+    /// its own file in Render/ when it is more than a line) and its line here.
+    public static let allCases: [OutputFormat] = [
+        .summary,
+        .table,
+        .json,
+        .verbose,
+    ]
+
+    /// Formats are equal when their names are.
+    public static func == (a: OutputFormat, b: OutputFormat) -> Bool { a.rawValue == b.rawValue }
+    /// Hashes the name.
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+
+    /// The formats for a usage line: "summary|table|json|verbose" (a plain loop, as `choices`).
+    static var usage: String {
+        var out = ""
+        for f in allCases { out += out.isEmpty ? f.rawValue : "|" + f.rawValue }
+        return out
+    }
 
     /// The formats for `--help`: "summary (default), table, json or verbose", from the cases.
     /// A plain loop: `dropLast().joined(separator:)` cost `run` a conformance scan (~130k
@@ -13,7 +65,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         var out = ""
         for (i, f) in allCases.enumerated() {
             if i > 0 { out += i == allCases.count - 1 ? " or " : ", " }
-            out += f == .summary ? f.rawValue + " (default)" : f.rawValue
+            out += f.rawValue == "summary" ? f.rawValue + " (default)" : f.rawValue
         }
         return out
     }
@@ -22,14 +74,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 /// Renders a report for people and probes; `render(_:as:)` is what `run` and `wait` print.
 public enum Render {
     /// The report in `format`, ending with a new line.
-    public static func render(_ report: ProbeReport, as format: OutputFormat) -> String {
-        switch format {
-        case .summary: return firstLine(report) + "\n" + table(report)
-        case .table: return table(report)
-        case .json: return ReportJSON.text(report) + "\n"
-        case .verbose: return verbose(report)
-        }
-    }
+    public static func render(_ report: ProbeReport, as format: OutputFormat) -> String { format.body(report) }
 
     /// The stable first line: no timestamps, pids or durations, so Kubernetes folds repeats.
     public static func firstLine(_ report: ProbeReport) -> String {

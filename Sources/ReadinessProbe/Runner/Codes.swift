@@ -41,7 +41,7 @@ public enum Codes {
     public static let table: [CodeInfo] = [
         CodeInfo(range: 0...0, name: "ready", meaning: "Every check passed (or only warned)."),
         CodeInfo(range: 1...1, name: "hook-failed",
-                 meaning: "A hook failed without a code of its own: it exited 1 (also Python's crash status) or with a reserved code (2-15, 255). Also an unexpected internal error."),
+                 meaning: "A hook failed without a code of its own: it exited 1 (also Python's crash status) or with a reserved code (2-15, 255); a check (a plugin's) failed without giving a code. `notify` exits 1 when it could not send, as systemd-notify does."),
         CodeInfo(range: 2...2, name: "start-not-done",
                  meaning: "The start program has not finished successfully: still starting or running; exited with a status outside its exitcodes; BACKOFF or FATAL; stopped before it finished. SONiC uses 2 for the same cause."),
         CodeInfo(range: 3...3, name: "supervisor-unavailable",
@@ -67,7 +67,7 @@ public enum Codes {
         CodeInfo(range: 13...13, name: "crash-loop",
                  meaning: "A critical program is crash-looping: it exited (EXITED, or BACKOFF before it was RUNNING) [programs] crash_loop times within its window (default 3/60s), and has not stayed RUNNING for that window since; reported even while it is momentarily RUNNING or STARTING. Counted by the event listener; once supervisord gives up (FATAL) the code is 4."),
         CodeInfo(range: 14...14, name: "system-error",
-                 meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted), start its threads (`ulimit -v`) or fit its connections in the open-file limit (`ulimit -n`); `state` could not create, write or remove a state file; `history`/`timeline` found a history file they may not trust (docs/history.md). The message names the address or path and the system error."),
+                 meaning: "The probe could not do its own work: `serve` could not listen on its address (in use, not permitted), start its threads (`ulimit -v`) or fit its connections in the open-file limit (`ulimit -n`); `state` could not create, write or remove a state file; `history`/`timeline` found a history file they may not trust (docs/history.md); `listen` lost its stdin or stdout (supervisord's event pipe). The message names the address or path and the system error."),
         CodeInfo(range: 15...15, name: "reserved", meaning: "Reserved for the framework."),
         CodeInfo(range: 16...254, name: "hook-code",
                  meaning: "A failing hook's own exit status, passed through unchanged."),
