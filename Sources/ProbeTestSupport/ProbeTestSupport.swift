@@ -325,15 +325,18 @@ public enum RundirGuard {
     static let commands = ["run", "serve", "listen", "wait", "await", "report", "history", "timeline", "validate", "checks",
                            "codes", "state", "notify", "completion", "man", "version", "help"]
 
-    /// Why `argv` may not run in a test, or nil. Looks at the binary under test run directly or
-    /// behind a wrapper (`timeout -s KILL 30 BINARY ...`, `prlimit ... -- BINARY ...`, `setpriv ...
-    /// BINARY ...`); not into a shell script (`sh -c SCRIPT BINARY ...`: those are its arguments).
+    /// Commands that run their arguments as a command (`timeout -s KILL 30 BINARY ...`, `setpriv ... BINARY ...`).
+    static let wrappers = ["timeout", "setpriv", "prlimit", "env", "nice", "ionice", "nsenter", "unshare", "chroot"]
+
+    /// Why `argv` may not run in a test, or nil. Looks at the binary under test run directly, after
+    /// a `--`, or behind one of `wrappers`; not into scripts (`sh -c SCRIPT BINARY ...`, `demo.sh
+    /// BINARY`: there the binary is an argument, and the script must follow the rule by hand).
     public static func refusal(_ argv: [String], environment: [String: String] = [:], clearEnvironment: Bool = false) -> String? {
         // Commands that do not name a readiness-probe never touch TestPaths.binary (which stops the
         // run when the binary is missing, and other targets' tests may not have built it).
         guard argv.contains(where: { $0.hasSuffix("/readiness-probe") }),
               let i = argv.firstIndex(of: TestPaths.binary),
-              i == 0 || !["sh", "bash", "dash"].contains(argv[0].split(separator: "/").last.map(String.init) ?? "") else { return nil }
+              i == 0 || argv[i - 1] == "--" || wrappers.contains(argv[0].split(separator: "/").last.map(String.init) ?? "") else { return nil }
         let args = Array(argv[(i + 1)...])
         if args.contains(where: { ["--help", "-h", "--version", "-V"].contains($0) }) { return nil }
         var command = "run"

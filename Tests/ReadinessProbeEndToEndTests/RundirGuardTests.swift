@@ -30,7 +30,7 @@ import ProbeTestSupport
                      [b, "run", "--config", bare, "--cached"],
                      [b, "wait", "--config", bare], [b, "history", "--config", bare], [b, "validate", "--config", bare],
                      [b, "run", "--config", bare, "--help"], [b, "run", "--config", dir.path + "/missing.conf"],
-                     [b, "run", "--config", included], ["/bin/true", "run"], [b, "run", "-c\(own)"], ["/bin/sh", "-c", "exit 0", b, "run"],
+                     [b, "run", "--config", included], ["/bin/true", "run"], [b, "run", "-c\(own)"], ["/bin/sh", "-c", "exit 0", b, "run"], ["/tmp/demo.sh", b],
                      [b, "run", "--config", try RundirGuard.ownConfig(dir)]] {
             #expect(RundirGuard.refusal(argv) == nil, "\(argv)")
         }
