@@ -15,13 +15,14 @@ import Testing
         let server = ScriptedUnixServer(path: dir.file("s.sock")) { fd in
             captured.set(Raw.readRequest(fd))
             Raw.write(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 5\r\n\r\nhello")
-            // Like supervisord: no Connection: close, but the connection stays open a while.
-            Raw.waitForClose(fd, timeoutMs: 2000)
+            // Like supervisord: no Connection: close, but the connection stays open a while
+            // (until the client closes it, 30 s at most).
+            Raw.waitForClose(fd, timeoutMs: 30_000)
         }
         defer { server.finish() }
         let start = ContinuousClock.now
-        let r = try HTTPClient.send(request, to: .unix(path: server.path), deadline: .after(.seconds(5)))
-        #expect(ContinuousClock.now - start < .seconds(1))
+        let r = try HTTPClient.send(request, to: .unix(path: server.path), deadline: .after(.seconds(20)))
+        #expect(ContinuousClock.now - start < .seconds(10), "waited for the server to close")
         #expect(r.status == 200)
         #expect(r.bodyText == "hello")
         #expect(r.header("content-type") == "text/xml")
@@ -54,15 +55,17 @@ import Testing
     @Test func acceptedButNeverRepliedTimesOutOnTime() {
         let dir = TempDir("cl")
         let server = ScriptedUnixServer(path: dir.file("s.sock")) { fd in
-            Raw.waitForClose(fd, timeoutMs: 5000)
+            Raw.waitForClose(fd, timeoutMs: 30_000)
         }
         defer { server.finish() }
         let start = ContinuousClock.now
         #expect(throws: HTTPClientError.timedOut(phase: "waiting for the reply")) {
             _ = try HTTPClient.send(request, to: .unix(path: server.path), deadline: .after(.milliseconds(300)))
         }
+        // Not before the deadline; and at it, not when the server gives up (30 s). How close to
+        // it is a figure for `make bench`, not for a test on a loaded machine.
         let elapsed = ContinuousClock.now - start
-        #expect(elapsed >= .milliseconds(300) && elapsed < .milliseconds(400))
+        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(10), "\(elapsed)")
     }
 
     @Test func headersThenStall() {
@@ -70,14 +73,14 @@ import Testing
         let server = ScriptedUnixServer(path: dir.file("s.sock")) { fd in
             _ = Raw.readRequest(fd)
             Raw.write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-            Raw.waitForClose(fd, timeoutMs: 5000)
+            Raw.waitForClose(fd, timeoutMs: 30_000)
         }
         defer { server.finish() }
         let start = ContinuousClock.now
         #expect(throws: HTTPClientError.timedOut(phase: "reading the reply")) {
             _ = try HTTPClient.send(request, to: .unix(path: server.path), deadline: .after(.milliseconds(300)))
         }
-        #expect(ContinuousClock.now - start < .milliseconds(400))
+        #expect(ContinuousClock.now - start < .seconds(10), "waited for the server (30 s), not the 300 ms deadline")
     }
 
     @Test func endlessBodyIsTooLarge() {

@@ -207,9 +207,9 @@ enum GRPCClient {
         #expect(await Wait.untilAsync(timeout: .seconds(20)) { client.stdout.contains("\"ready\"") }, "\(client.stderr)")
         let sent = ContinuousClock.now
         s.process.signal(SIGTERM)
-        #expect(await s.process.waitExit(timeout: .seconds(10)) == 0)
+        #expect(await s.process.waitExit(timeout: .seconds(20)) == 0)
         let took = ContinuousClock.now - sent
-        #expect(took < .seconds(2), "serve took \(took) to exit after SIGTERM")
+        #expect(took < .seconds(10), "serve took \(took) to exit after SIGTERM")
         #expect(await client.waitExit(timeout: .seconds(10)) == 0)
         #expect(client.stdout.contains("\"watch_end\": \"UNAVAILABLE\""), "\(client.stdout) \(client.stderr)")
         #expect(s.process.stderr.contains("serve: stopped"))

@@ -76,7 +76,7 @@ let unshareAvailable = geteuid() == 0 && Platform.isExecutable("/usr/bin/unshare
         #expect(await poll(timeout: .seconds(10)) { rig.harness.output().contains("stopped: readiness (exit status 0)") },
                 "\(rig.harness.output())\n\(rig.listenerLog())")
         #expect(isGone(listenerPID))
-        #expect(rig.listenerLog().contains("SIGTERM: closing the ledger"))
+        #expect(await poll { rig.listenerLog().contains("SIGTERM: closing the ledger") }, "\(rig.listenerLog())")
         // Nothing of the check run outlives the listener.
         #expect(await poll(timeout: .seconds(5)) { hookPIDs.allSatisfy(isGone) }, "hook pids \(hookPIDs)")
         #expect(rig.ledger()?.closed == true)
@@ -195,7 +195,8 @@ let unshareAvailable = geteuid() == 0 && Platform.isExecutable("/usr/bin/unshare
                 "\(b.listenerLog())")
         let fresh = try #require(b.ledger())
         #expect(fresh.supervisordPID == 1 && fresh.supervisordStart != nil && fresh.supervisordStart != old.supervisordStart, "\(b.listenerLog())")
-        #expect(b.listenerLog().contains("starting from scratch"), "\(b.listenerLog())")
+        // The log is the listener's stderr, copied to the file by supervisord in its own time: polled.
+        #expect(await poll { b.listenerLog().contains("starting from scratch") }, "\(b.listenerLog())")
         // crit is killed: its EXITED event (a low serial) must reach the ledger.
         #expect(b.harness.supervisorctl(["signal", "KILL", "crit"]).status == 0)
         #expect(await b.waitForLedger(timeout: .seconds(10)) { $0.entry("crit")?.state == .exited }, "\(b.listenerLog())")

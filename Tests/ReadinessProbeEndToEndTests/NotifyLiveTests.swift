@@ -70,8 +70,9 @@ let notifyEnvironment = "NOTIFY_SOCKET=\"{work}/run/readiness-probe/notify.sock\
         _ = rig.harness.supervisorctl(["restart", "redis"])
         #expect(await rig.waitForLedger { l in l.entry("redis").map { $0.state == .running && $0.pid != pid1 } ?? false })
         #expect(await rig.waitForVerdict("redis", code: Codes.programNotReady, containing: "has not reported ready"))
-        // The old redis said STOPPING=1 on SIGTERM; the log shows it, and it did not leak into the new start.
-        #expect(rig.listenerLog().contains("redis STOPPING=1"), "\(rig.listenerLog())")
+        // The old redis said STOPPING=1 on SIGTERM; the log shows it (supervisord copies the
+        // listener's stderr to the file in its own time: polled), and it did not leak into the new start.
+        #expect(await poll { rig.listenerLog().contains("redis STOPPING=1") }, "\(rig.listenerLog())")
         rig.touch("go")
         #expect(await rig.waitForVerdict("redis", code: 0))
         #expect(!rig.protocolBroken())
@@ -338,7 +339,7 @@ let notifyEnvironment = "NOTIFY_SOCKET=\"{work}/run/readiness-probe/notify.sock\
         _ = try work.write("run/readiness-probe/notify.sock", "mine")
         let rig = try await ListenerRig.start(SupervisordConfig().program("prog", command: "sleep 1000"), probe: "[programs]\nnotify = prog\n[notify]\nsocket = \(work.path)/run/readiness-probe/notify.sock\n")
         #expect(await rig.waitForLedger { $0.entry("prog")?.state == .running && $0.notify?.error != nil })
-        #expect(rig.listenerLog().contains("exists and is a regular file; refusing to replace it"), "\(rig.listenerLog())")
+        #expect(await poll { rig.listenerLog().contains("exists and is a regular file; refusing to replace it") }, "\(rig.listenerLog())")
         #expect(try Platform.readTextFile(work.file("run/readiness-probe/notify.sock")) == "mine")
         var r = rig.run(["run", "--config", rig.probeConf])
         #expect(await poll { r = rig.run(["run", "--config", rig.probeConf]); return r.status == 12 && r.stdout.contains("no notify socket") },

@@ -25,8 +25,8 @@ import Glibc
         let b = HookBench()
         let conf = try b.config([("app", try b.flip("app", code: 42), "")])
         let started = ContinuousClock.now
-        let r = await runCommand([TestPaths.binary, "wait", "--config", conf, "--timeout", "1s", "--interval", "200ms"])
-        #expect(ContinuousClock.now - started < .seconds(3))
+        let r = await runCommand([TestPaths.binary, "wait", "--config", conf, "--timeout", "2s", "--interval", "200ms"])
+        #expect(ContinuousClock.now - started < .seconds(10), "the hook fails forever: --timeout was not kept")
         #expect(r.status == 42)
         #expect(r.stdout.hasPrefix("not ready (code 42): app: exited 42\n"))
         #expect(r.stdout.contains("app    hook  fail"))
@@ -40,7 +40,7 @@ import Glibc
         let conf = try b.config([("slow", try b.gate("slow"), "timeout = 20s")], timeout: "30s")
         let started = ContinuousClock.now
         let r = await runCommand([TestPaths.binary, "wait", "--config", conf, "--timeout", "700ms", "--format", "json"])
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(10), "waited for the hook's own 20 s timeout")
         #expect(r.status == 9)
         let v = try JSON.parse(r.stdout)
         #expect(v["code"]?.intValue == 9)
@@ -65,8 +65,8 @@ import Glibc
         #expect(await p.waitForStderr("(code 50)"))
         let started = ContinuousClock.now
         p.signal(SIGTERM)
-        #expect(await p.waitExit(timeout: .seconds(3)) == 50)
-        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(await p.waitExit(timeout: .seconds(20)) == 50)
+        #expect(ContinuousClock.now - started < .seconds(10), "waited for --timeout 60s")
         #expect(p.stderr.contains("stopped by SIGTERM"))
     }
 
@@ -79,9 +79,9 @@ import Glibc
         #expect(await Wait.untilAsync { Platform.exists(pidFile) })
         let hookPid = Int32(((try? Platform.readTextFile(pidFile)) ?? "").trimmingASCIIWhitespace()) ?? 0
         p.signal(SIGINT)
-        #expect(await p.waitExit(timeout: .seconds(3)) == 9)
+        #expect(await p.waitExit(timeout: .seconds(20)) == 9)
         #expect(p.stdout.contains("stopped by SIGINT before a run finished"))
-        #expect(await Wait.untilAsync(timeout: .seconds(2)) { !Platform.processExists(hookPid) })
+        #expect(await Wait.untilAsync(timeout: .seconds(10)) { !Platform.processExists(hookPid) })
     }
 }
 
@@ -201,7 +201,7 @@ final class KuberhealthyServer: @unchecked Sendable {
         let started = ContinuousClock.now
         let r = await run(conf, ["KH_REPORTING_URL": "http://127.0.0.1:\(closed)/check", "KH_RUN_UUID": "x",
                            "KH_CHECK_RUN_DEADLINE": String(Int(Platform.epochSeconds()) + 3)])
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(15), "the deadline (3 s) was not kept")
         #expect(r.status == 10)
         #expect(r.stderr.contains("not delivered before the deadline"))
         #expect(r.stderr.contains("connection refused"))

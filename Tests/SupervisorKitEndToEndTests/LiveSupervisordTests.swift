@@ -153,7 +153,7 @@ func soon() -> Deadline { .after(.seconds(5)) }
             guard error.code == .timedOut else { Issue.record("\(error)"); return }
             #expect(error.description.hasPrefix("supervisord did not answer in time ("))
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(10), "a stopped supervisord never answers: the 300 ms deadline was not kept")
         h.signal(SIGCONT)
         #expect(try c.getState(deadline: soon()).isRunning)
     }

@@ -29,7 +29,11 @@ struct ListenerProtocol {
 
     /// A second input served by the same loop while it waits for supervisord (the notify
     /// socket): `service` runs when `fd` is readable, or when `timeout()` ms have passed
-    /// (-1: no timeout). stdin always goes first, so the side channel cannot starve the protocol.
+    /// (-1: no timeout). When both are readable, one bounded batch of the side channel goes
+    /// first and then stdin: what was queued there before the event is read before it (a
+    /// program's STOPPING=1 is sent before it exits, so before supervisord's event about the
+    /// exit; read after it, the sender is no program any more), and the side channel still
+    /// cannot starve the protocol.
     struct SideChannel {
         var fd: Int32
         var service: () -> Void
@@ -59,7 +63,10 @@ struct ListenerProtocol {
             let r = poll(&fds, 2, side.timeout())
             if r < 0 && Platform.errno == EINTR { continue }
             if r < 0 { return }  // let read(2) report it
-            if fds[0].revents != 0 { return }
+            if fds[0].revents != 0 {
+                if fds[1].revents != 0 { side.service() }
+                return
+            }
             side.service()
         }
     }

@@ -11,22 +11,26 @@
 # - TERM is acted on at once: the shell waits on a background sleep with `wait`, which a
 #   trapped signal interrupts (a foreground `sleep` would delay the trap until it ends),
 #   so `supervisorctl stop` and `podman stop` take milliseconds, not seconds.
+#   The trap stops that sleep with SIGKILL, not TERM: a TERM that reaches it between fork and
+#   exec is caught by the trap it inherited from this shell and lost, and the trap's `wait`
+#   would then wait out the whole sleep. It names the sleep by `$!`, set as soon as `&` forks
+#   (a `child=$!` after it leaves a moment where the trap runs without knowing the sleep).
 name="$1"
 ready="$2"
-child=""
 stop() {
-    rm -f "$ready"
+    rm -f "$ready" "$ready.tmp"
     # The sleep is ours to stop and reap (left to supervisord, it is an "unknown pid").
-    [ -n "$child" ] && kill "$child" 2>/dev/null && wait "$child" 2>/dev/null
+    if [ -n "$!" ]; then
+        kill -KILL "$!" 2>/dev/null
+        wait "$!" 2>/dev/null
+    fi
     echo "$name: stopped"
     exit 0
 }
 trap stop TERM INT
 pause() {   # sleep $1 seconds, interruptibly
     sleep "$1" &
-    child=$!
-    wait "$child"
-    child=""
+    wait "$!"
 }
 
 # Field 22 of /proc/PID/stat, after the command name (which may hold spaces and parentheses).
