@@ -151,7 +151,12 @@ enum Executor {
         var stopping = false
         while true {
             // What came in: the supervisord reply, the snapshot, task results (each judged by when it came).
-            if let call = inline, call.pump() { inline = nil }
+            if let call = inline, call.pump() {
+                inline = nil
+                // Finished here, or handed to a thread (the multicall's getAllProcessInfo
+                // fallback, auto's supervisorctl): then only the wake pipe says when it is done.
+                fetch?.notify(wake)
+            }
             if let fetch { verdicts(fetch, waiting, &rows, plan) }
             if let inbox {
                 for item in inbox.take() where rows[item.index] == nil {
