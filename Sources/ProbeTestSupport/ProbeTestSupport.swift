@@ -325,13 +325,18 @@ public enum RundirGuard {
     static let commands = ["run", "serve", "listen", "wait", "await", "report", "history", "timeline", "validate", "checks",
                            "codes", "state", "notify", "completion", "man", "version", "help"]
 
-    /// Why `argv` may not run in a test, or nil. Looks only at the binary under test run directly
-    /// (`argv[0]`) or behind a wrapper's `--` (`prlimit ... -- BINARY ...`).
+    /// Commands that run their arguments as a command (`timeout -s KILL 30 BINARY ...`, `setpriv ... BINARY ...`).
+    static let wrappers = ["timeout", "setpriv", "prlimit", "env", "nice", "ionice", "nsenter", "unshare", "chroot"]
+
+    /// Why `argv` may not run in a test, or nil. Looks at the binary under test run directly, after
+    /// a `--`, or behind one of `wrappers`; not into scripts (`sh -c SCRIPT BINARY ...`, `demo.sh
+    /// BINARY`: there the binary is an argument, and the script must follow the rule by hand).
     public static func refusal(_ argv: [String], environment: [String: String] = [:], clearEnvironment: Bool = false) -> String? {
         // Commands that do not name a readiness-probe never touch TestPaths.binary (which stops the
         // run when the binary is missing, and other targets' tests may not have built it).
         guard argv.contains(where: { $0.hasSuffix("/readiness-probe") }),
-              let i = argv.firstIndex(of: TestPaths.binary), i == 0 || argv[i - 1] == "--" else { return nil }
+              let i = argv.firstIndex(of: TestPaths.binary),
+              i == 0 || argv[i - 1] == "--" || wrappers.contains(argv[0].split(separator: "/").last.map(String.init) ?? "") else { return nil }
         let args = Array(argv[(i + 1)...])
         if args.contains(where: { ["--help", "-h", "--version", "-V"].contains($0) }) { return nil }
         var command = "run"
@@ -347,7 +352,8 @@ public enum RundirGuard {
             k += 1
         }
         guard writers.contains(command) else { return nil }
-        if command == "run" && args.contains(where: { $0 == "--cached" || $0 == "--only" || $0 == "--exclude" }) { return nil }
+        // `--only`/`--exclude` do not help: a selection that names every check is a whole run, recorded.
+        if command == "run" && args.contains("--cached") { return nil }
         let given = [configPath, environment["READINESS_PROBE_CONFIG"],
                      clearEnvironment ? nil : Platform.environment("READINESS_PROBE_CONFIG")].compactMap { $0 }.first { !$0.isEmpty }
         let path = given ?? "/etc/readiness-probe/readiness-probe.conf"

@@ -119,7 +119,7 @@ func which(_ tool: String) -> String? {
     @Test func emptyCheckListsAreErrors() throws {
         let dir = TempDir("cli")
         defer { dir.remove() }
-        let conf = try dir.write("rp.conf", "[start]\nprogram =\n[hook:alpha]\ncommand = /bin/true\n")
+        let conf = try dir.write("rp.conf", "[probe]\nrundir = \(dir.path)/run\n[start]\nprogram =\n[hook:alpha]\ncommand = /bin/true\n")
         for args in [["--only", ""], ["--only", ","], ["--only=", "--only", "alpha"], ["--exclude", " "]] {
             let r = Command.run([bin, "run", "--config", conf] + args)
             #expect(r.status == 8, "\(args)")

@@ -106,7 +106,7 @@ func hooksDirConfig(_ dir: TempDir, _ hooksDir: String, _ extra: String = "") th
             #expect(r.stderr.contains("\(dir.file("hooks.d/README")) (not executable (mode 644))"), "\(r.stderr)")
             #expect(r.stderr.contains("allow_no_checks = true"), "\(r.stderr)")
         }
-        let text = "[probe]\nallow_no_checks = true\nhooks_dir =\nsonic_hook =\n[start]\nprogram =\n"
+        let text = "[probe]\nallow_no_checks = true\nhooks_dir =\nsonic_hook =\nrundir = \(dir.path)/run\n[start]\nprogram =\n"
         let ok = try dir.write("ok.conf", text)
         let r = probe(["run", "--config", ok])
         #expect(r.status == 0, "\(r)")

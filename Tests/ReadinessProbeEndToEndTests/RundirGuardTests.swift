@@ -18,7 +18,8 @@ import ProbeTestSupport
         for argv in [[b, "run", "--config", bare], [b, "--config", bare], [b, "--config", bare, "run", "--format", "json"],
                      [b, "serve", "--config", bare], [b, "listen", "--config", bare], [b, "run", "--config", machine],
                      [b, "run", "--config", under], [b, "listen", "--config", off], ["/usr/bin/prlimit", "--", b, "run", "--config", bare],
-                     [b, "run", "-c", bare], [b, "run", "-c\(bare)", "-ojson"], [b, "serve", "--config", "/dev/null"]] {
+                     [b, "run", "-c", bare], [b, "run", "-c\(bare)", "-ojson"], [b, "serve", "--config", "/dev/null"],
+                     [b, "run", "--config", bare, "--only", "x"], ["timeout", "-s", "KILL", "30", b, "run", "--config", bare]] {  // --only naming every check is a whole run
             #expect(RundirGuard.refusal(argv) != nil, "\(argv)")
         }
         #expect(RundirGuard.refusal([b, "run"], environment: ["READINESS_PROBE_CONFIG": bare]) != nil)
@@ -26,10 +27,10 @@ import ProbeTestSupport
             #expect(RundirGuard.refusal([b, "run"], environment: ["READINESS_PROBE_CONFIG": ""]) != nil)
         }
         for argv in [[b, "run", "--config", own], [b, "listen", "--config", own], [b, "run", "--config", off],
-                     [b, "run", "--config", bare, "--only", "x"], [b, "run", "--config", bare, "--cached"],
+                     [b, "run", "--config", bare, "--cached"],
                      [b, "wait", "--config", bare], [b, "history", "--config", bare], [b, "validate", "--config", bare],
                      [b, "run", "--config", bare, "--help"], [b, "run", "--config", dir.path + "/missing.conf"],
-                     [b, "run", "--config", included], ["/bin/true", "run"], [b, "run", "-c\(own)"],
+                     [b, "run", "--config", included], ["/bin/true", "run"], [b, "run", "-c\(own)"], ["/bin/sh", "-c", "exit 0", b, "run"], ["/tmp/demo.sh", b],
                      [b, "run", "--config", try RundirGuard.ownConfig(dir)]] {
             #expect(RundirGuard.refusal(argv) == nil, "\(argv)")
         }
