@@ -156,4 +156,31 @@ import ProbeSupport
         #expect(t.json.contains("\"times\": \"supervisord-log\"") && t.table.contains("from supervisord's log"))
         #expect(own.table.contains("when the listener received the events"))
     }
+
+    /// A history whose start-up records were dropped (the cap): the first ready result left is not
+    /// the container's first ready, so it is unknown; the programs supervisord logged are listed
+    /// although no record of theirs is left.
+    @Test func timelineOfAHistoryThatNoLongerReachesTheStartUp() throws {
+        let sv = ProcessIdentity(pid: 42, startTime: 1000)
+        let watched = WatchedPrograms(startProgram: "start")
+        let late = [HistoryRecord(at: Self.startedAt + 698.5, by: "serve", check: "", from: 4, to: 0, detail: "ready"),
+                    HistoryRecord(at: Self.startedAt + 699, by: "listen", program: "bgp", state: "RUNNING", pid: 7, exitStatus: nil,
+                                  expected: nil, supervisord: sv)]
+        let log = SupervisordLogTimes.parse(Self.log, supervisordPID: 42, startedAt: Self.startedAt)
+        let t = Timeline(records: late, supervisord: sv, startedAt: Self.startedAt, watched: watched, log: log)
+        #expect(t.readyAt == nil)
+        #expect(t.historyStartsLate.map { abs($0 - 698.5) < 0.0005 } == true)
+        #expect(t.table.contains("container ready: unknown (the history's oldest record is +698.500s after supervisord started"))
+        #expect(t.json.contains("\"ready_at\": null"))
+        #expect(Set(t.programs.map(\.name)).isSuperset(of: ["start", "orchagent", "bgp"]))
+        #expect(t.programs.first { $0.name == "start" }?.isStart == true)
+        // Without supervisord's log too.
+        #expect(Timeline(records: late, supervisord: sv, startedAt: Self.startedAt, watched: watched).readyAt == nil)
+
+        // A history that reaches back (the listener's first record 0.9 s after the first spawn) keeps its first ready.
+        let whole = [HistoryRecord(at: Self.startedAt + 1.8, by: "listen", program: "start", state: "STARTING", pid: 5,
+                                   exitStatus: nil, expected: nil, supervisord: sv)] + late
+        let kept = Timeline(records: whole, supervisord: sv, startedAt: Self.startedAt, watched: watched, log: log)
+        #expect(kept.historyStartsLate == nil && kept.readyAt.map { abs($0 - 698.5) < 0.0005 } == true)
+    }
 }

@@ -34,6 +34,10 @@ struct Timeline: Sendable {
     /// Where the STARTING, RUNNING and EXITED times come from: "supervisord-log" (supervisord's
     /// own times, SupervisordLogTimes) or "listener" (when the listener received the events).
     var timesFrom = "listener"
+    /// Seconds after supervisord started of the history's oldest record, when the history does not
+    /// reach back to this instance's start-up (older records were dropped by `[history]
+    /// max_size`): the first ready result is then unknown, not the oldest one left.
+    var historyStartsLate: Double? = nil
 
     /// The programs the container waits for (the start program and critical ones), ordered by
     /// when they reached their gate; those that never did last.
@@ -81,8 +85,25 @@ struct Timeline: Sendable {
                 readyBy = r.by
             }
         }
+        // Does the history reach back to this start-up? It does when it holds a record from before
+        // supervisord started, or its oldest record came soon after the first spawn (the listener
+        // gets the first events within about a second; 5 s allows for a loaded node). Compaction
+        // drops the oldest records first, so a late oldest record means the start-up is gone.
+        let firstSpawn = log?.programs.compactMap { $0.times.starting }.min() ?? startedAt
+        if let oldest = records.map(\.at).min(), oldest > startedAt, oldest > firstSpawn + 5 {
+            historyStartsLate = oldest - startedAt
+            readyAt = nil
+            readyBy = ""
+        }
         guard let log else { return }
         timesFrom = "supervisord-log"
+        // Programs supervisord logged that have no records left (or never had any) are listed too.
+        for (name, _) in log.programs where !programs.contains(where: { ($0.name.split(separator: ":", maxSplits: 1).last.map(String.init) ?? $0.name) == name }) {
+            var p = Program(name: name)
+            p.isStart = watched.startProgram.map { $0 == name } ?? false
+            p.isCritical = !p.isStart && watched.isCritical(name: name, group: name) { _ in false }
+            programs.append(p)
+        }
         func processName(_ namespec: String) -> Substring { namespec.split(separator: ":", maxSplits: 1).last ?? Substring(namespec) }
         for i in programs.indices {
             let name = processName(programs[i].name)
@@ -129,7 +150,10 @@ struct Timeline: Sendable {
         }
         if programs.isEmpty { out += "(no program transitions recorded for this supervisord: is `readiness-probe listen` its event listener?)\n" }
         out += "\n"
-        if let readyAt {
+        if let late = historyStartsLate {
+            out += "container ready: unknown (the history's oldest record is \(Self.seconds(late)) after supervisord started: "
+                + "its start-up was not recorded, or those records were dropped by [history] max_size)\n"
+        } else if let readyAt {
             out += "container ready \(Self.seconds(readyAt)) (the first ready result, recorded by \(readyBy))\n"
         } else {
             out += "container not ready yet (no ready result recorded since supervisord started)\n"
@@ -138,7 +162,7 @@ struct Timeline: Sendable {
         if chain.isEmpty { return out + "critical chain: no start program or critical program recorded\n" }
         out += "critical chain (each gate the container waited for, the last one first):\n"
         var indent = ""
-        out += "container ready \(readyAt.map { "@" + Self.seconds($0).dropFirst() } ?? "(not yet)")\n"
+        out += "container ready \(readyAt.map { "@" + Self.seconds($0).dropFirst() } ?? (historyStartsLate == nil ? "(not yet)" : "(unknown)"))\n"
         for p in chain.reversed() {
             let g = p.gate
             var line = "\(indent)└─ \(p.name) \(g.state) " + (g.at.map { "@" + Self.seconds($0).dropFirst() } ?? "(not reached)")
