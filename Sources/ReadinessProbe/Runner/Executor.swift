@@ -153,9 +153,9 @@ enum Executor {
             // What came in: the supervisord reply, the snapshot, task results (each judged by when it came).
             if let call = inline, call.pump() {
                 inline = nil
-                // Finished here, or handed to a thread (the multicall's getAllProcessInfo
-                // fallback, auto's supervisorctl): then only the wake pipe says when it is done.
-                fetch?.notify(wake)
+                // Finished here (read just below), or handed to a thread (the multicall's
+                // getAllProcessInfo fallback, auto's supervisorctl): then the wake pipe says when.
+                fetch?.notifyIfPending(wake)
             }
             if let fetch { verdicts(fetch, waiting, &rows, plan) }
             if let inbox {

@@ -105,6 +105,14 @@ final class SupervisorFetch: Sendable {
         if now { wake.wake() }
     }
 
+    /// `wake` is woken when the result comes, unless it has come already (the caller reads that
+    /// one next, with no wake-up spent on it).
+    func notifyIfPending(_ wake: WakePipe) {
+        state.withLock { s in
+            if s.result == nil { s.wakes.append(wake) }
+        }
+    }
+
     /// Starts the fetch if needed and waits for it.
     func value() async -> SupervisorResult {
         start()
